@@ -1,0 +1,297 @@
+/*
+ * libsoftce — softmax cross-entropy loss and gradients for hard and soft targets.
+ *
+ * The only public header. It includes nothing but <stddef.h> and <stdint.h> and is valid
+ * C99, C11 and C++. Every name is prefixed softce_ / SOFTCE_. The math and the accuracy
+ * contract live in docs/numerics.md; the ABI policy in docs/abi.md.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef SOFTCE_SOFTCE_H
+#define SOFTCE_SOFTCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================================
+ * Export macro
+ * ====================================================================================== */
+
+/** @def SOFTCE_API
+ *  Marks a public function. Define SOFTCE_STATIC when linking the static library. */
+#if defined(SOFTCE_STATIC)
+#define SOFTCE_API
+#elif defined(_WIN32)
+#if defined(SOFTCE_BUILDING)
+#define SOFTCE_API __declspec(dllexport)
+#else
+#define SOFTCE_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define SOFTCE_API __attribute__((visibility("default")))
+#else
+#define SOFTCE_API
+#endif
+
+/* ======================================================================================
+ * Version
+ * ====================================================================================== */
+
+/** Major version; also the ABI version (the SONAME is libsoftce.so.<major>). @since 1.0.0 */
+#define SOFTCE_VERSION_MAJOR 1
+/** Minor version: additions only. @since 1.0.0 */
+#define SOFTCE_VERSION_MINOR 0
+/** Patch version: fixes only. @since 1.0.0 */
+#define SOFTCE_VERSION_PATCH 0
+/** MAJOR*10000 + MINOR*100 + PATCH. @since 1.0.0 */
+#define SOFTCE_VERSION_NUMBER                                                                  \
+    (SOFTCE_VERSION_MAJOR * 10000 + SOFTCE_VERSION_MINOR * 100 + SOFTCE_VERSION_PATCH)
+/** "MAJOR.MINOR.PATCH". @since 1.0.0 */
+#define SOFTCE_VERSION_STRING "1.0.0"
+
+/**
+ * @brief Version of the library actually loaded, as SOFTCE_VERSION_NUMBER.
+ * @return MAJOR*10000 + MINOR*100 + PATCH of the running library.
+ * @since 1.0.0
+ */
+SOFTCE_API unsigned softce_version(void);
+
+/**
+ * @brief Version of the library actually loaded, as "MAJOR.MINOR.PATCH".
+ * @return A static, NUL-terminated string.
+ * @since 1.0.0
+ */
+SOFTCE_API const char *softce_version_string(void);
+
+/* ======================================================================================
+ * Status codes
+ * ====================================================================================== */
+
+/**
+ * @brief Result of every call. Values are stable and only ever appended.
+ * @since 1.0.0
+ */
+typedef enum softce_status {
+    SOFTCE_OK = 0,                   /**< Success. */
+    SOFTCE_ERROR_NULL_POINTER = 1,   /**< A required pointer is NULL. */
+    SOFTCE_ERROR_STRUCT_SIZE = 2,    /**< struct_size/reserved of a struct is not valid. */
+    SOFTCE_ERROR_DTYPE = 3,          /**< A dtype is unknown or not allowed for that operand. */
+    SOFTCE_ERROR_NDIM = 4,           /**< ndim outside the allowed range. */
+    SOFTCE_ERROR_SHAPE = 5,          /**< Negative size or shapes that do not agree. */
+    SOFTCE_ERROR_STRIDE = 6,         /**< Negative stride, or an output that overlaps itself. */
+    SOFTCE_ERROR_OVERFLOW = 7,       /**< Size or offset arithmetic overflows int64. */
+    SOFTCE_ERROR_OVERLAP = 8,        /**< An output overlaps an input or another output. */
+    SOFTCE_ERROR_OPTION = 9,         /**< An option is out of range or unknown. */
+    SOFTCE_ERROR_TARGET = 10,        /**< A class index is outside [0, C) and not ignore_index. */
+    SOFTCE_ERROR_OUT_OF_MEMORY = 11, /**< A scratch allocation failed. */
+    SOFTCE_ERROR_INTERNAL = 12       /**< A bug in the library; please report it. */
+} softce_status;
+
+/**
+ * @brief The enumerator's name, e.g. "SOFTCE_ERROR_SHAPE".
+ * @param status Any value; unknown values give "SOFTCE_ERROR_UNKNOWN".
+ * @return A static, NUL-terminated string.
+ * @since 1.0.0
+ */
+SOFTCE_API const char *softce_status_name(softce_status status);
+
+/**
+ * @brief A short human-readable description, e.g. "invalid shape".
+ * @param status Any value; unknown values give "unknown status".
+ * @return A static, NUL-terminated string.
+ * @since 1.0.0
+ */
+SOFTCE_API const char *softce_status_string(softce_status status);
+
+/**
+ * @brief Detail of the last failed call on the calling thread.
+ *
+ * For example "target[17] = 1200 is outside [0, 1000)". Every entry point clears it on entry,
+ * so after a successful call it is the empty string.
+ * @return A thread-local, NUL-terminated string, valid until the next call on this thread.
+ * @since 1.0.0
+ */
+SOFTCE_API const char *softce_last_error(void);
+
+/* ======================================================================================
+ * Tensor descriptor
+ * ====================================================================================== */
+
+/** Maximum number of dimensions of a tensor. @since 1.0.0 */
+#define SOFTCE_MAX_DIMS 8
+
+/**
+ * @brief Element types. Values are stable and only ever appended; 0 is invalid.
+ * @since 1.0.0
+ */
+typedef enum softce_dtype {
+    SOFTCE_DTYPE_INVALID = 0, /**< Not a dtype: rejected everywhere. */
+    SOFTCE_DTYPE_F32 = 1,     /**< IEEE binary32. */
+    SOFTCE_DTYPE_F64 = 2,     /**< IEEE binary64. */
+    SOFTCE_DTYPE_F16 = 3,     /**< IEEE binary16. */
+    SOFTCE_DTYPE_BF16 = 4,    /**< bfloat16 (upper half of a binary32). */
+    SOFTCE_DTYPE_I32 = 5,     /**< int32_t (hard targets only). */
+    SOFTCE_DTYPE_I64 = 6      /**< int64_t (hard targets only). */
+} softce_dtype;
+
+/**
+ * @brief A strided view of memory: the descriptor of every operand.
+ *
+ * Element (i0, ..., i{ndim-1}) lives at `data + sum_k i_k * strides[k]` elements (not bytes).
+ * Strides must be non-negative; inputs may use a zero stride (broadcast), outputs may not
+ * overlap themselves. Entries of shape/strides at index >= ndim are ignored.
+ * Inputs are only read, even though `data` is not const.
+ * @since 1.0.0
+ */
+typedef struct softce_tensor {
+    uint32_t struct_size;             /**< sizeof(softce_tensor). */
+    int32_t dtype;                    /**< A softce_dtype value. */
+    int32_t ndim;                     /**< 0 .. SOFTCE_MAX_DIMS. */
+    int32_t reserved;                 /**< Must be 0. */
+    void *data;                       /**< First element; may be NULL only for empty tensors. */
+    int64_t shape[SOFTCE_MAX_DIMS];   /**< Size of each dimension (>= 0). */
+    int64_t strides[SOFTCE_MAX_DIMS]; /**< Step of each dimension, in elements (>= 0). */
+} softce_tensor;
+
+/**
+ * @brief Fills a descriptor for a contiguous (row-major, C order) tensor.
+ * @param t     Descriptor to fill; untouched on failure.
+ * @param dtype A softce_dtype value.
+ * @param ndim  Number of dimensions, 0 .. SOFTCE_MAX_DIMS.
+ * @param shape ndim sizes (may be NULL when ndim is 0).
+ * @param data  Pointer to the first element.
+ * @retval SOFTCE_OK on success.
+ * @retval SOFTCE_ERROR_NULL_POINTER, SOFTCE_ERROR_DTYPE, SOFTCE_ERROR_NDIM,
+ *         SOFTCE_ERROR_SHAPE, SOFTCE_ERROR_OVERFLOW on bad arguments.
+ * @since 1.0.0
+ */
+SOFTCE_API softce_status softce_tensor_init(softce_tensor *t, softce_dtype dtype, int32_t ndim,
+                                            const int64_t *shape, void *data);
+
+/* ======================================================================================
+ * Options
+ * ====================================================================================== */
+
+/**
+ * @brief How per-element losses are combined. 0 is invalid.
+ * @since 1.0.0
+ */
+typedef enum softce_reduction {
+    SOFTCE_REDUCTION_MEAN = 1, /**< PyTorch's 'mean' (weighted mean for hard targets). */
+    SOFTCE_REDUCTION_SUM = 2,  /**< Sum over elements. */
+    SOFTCE_REDUCTION_NONE = 3  /**< One loss per element. */
+} softce_reduction;
+
+/**
+ * @brief Options of every call. Initialise with softce_options_init(); fields are only ever
+ *        appended, and struct_size tells the library which ones the caller knows.
+ * @since 1.0.0
+ */
+typedef struct softce_options {
+    uint32_t struct_size;        /**< sizeof(softce_options) as the caller compiled it. */
+    int32_t reduction;           /**< A softce_reduction value (default MEAN). */
+    int64_t ignore_index;        /**< Hard-target class to ignore (default -100); any value. */
+    double label_smoothing;      /**< Epsilon in [0, 1] (default 0). */
+    const softce_tensor *weight; /**< NULL or a (C) f32/f64 tensor of class weights. */
+    int32_t num_threads;         /**< >= 0; 0 = the OpenMP default (default 0). */
+    uint32_t flags;              /**< Reserved for future flags: must be 0. */
+} softce_options;
+
+/**
+ * @brief Sets every field to its default (mean, ignore_index -100, no smoothing, no weight,
+ *        default threads, no flags) and struct_size to sizeof(softce_options).
+ * @param opts Options to fill; nothing happens when NULL.
+ * @since 1.0.0
+ */
+SOFTCE_API void softce_options_init(softce_options *opts);
+
+/* ======================================================================================
+ * Entry points
+ *
+ * Common rules (see docs/numerics.md):
+ * - opts may be NULL: the defaults of softce_options_init() apply.
+ * - logits: f32, f64, f16 or bf16, shape (C), (N, C) or (N, C, d1..dk); class axis is dim 1
+ *   (dim 0 for 1-D). "Element" = one (n, d1..dk) position; the element shape is the logits
+ *   shape without the class axis.
+ * - target: hard = I32/I64 tensor of the element shape; soft = float tensor of the logits
+ *   shape (any float dtype). The dtype decides which.
+ * - loss: a 0-d tensor for MEAN/SUM, the element shape for NONE; any float dtype.
+ * - lse: NULL or the element shape, any float dtype: the log-sum-exp of each element.
+ * - grad_loss: NULL (= 1) or the shape of loss: the upstream gradient.
+ * - Everything is validated before anything is written: a failing call leaves every output
+ *   untouched and sets softce_last_error().
+ * - Results are bitwise identical for any num_threads.
+ * ====================================================================================== */
+
+/**
+ * @brief Cross-entropy loss (and optionally the log-sum-exp of each element).
+ * @param opts   NULL or options.
+ * @param logits Logits.
+ * @param target Hard or soft target.
+ * @param loss   Output loss.
+ * @param lse    NULL or output log-sum-exp per element (reusable by softce_backward()).
+ * @return SOFTCE_OK or an error status; on error no output is written.
+ * @since 1.0.0
+ */
+SOFTCE_API softce_status softce_forward(const softce_options *opts, const softce_tensor *logits,
+                                        const softce_tensor *target, const softce_tensor *loss,
+                                        const softce_tensor *lse);
+
+/**
+ * @brief Gradients of the loss w.r.t. the logits and (soft targets) the target.
+ * @param opts        NULL or options (must equal those of the forward call).
+ * @param logits      Logits.
+ * @param target      Hard or soft target.
+ * @param grad_loss   NULL (= 1) or the upstream gradient, shaped like the loss.
+ * @param lse         NULL (recomputed) or the log-sum-exp written by softce_forward().
+ * @param grad_logits NULL or output shaped like logits; may be exactly `logits` (in place).
+ * @param grad_target NULL or output shaped like a soft target (soft targets only).
+ * At least one of grad_logits and grad_target must be given.
+ * @return SOFTCE_OK or an error status; on error no output is written.
+ * @since 1.0.0
+ */
+SOFTCE_API softce_status softce_backward(const softce_options *opts, const softce_tensor *logits,
+                                         const softce_tensor *target,
+                                         const softce_tensor *grad_loss, const softce_tensor *lse,
+                                         const softce_tensor *grad_logits,
+                                         const softce_tensor *grad_target);
+
+/**
+ * @brief Fused loss and gradient w.r.t. the logits: the training fast path.
+ * @param opts        NULL or options.
+ * @param logits      Logits.
+ * @param target      Hard or soft target.
+ * @param grad_loss   NULL (= 1) or the upstream gradient, shaped like the loss.
+ * @param loss        NULL or output loss.
+ * @param grad_logits Output shaped like logits; may be exactly `logits` (same data, dtype,
+ *                    shape and strides): the gradient then overwrites the logits.
+ * @return SOFTCE_OK or an error status; on error no output is written.
+ * @since 1.0.0
+ */
+SOFTCE_API softce_status softce_forward_backward(const softce_options *opts,
+                                                 const softce_tensor *logits,
+                                                 const softce_tensor *target,
+                                                 const softce_tensor *grad_loss,
+                                                 const softce_tensor *loss,
+                                                 const softce_tensor *grad_logits);
+
+/**
+ * @brief log_softmax along the class axis.
+ * @param opts   NULL or options (only num_threads and flags are used).
+ * @param logits Logits.
+ * @param out    Output shaped like logits, any float dtype; may be exactly `logits`.
+ * @return SOFTCE_OK or an error status; on error no output is written.
+ * @since 1.0.0
+ */
+SOFTCE_API softce_status softce_log_softmax(const softce_options *opts,
+                                            const softce_tensor *logits, const softce_tensor *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SOFTCE_SOFTCE_H */

@@ -1,0 +1,106 @@
+/*
+ * Internal declarations shared by the stages:
+ *   api.c -> validate.c -> plan.c -> driver.c -> kernels/ -> (reduction in driver.c)
+ * Cross-file internal functions are softce__name; nothing here is exported.
+ */
+#ifndef SOFTCE_INTERNAL_H
+#define SOFTCE_INTERNAL_H
+
+#include "softce/softce.h"
+
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define SOFTCE__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define SOFTCE__PRINTF(a, b)
+#endif
+
+/* ---- status.c: errors ------------------------------------------------------------------ */
+
+/* Records the detail of a failure for softce_last_error() and returns `status`. */
+softce_status softce__fail(softce_status status, const char *fmt, ...) SOFTCE__PRINTF(2, 3);
+void softce__clear_error(void);
+
+/* ---- dtype.c: element types ------------------------------------------------------------ */
+
+int softce__dtype_size(int32_t dtype); /* 0 for an unknown dtype */
+int softce__dtype_is_float(int32_t dtype);
+int softce__dtype_is_int(int32_t dtype);
+const char *softce__dtype_name(int32_t dtype);
+
+float softce__f16_to_f32(uint16_t h);
+uint16_t softce__f32_to_f16(float f);
+float softce__bf16_to_f32(uint16_t b);
+uint16_t softce__f32_to_bf16(float f);
+
+/* One element at `base + index` (in elements) as double / stored from double. */
+double softce__load(int32_t dtype, const void *base, int64_t index);
+void softce__store(int32_t dtype, void *base, int64_t index, double v);
+/* Integer element (I32/I64). */
+int64_t softce__load_int(int32_t dtype, const void *base, int64_t index);
+
+/* Gather n strided elements of `dtype` into a contiguous row of the compute type
+   (f64 if `to_f64`, else f32); and the reverse. */
+void softce__gather(int32_t dtype, const void *base, int64_t stride, int64_t n, int to_f64,
+                    void *row);
+void softce__scatter(int32_t dtype, void *base, int64_t stride, int64_t n, int from_f64,
+                     const void *row);
+
+/* ---- validate.c / plan.c: what a call does -------------------------------------------- */
+
+typedef enum softce__op {
+    SOFTCE__OP_FORWARD = 1,
+    SOFTCE__OP_BACKWARD = 2,
+    SOFTCE__OP_FORWARD_BACKWARD = 3,
+    SOFTCE__OP_LOG_SOFTMAX = 4
+} softce__op;
+
+/* Operand slots of a call. */
+enum {
+    SOFTCE__LOGITS = 0,
+    SOFTCE__TARGET,      /* hard (element-shaped) or soft (logits-shaped) */
+    SOFTCE__WEIGHT,      /* (C) */
+    SOFTCE__GRAD_LOSS,   /* element-shaped (none) or 0-d */
+    SOFTCE__LSE_IN,      /* element-shaped, read by backward */
+    SOFTCE__LOSS,        /* output: element-shaped (none) or 0-d */
+    SOFTCE__LSE_OUT,     /* output, element-shaped */
+    SOFTCE__GRAD_LOGITS, /* output, logits-shaped (also log_softmax's out) */
+    SOFTCE__GRAD_TARGET, /* output, logits-shaped */
+    SOFTCE__NUM_SLOTS
+};
+
+#define SOFTCE__MAX_EDIMS (SOFTCE_MAX_DIMS - 1)
+
+/* A validated call, reduced to elements x classes. Element dims are the logits dims without
+   the class axis, with size-1 dims dropped and mergeable neighbours merged. */
+typedef struct softce__plan {
+    softce__op op;
+    int soft;         /* soft target? */
+    int reduction;    /* softce_reduction */
+    int64_t ignore_index;
+    double eps;       /* label smoothing */
+    int num_threads;  /* as requested (0 = OpenMP default) */
+    int compute_f64;  /* compute type: f64 for f64 logits, else f32 */
+    int64_t C;        /* classes */
+    int64_t E;        /* elements (rows) */
+    int ndim;         /* element dims after collapsing */
+    int64_t shape[SOFTCE__MAX_EDIMS];
+    const softce_tensor *t[SOFTCE__NUM_SLOTS];    /* NULL where absent */
+    int64_t es[SOFTCE__NUM_SLOTS][SOFTCE__MAX_EDIMS]; /* element strides per slot */
+    int64_t cs[SOFTCE__NUM_SLOTS];                /* class stride per slot (0 if none) */
+    int grad_loss_scalar; /* grad_loss is 0-d (mean/sum) */
+} softce__plan;
+
+/* validate.c: checks every operand and option; on success fills `plan` (via plan.c). */
+softce_status softce__validate(softce__op op, const softce_options *opts,
+                               const softce_tensor *const slots[SOFTCE__NUM_SLOTS],
+                               softce__plan *plan);
+
+/* plan.c: element dims and strides of every operand. */
+void softce__plan_layout(softce__plan *plan);
+
+/* driver.c: runs a validated plan (may still fail: target range, out of memory). */
+softce_status softce__run(const softce__plan *plan);
+
+#endif

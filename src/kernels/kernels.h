@@ -1,0 +1,62 @@
+/*
+ * Row kernels: the innermost stage. Each works on ONE contiguous row of C values in the
+ * compute type (float for f32/f16/bf16 logits, double for f64), already staged by the driver.
+ * A table per compute type per ISA; the scalar table is always built and is the oracle for
+ * the SIMD ones. Math: docs/numerics.md.
+ */
+#ifndef SOFTCE_KERNELS_H
+#define SOFTCE_KERNELS_H
+
+#include <stdint.h>
+
+/* Names of the ISA levels (values used by dispatch and SOFTCE_FORCE_ISA). */
+typedef enum softce__isa {
+    SOFTCE__ISA_SCALAR = 0,
+    SOFTCE__ISA_AVX2 = 1,
+    SOFTCE__ISA_AVX512 = 2
+} softce__isa;
+
+/*
+ * Row operations in compute type T (void* below is const T* / T*). n = C >= 1.
+ * w: NULL (all weights 1) or n class weights in T. p: soft target (n values of T) or NULL.
+ * "q" = (1 - eps) * p + eps / n (soft) — the kernels get eps pre-split as coefficients.
+ */
+typedef struct softce__row_kernels {
+    /* log(sum_i exp(x_i)) computed as m + log(sum exp(x_i - m)); sum in double.
+       All -inf -> -inf; any NaN -> NaN; +inf -> NaN (as x - max is NaN). */
+    double (*lse)(const void *x, int64_t n);
+    /* Soft loss -sum_i w_i q_i (x_i - lse), q_i = a1 * p_i + a0 (p NULL: q_i = a0, used for
+       the uniform label-smoothing term of hard targets); terms with w_i q_i == 0 contribute
+       exactly 0. Also returns sum_i w_i q_i in *sum_wq. Double accumulation. */
+    double (*soft_loss)(const void *x, const void *p, const void *w, int64_t n, double lse,
+                        double a1, double a0, double *sum_wq);
+    /* out_i = a * exp(x_i - lse) - w_i * (c1 * p_i + c0)   (p NULL: p_i = 0).
+       out may be exactly x (in place). */
+    void (*grad)(const void *x, const void *p, const void *w, int64_t n, double lse, double a,
+                 double c1, double c0, void *out);
+    /* out_i = -c * w_i * (x_i - lse): gradient w.r.t. the soft target. */
+    void (*grad_target)(const void *x, const void *w, int64_t n, double lse, double c, void *out);
+    /* out_i = x_i - lse. out may be exactly x. */
+    void (*log_softmax)(const void *x, int64_t n, double lse, void *out);
+    /* Fused forward+backward of one row with ONE exp per element (the training fast path):
+         pass 1: m = max_i x_i
+         pass 2: e_i = exp(x_i - m) stored in out; s = sum e_i; S = sum w_i q_i;
+                 U = sum w_i q_i (m - x_i)   (terms with w_i q_i == 0 skipped)
+         lse = m + log(s);  *loss = S * log(s) + U  (= -sum w q (x - lse), no cancellation)
+         pass 3: out_i = g * ((S + spike) * e_i / s - w_i * q_i)
+       with q_i = a1 * p_i + a0 (p NULL: q_i = a0). `spike` is extra probability mass the
+       caller handles itself (the hard target's (1-eps) w_t: it subtracts g*spike at t after).
+       out may be exactly x (in place). Returns lse; all sums in double. */
+    double (*fused)(const void *x, const void *p, const void *w, int64_t n, double a1, double a0,
+                    double spike, double g, void *out, double *loss);
+} softce__row_kernels;
+
+/* Scalar tables (kernels/row_scalar.c). */
+extern const softce__row_kernels softce__row_scalar_f32;
+extern const softce__row_kernels softce__row_scalar_f64;
+
+/* The active tables (kernels/dispatch.c): chosen once from cpuid, SOFTCE_FORCE_ISA overrides. */
+const softce__row_kernels *softce__kernels_f32(void);
+const softce__row_kernels *softce__kernels_f64(void);
+
+#endif

@@ -1,0 +1,20 @@
+/* Scalar row kernels for f32 and f64 compute types (always built; the oracle). */
+#include "kernels/kernels.h"
+
+#include <math.h>
+
+#define T float
+#define EXP expf
+#define SFX _f32
+#include "kernels/row_scalar_impl.h"
+#undef T
+#undef EXP
+#undef SFX
+
+#define T double
+#define EXP exp
+#define SFX _f64
+#include "kernels/row_scalar_impl.h"
+#undef T
+#undef EXP
+#undef SFX

@@ -1,0 +1,124 @@
+/*
+ * Scalar row kernels, instantiated once per compute type by row_scalar.c with
+ *   T (float/double), EXP (expf/exp), LOG, SFX (name suffix).
+ * Plain loops the compiler can vectorise; the reference for the SIMD tables.
+ */
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define FN(name) CAT(name, SFX)
+
+static T FN(row_max)(const T *x, int64_t n) {
+    T m = x[0];
+    for (int64_t i = 1; i < n; i++) {
+        /* NaN wins so that it propagates through x - m */
+        if (x[i] > m || x[i] != x[i])
+            m = (m != m) ? m : x[i];
+    }
+    return m;
+}
+
+static double FN(lse)(const void *xv, int64_t n) {
+    const T *x = xv;
+    T m = FN(row_max)(x, n);
+    if (m == -(T)INFINITY)
+        return -INFINITY;
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += (double)EXP(x[i] - m);
+    return (double)m + log(s);
+}
+
+static double FN(soft_loss)(const void *xv, const void *pv, const void *wv, int64_t n, double lse,
+                            double a1, double a0, double *sum_wq) {
+    const T *x = xv, *p = pv, *w = wv;
+    double loss = 0.0, swq = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double wq = p ? a1 * (double)p[i] + a0 : a0;
+        if (w)
+            wq *= (double)w[i];
+        if (wq != 0.0) { /* 0 * log(0) = 0, also for a -inf logit */
+            swq += wq;
+            loss -= wq * ((double)x[i] - lse);
+        }
+    }
+    *sum_wq = swq;
+    return loss;
+}
+
+static void FN(grad)(const void *xv, const void *pv, const void *wv, int64_t n, double lse,
+                     double a, double c1, double c0, void *outv) {
+    const T *x = xv, *p = pv, *w = wv;
+    T *out = outv;
+    const T l = (T)lse, at = (T)a, c1t = (T)c1, c0t = (T)c0;
+    for (int64_t i = 0; i < n; i++) {
+        T q = p ? c1t * p[i] + c0t : c0t;
+        T wq = w ? w[i] * q : q;
+        out[i] = at * EXP(x[i] - l) - wq;
+    }
+}
+
+static void FN(grad_target)(const void *xv, const void *wv, int64_t n, double lse, double c,
+                            void *outv) {
+    const T *x = xv, *w = wv;
+    T *out = outv;
+    const T l = (T)lse, ct = (T)c;
+    for (int64_t i = 0; i < n; i++) {
+        T cw = w ? ct * w[i] : ct;
+        out[i] = -cw * (x[i] - l);
+    }
+}
+
+static void FN(log_softmax)(const void *xv, int64_t n, double lse, void *outv) {
+    const T *x = xv;
+    T *out = outv;
+    const T l = (T)lse;
+    for (int64_t i = 0; i < n; i++)
+        out[i] = x[i] - l;
+}
+
+static double FN(fused)(const void *xv, const void *pv, const void *wv, int64_t n, double a1,
+                        double a0, double spike, double g, void *outv, double *loss) {
+    const T *x = xv, *p = pv, *w = wv;
+    T *out = outv;
+    T m = FN(row_max)(x, n);
+    double s = 0.0, swq = 0.0, u = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        T xi = x[i];
+        double wq = p ? a1 * (double)p[i] + a0 : a0;
+        if (w)
+            wq *= (double)w[i];
+        if (wq != 0.0) {
+            swq += wq;
+            u += wq * ((double)m - (double)xi);
+        }
+        T e = (m == -(T)INFINITY) ? (T)0 : EXP(xi - m);
+        out[i] = e;
+        s += (double)e;
+    }
+    double ls = log(s);
+    double lse = (double)m + ls;
+    *loss = swq * ls + u;
+    if (swq == 0.0)
+        *loss = u; /* no mass: avoid 0 * inf */
+    const T scale = (T)(g * (swq + spike) / s);
+    const T c1 = (T)(g * a1), c0 = (T)(g * a0);
+    for (int64_t i = 0; i < n; i++) {
+        T q = p ? c1 * p[i] + c0 : c0;
+        T wq = w ? w[i] * q : q;
+        out[i] = scale * out[i] - wq;
+    }
+    return lse;
+}
+
+const softce__row_kernels CAT(softce__row_scalar, SFX) = {
+        .lse = FN(lse),
+    .soft_loss = FN(soft_loss),
+    .grad = FN(grad),
+    .grad_target = FN(grad_target),
+    .log_softmax = FN(log_softmax),
+    .fused = FN(fused),
+};
+
+#undef FN
+#undef CAT
+#undef CAT_

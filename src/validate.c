@@ -1,0 +1,288 @@
+/* Validation of every operand and option before anything is written. */
+#include "internal.h"
+
+#include <math.h>
+#include <stddef.h>
+
+static const char *const slot_names[SOFTCE__NUM_SLOTS] = {
+    "logits", "target", "weight", "grad_loss", "lse", "loss", "lse", "grad_logits", "grad_target"};
+
+static int is_output(int slot) { return slot >= SOFTCE__LOSS; }
+
+/* Number of elements and one past the largest element offset; 0 span for empty tensors. */
+typedef struct extent {
+    int64_t numel;
+    int64_t span; /* in elements */
+} extent;
+
+static softce_status check_descriptor(const softce_tensor *t, const char *name, extent *ext) {
+    if (t->struct_size != sizeof(softce_tensor))
+        return softce__fail(SOFTCE_ERROR_STRUCT_SIZE, "%s: struct_size = %u, expected %u", name,
+                            (unsigned)t->struct_size, (unsigned)sizeof(softce_tensor));
+    if (t->reserved != 0)
+        return softce__fail(SOFTCE_ERROR_STRUCT_SIZE, "%s: reserved = %d, must be 0", name,
+                            (int)t->reserved);
+    if (softce__dtype_size(t->dtype) == 0)
+        return softce__fail(SOFTCE_ERROR_DTYPE, "%s: unknown dtype %d", name, (int)t->dtype);
+    if (t->ndim < 0 || t->ndim > SOFTCE_MAX_DIMS)
+        return softce__fail(SOFTCE_ERROR_NDIM, "%s: ndim = %d is outside [0, %d]", name,
+                            (int)t->ndim, SOFTCE_MAX_DIMS);
+    int64_t numel = 1, last = 0;
+    for (int k = 0; k < t->ndim; k++) {
+        if (t->shape[k] < 0)
+            return softce__fail(SOFTCE_ERROR_SHAPE, "%s: shape[%d] = %lld is negative", name, k,
+                                (long long)t->shape[k]);
+        if (t->strides[k] < 0)
+            return softce__fail(SOFTCE_ERROR_STRIDE, "%s: strides[%d] = %lld is negative", name,
+                                k, (long long)t->strides[k]);
+        if (__builtin_mul_overflow(numel, t->shape[k], &numel))
+            return softce__fail(SOFTCE_ERROR_OVERFLOW, "%s: the number of elements overflows int64",
+                                name);
+    }
+    for (int k = 0; k < t->ndim && numel > 0; k++) {
+        int64_t step;
+        if (__builtin_mul_overflow(t->shape[k] - 1, t->strides[k], &step) ||
+            __builtin_add_overflow(last, step, &last))
+            return softce__fail(SOFTCE_ERROR_OVERFLOW,
+                                "%s: shape[%d] * strides[%d] overflows int64", name, k, k);
+    }
+    int64_t span = numel > 0 ? last + 1 : 0, bytes;
+    if (__builtin_mul_overflow(span, (int64_t)softce__dtype_size(t->dtype), &bytes) ||
+        bytes > PTRDIFF_MAX)
+        return softce__fail(SOFTCE_ERROR_OVERFLOW, "%s: the memory span overflows", name);
+    if (numel > 0 && t->data == NULL)
+        return softce__fail(SOFTCE_ERROR_NULL_POINTER, "%s: data is NULL", name);
+    ext->numel = numel;
+    ext->span = span;
+    return SOFTCE_OK;
+}
+
+/* An output must not reach one memory location from two indices. Dims sorted by stride must
+   each step past everything the smaller dims reach. */
+static softce_status check_no_self_overlap(const softce_tensor *t, const char *name) {
+    int order[SOFTCE_MAX_DIMS], n = 0;
+    for (int k = 0; k < t->ndim; k++)
+        if (t->shape[k] > 1)
+            order[n++] = k;
+    for (int i = 1; i < n; i++) /* insertion sort by stride */
+        for (int j = i; j > 0 && t->strides[order[j]] < t->strides[order[j - 1]]; j--) {
+            int tmp = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = tmp;
+        }
+    int64_t reach = 0; /* largest offset reached by the dims so far */
+    for (int i = 0; i < n; i++) {
+        int k = order[i];
+        if (t->strides[k] <= reach)
+            return softce__fail(SOFTCE_ERROR_STRIDE,
+                                "%s: strides[%d] = %lld makes the output overlap itself", name, k,
+                                (long long)t->strides[k]);
+        reach += (t->shape[k] - 1) * t->strides[k];
+    }
+    return SOFTCE_OK;
+}
+
+static softce_status check_options(const softce_options *o) {
+    if (o->struct_size != sizeof(softce_options))
+        return softce__fail(SOFTCE_ERROR_STRUCT_SIZE, "options: struct_size = %u, expected %u",
+                            (unsigned)o->struct_size, (unsigned)sizeof(softce_options));
+    if (o->reduction < SOFTCE_REDUCTION_MEAN || o->reduction > SOFTCE_REDUCTION_NONE)
+        return softce__fail(SOFTCE_ERROR_OPTION,
+                            "options: reduction = %d is not MEAN (1), SUM (2) or NONE (3)",
+                            (int)o->reduction);
+    if (!(o->label_smoothing >= 0.0 && o->label_smoothing <= 1.0))
+        return softce__fail(SOFTCE_ERROR_OPTION, "options: label_smoothing = %g is outside [0, 1]",
+                            o->label_smoothing);
+    if (o->num_threads < 0)
+        return softce__fail(SOFTCE_ERROR_OPTION, "options: num_threads = %d is negative",
+                            (int)o->num_threads);
+    if (o->flags != 0)
+        return softce__fail(SOFTCE_ERROR_OPTION, "options: unknown flags 0x%x",
+                            (unsigned)o->flags);
+    return SOFTCE_OK;
+}
+
+/* Shape of an element-shaped operand: logits shape without the class axis. */
+static int element_shape(const softce_tensor *logits, int64_t shape[SOFTCE_MAX_DIMS]) {
+    int n = 0;
+    for (int k = 0; k < logits->ndim; k++)
+        if (k != (logits->ndim == 1 ? 0 : 1))
+            shape[n++] = logits->shape[k];
+    return n;
+}
+
+static softce_status check_shape(const softce_tensor *t, const char *name, int ndim,
+                                 const int64_t *shape, const char *what) {
+    if (t->ndim != ndim)
+        return softce__fail(SOFTCE_ERROR_SHAPE, "%s: ndim = %d, expected %d (%s)", name,
+                            (int)t->ndim, ndim, what);
+    for (int k = 0; k < ndim; k++)
+        if (t->shape[k] != shape[k])
+            return softce__fail(SOFTCE_ERROR_SHAPE, "%s: shape[%d] = %lld, expected %lld (%s)",
+                                name, k, (long long)t->shape[k], (long long)shape[k], what);
+    return SOFTCE_OK;
+}
+
+static int same_view(const softce_tensor *a, const softce_tensor *b) {
+    if (a->data != b->data || a->dtype != b->dtype || a->ndim != b->ndim)
+        return 0;
+    for (int k = 0; k < a->ndim; k++)
+        if (a->shape[k] != b->shape[k] || (a->shape[k] > 1 && a->strides[k] != b->strides[k]))
+            return 0;
+    return 1;
+}
+
+static int ranges_intersect(const softce_tensor *a, int64_t span_a, const softce_tensor *b,
+                            int64_t span_b) {
+    if (span_a == 0 || span_b == 0)
+        return 0;
+    uintptr_t a0 = (uintptr_t)a->data, b0 = (uintptr_t)b->data;
+    uintptr_t a1 = a0 + (uintptr_t)span_a * (uintptr_t)softce__dtype_size(a->dtype);
+    uintptr_t b1 = b0 + (uintptr_t)span_b * (uintptr_t)softce__dtype_size(b->dtype);
+    return a0 < b1 && b0 < a1;
+}
+
+/* Outputs overlap nothing, except grad_logits (or log_softmax's out) being exactly logits. */
+static softce_status check_overlaps(softce__op op, const softce_tensor *const *t,
+                                    const extent *ext) {
+    for (int o = SOFTCE__LOSS; o < SOFTCE__NUM_SLOTS; o++) {
+        if (!t[o])
+            continue;
+        softce_status st = check_no_self_overlap(t[o], slot_names[o]);
+        if (st != SOFTCE_OK)
+            return st;
+        for (int s = 0; s < SOFTCE__NUM_SLOTS; s++) {
+            if (s == o || !t[s] || (is_output(s) && s > o))
+                continue;
+            if (!ranges_intersect(t[o], ext[o].span, t[s], ext[s].span))
+                continue;
+            if (o == SOFTCE__GRAD_LOGITS && s == SOFTCE__LOGITS && op != SOFTCE__OP_FORWARD &&
+                same_view(t[o], t[s]))
+                continue; /* the allowed in-place case */
+            return softce__fail(SOFTCE_ERROR_OVERLAP, "%s overlaps %s in memory%s",
+                                slot_names[o], slot_names[s],
+                                s == SOFTCE__LOGITS && o == SOFTCE__GRAD_LOGITS
+                                    ? " (in place needs the same data, dtype, shape and strides)"
+                                    : "");
+        }
+    }
+    return SOFTCE_OK;
+}
+
+/* Which slots each operation requires (R) and accepts (R|O). */
+static const unsigned required_slots[5] = {
+    0,
+    1u << SOFTCE__LOGITS | 1u << SOFTCE__TARGET | 1u << SOFTCE__LOSS,
+    1u << SOFTCE__LOGITS | 1u << SOFTCE__TARGET,
+    1u << SOFTCE__LOGITS | 1u << SOFTCE__TARGET | 1u << SOFTCE__GRAD_LOGITS,
+    1u << SOFTCE__LOGITS | 1u << SOFTCE__GRAD_LOGITS,
+};
+
+static softce_status check_present(softce__op op, const softce_tensor *const *t) {
+    for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
+        if ((required_slots[op] >> s & 1u) && !t[s])
+            return softce__fail(SOFTCE_ERROR_NULL_POINTER, "%s is NULL",
+                                op == SOFTCE__OP_LOG_SOFTMAX && s == SOFTCE__GRAD_LOGITS
+                                    ? "out"
+                                    : slot_names[s]);
+    if (op == SOFTCE__OP_BACKWARD && !t[SOFTCE__GRAD_LOGITS] && !t[SOFTCE__GRAD_TARGET])
+        return softce__fail(SOFTCE_ERROR_NULL_POINTER,
+                            "grad_logits and grad_target are both NULL: nothing to compute");
+    return SOFTCE_OK;
+}
+
+/* Dtype, rank and shape of every operand against the logits. */
+static softce_status check_operands(const softce_tensor *const *t, int reduction, int *soft) {
+    const softce_tensor *lg = t[SOFTCE__LOGITS];
+    if (!softce__dtype_is_float(lg->dtype))
+        return softce__fail(SOFTCE_ERROR_DTYPE, "logits: dtype %s is not f32, f64, f16 or bf16",
+                            softce__dtype_name(lg->dtype));
+    if (lg->ndim < 1)
+        return softce__fail(SOFTCE_ERROR_NDIM, "logits: ndim = 0, expected (C), (N, C) or "
+                                               "(N, C, d1, ...)");
+    int cax = lg->ndim == 1 ? 0 : 1;
+    if (lg->shape[cax] == 0)
+        return softce__fail(SOFTCE_ERROR_SHAPE, "logits: the class axis (dim %d) has size 0", cax);
+    int64_t es[SOFTCE_MAX_DIMS];
+    int en = element_shape(lg, es);
+    softce_status st = SOFTCE_OK;
+    const softce_tensor *tg = t[SOFTCE__TARGET];
+    *soft = tg && softce__dtype_is_float(tg->dtype);
+    if (tg && !*soft && !softce__dtype_is_int(tg->dtype))
+        return softce__fail(SOFTCE_ERROR_DTYPE, "target: dtype %s is neither i32/i64 (class "
+                            "indices) nor a float type (probabilities)",
+                            softce__dtype_name(tg->dtype));
+    if (tg)
+        st = *soft ? check_shape(tg, "target", lg->ndim, lg->shape, "soft target = logits shape")
+                   : check_shape(tg, "target", en, es, "class indices = logits shape without "
+                                                       "the class axis");
+    const softce_tensor *w = t[SOFTCE__WEIGHT];
+    if (st == SOFTCE_OK && w) {
+        if (w->dtype != SOFTCE_DTYPE_F32 && w->dtype != SOFTCE_DTYPE_F64)
+            return softce__fail(SOFTCE_ERROR_DTYPE, "weight: dtype %s is not f32 or f64",
+                                softce__dtype_name(w->dtype));
+        st = check_shape(w, "weight", 1, &lg->shape[cax], "(C)");
+    }
+    int reduced = reduction != SOFTCE_REDUCTION_NONE;
+    for (int s = SOFTCE__GRAD_LOSS; st == SOFTCE_OK && s < SOFTCE__NUM_SLOTS; s++) {
+        if (!t[s])
+            continue;
+        if (!softce__dtype_is_float(t[s]->dtype))
+            return softce__fail(SOFTCE_ERROR_DTYPE, "%s: dtype %s is not a float type",
+                                slot_names[s], softce__dtype_name(t[s]->dtype));
+        if (s == SOFTCE__GRAD_LOSS || s == SOFTCE__LOSS)
+            st = reduced ? check_shape(t[s], slot_names[s], 0, es, "0-d for mean/sum")
+                         : check_shape(t[s], slot_names[s], en, es, "per element for none");
+        else if (s == SOFTCE__LSE_IN || s == SOFTCE__LSE_OUT)
+            st = check_shape(t[s], slot_names[s], en, es, "per element");
+        else
+            st = check_shape(t[s], slot_names[s], lg->ndim, lg->shape, "logits shape");
+    }
+    if (st == SOFTCE_OK && t[SOFTCE__GRAD_TARGET] && !*soft)
+        return softce__fail(SOFTCE_ERROR_DTYPE,
+                            "grad_target: class-index targets (i32/i64) have no gradient");
+    return st;
+}
+
+softce_status softce__validate(softce__op op, const softce_options *opts,
+                               const softce_tensor *const slots[SOFTCE__NUM_SLOTS],
+                               softce__plan *plan) {
+    softce_options defaults;
+    if (!opts) {
+        softce_options_init(&defaults);
+        opts = &defaults;
+    }
+    softce_status st = check_options(opts);
+    if (st != SOFTCE_OK)
+        return st;
+    const softce_tensor *t[SOFTCE__NUM_SLOTS];
+    for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
+        t[s] = slots[s];
+    t[SOFTCE__WEIGHT] = opts->weight;
+    if ((st = check_present(op, t)) != SOFTCE_OK)
+        return st;
+    extent ext[SOFTCE__NUM_SLOTS] = {{0, 0}};
+    for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
+        if (t[s] && (st = check_descriptor(t[s], slot_names[s], &ext[s])) != SOFTCE_OK)
+            return st;
+    int soft = 0;
+    if ((st = check_operands(t, opts->reduction, &soft)) != SOFTCE_OK)
+        return st;
+    if ((st = check_overlaps(op, t, ext)) != SOFTCE_OK)
+        return st;
+
+    const softce_tensor *lg = t[SOFTCE__LOGITS];
+    plan->op = op;
+    plan->soft = soft;
+    plan->reduction = opts->reduction;
+    plan->ignore_index = opts->ignore_index;
+    plan->eps = opts->label_smoothing;
+    plan->num_threads = opts->num_threads;
+    plan->compute_f64 = lg->dtype == SOFTCE_DTYPE_F64;
+    plan->C = lg->shape[lg->ndim == 1 ? 0 : 1];
+    plan->E = ext[SOFTCE__LOGITS].numel / plan->C;
+    for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
+        plan->t[s] = t[s];
+    softce__plan_layout(plan);
+    return SOFTCE_OK;
+}
