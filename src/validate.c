@@ -144,11 +144,11 @@ static int ranges_intersect(const softce_tensor *a, int64_t span_a, const softce
 
 /* Outputs overlap nothing, except grad_logits (or log_softmax's out) being exactly logits. */
 static softce_status check_overlaps(softce__op op, const softce_tensor *const *t,
-                                    const extent *ext) {
+                                    const extent *ext, const char *const *names) {
     for (int o = SOFTCE__LOSS; o < SOFTCE__NUM_SLOTS; o++) {
         if (!t[o])
             continue;
-        softce_status st = check_no_self_overlap(t[o], slot_names[o]);
+        softce_status st = check_no_self_overlap(t[o], names[o]);
         if (st != SOFTCE_OK)
             return st;
         for (int s = 0; s < SOFTCE__NUM_SLOTS; s++) {
@@ -160,7 +160,7 @@ static softce_status check_overlaps(softce__op op, const softce_tensor *const *t
                 same_view(t[o], t[s]))
                 continue; /* the allowed in-place case */
             return softce__fail(SOFTCE_ERROR_OVERLAP, "%s overlaps %s in memory%s",
-                                slot_names[o], slot_names[s],
+                                names[o], names[s],
                                 s == SOFTCE__LOGITS && o == SOFTCE__GRAD_LOGITS
                                     ? " (in place needs the same data, dtype, shape and strides)"
                                     : "");
@@ -178,13 +178,11 @@ static const unsigned required_slots[5] = {
     1u << SOFTCE__LOGITS | 1u << SOFTCE__GRAD_LOGITS,
 };
 
-static softce_status check_present(softce__op op, const softce_tensor *const *t) {
+static softce_status check_present(softce__op op, const softce_tensor *const *t,
+                                   const char *const *names) {
     for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
         if ((required_slots[op] >> s & 1u) && !t[s])
-            return softce__fail(SOFTCE_ERROR_NULL_POINTER, "%s is NULL",
-                                op == SOFTCE__OP_LOG_SOFTMAX && s == SOFTCE__GRAD_LOGITS
-                                    ? "out"
-                                    : slot_names[s]);
+            return softce__fail(SOFTCE_ERROR_NULL_POINTER, "%s is NULL", names[s]);
     if (op == SOFTCE__OP_BACKWARD && !t[SOFTCE__GRAD_LOGITS] && !t[SOFTCE__GRAD_TARGET])
         return softce__fail(SOFTCE_ERROR_NULL_POINTER,
                             "grad_logits and grad_target are both NULL: nothing to compute");
@@ -192,7 +190,8 @@ static softce_status check_present(softce__op op, const softce_tensor *const *t)
 }
 
 /* Dtype, rank and shape of every operand against the logits. */
-static softce_status check_operands(const softce_tensor *const *t, int reduction, int *soft) {
+static softce_status check_operands(const softce_tensor *const *t, int reduction, int *soft,
+                                    const char *const *names) {
     const softce_tensor *lg = t[SOFTCE__LOGITS];
     if (!softce__dtype_is_float(lg->dtype))
         return softce__fail(SOFTCE_ERROR_DTYPE, "logits: dtype %s is not f32, f64, f16 or bf16",
@@ -229,14 +228,14 @@ static softce_status check_operands(const softce_tensor *const *t, int reduction
             continue;
         if (!softce__dtype_is_float(t[s]->dtype))
             return softce__fail(SOFTCE_ERROR_DTYPE, "%s: dtype %s is not a float type",
-                                slot_names[s], softce__dtype_name(t[s]->dtype));
+                                names[s], softce__dtype_name(t[s]->dtype));
         if (s == SOFTCE__GRAD_LOSS || s == SOFTCE__LOSS)
-            st = reduced ? check_shape(t[s], slot_names[s], 0, es, "0-d for mean/sum")
-                         : check_shape(t[s], slot_names[s], en, es, "per element for none");
+            st = reduced ? check_shape(t[s], names[s], 0, es, "0-d for mean/sum")
+                         : check_shape(t[s], names[s], en, es, "per element for none");
         else if (s == SOFTCE__LSE_IN || s == SOFTCE__LSE_OUT)
-            st = check_shape(t[s], slot_names[s], en, es, "per element");
+            st = check_shape(t[s], names[s], en, es, "per element");
         else
-            st = check_shape(t[s], slot_names[s], lg->ndim, lg->shape, "logits shape");
+            st = check_shape(t[s], names[s], lg->ndim, lg->shape, "logits shape");
     }
     if (st == SOFTCE_OK && t[SOFTCE__GRAD_TARGET] && !*soft)
         return softce__fail(SOFTCE_ERROR_DTYPE,
@@ -259,16 +258,21 @@ softce_status softce__validate(softce__op op, const softce_options *opts,
     for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
         t[s] = slots[s];
     t[SOFTCE__WEIGHT] = opts->weight;
-    if ((st = check_present(op, t)) != SOFTCE_OK)
+    const char *names[SOFTCE__NUM_SLOTS];
+    for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
+        names[s] = slot_names[s];
+    if (op == SOFTCE__OP_LOG_SOFTMAX)
+        names[SOFTCE__GRAD_LOGITS] = "out";
+    if ((st = check_present(op, t, names)) != SOFTCE_OK)
         return st;
     extent ext[SOFTCE__NUM_SLOTS] = {{0, 0}};
     for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
-        if (t[s] && (st = check_descriptor(t[s], slot_names[s], &ext[s])) != SOFTCE_OK)
+        if (t[s] && (st = check_descriptor(t[s], names[s], &ext[s])) != SOFTCE_OK)
             return st;
     int soft = 0;
-    if ((st = check_operands(t, opts->reduction, &soft)) != SOFTCE_OK)
+    if ((st = check_operands(t, opts->reduction, &soft, names)) != SOFTCE_OK)
         return st;
-    if ((st = check_overlaps(op, t, ext)) != SOFTCE_OK)
+    if ((st = check_overlaps(op, t, ext, names)) != SOFTCE_OK)
         return st;
 
     const softce_tensor *lg = t[SOFTCE__LOGITS];

@@ -51,6 +51,34 @@ typedef struct softce__row_kernels {
                     double spike, double g, void *out, double *loss);
 } softce__row_kernels;
 
+/*
+ * Column (tile) kernel: vectorised across positions, for tiny C and strided class axes.
+ * f32 only. Forward (gx == NULL) or fused forward+backward.
+ */
+#define SOFTCE__COL_TILE 256
+typedef struct softce__col_tile {
+    int64_t R, C;         /* positions (<= SOFTCE__COL_TILE) and classes */
+    const float *x;       /* x[c * ldx + r] */
+    int64_t ldx;
+    const float *p;       /* soft target p[c * ldp + r], or NULL (hard) */
+    int64_t ldp;
+    float *gx;            /* gradient gx[c * ldg + r], NULL for forward only; may be x */
+    int64_t ldg;
+    const float *w;       /* C contiguous class weights, or NULL */
+    double a1, a0;        /* q = a1 p + a0 (hard: uniform a0) */
+    const int32_t *t;     /* hard: class per position, -1 = ignored; NULL for soft */
+    double spike;         /* hard: (1 - eps); the spike at t is spike * w[t] */
+    const double *g;      /* per position upstream gradient / D (with gx) */
+    double *lse, *loss;   /* per position outputs */
+} softce__col_tile;
+
+typedef void (*softce__col_kernel)(const softce__col_tile *tile);
+void softce__col_scalar(const softce__col_tile *tile);
+void softce__col_avx2(const softce__col_tile *tile);
+void softce__col_avx512(const softce__col_tile *tile);
+/* The active column kernel (kernels/dispatch.c). */
+softce__col_kernel softce__kernels_col(void);
+
 /* Scalar tables (kernels/row_scalar.c). */
 extern const softce__row_kernels softce__row_scalar_f32;
 extern const softce__row_kernels softce__row_scalar_f64;
@@ -58,5 +86,8 @@ extern const softce__row_kernels softce__row_scalar_f64;
 /* The active tables (kernels/dispatch.c): chosen once from cpuid, SOFTCE_FORCE_ISA overrides. */
 const softce__row_kernels *softce__kernels_f32(void);
 const softce__row_kernels *softce__kernels_f64(void);
+/* The ISA level of the active tables, and its name ("scalar", "avx2", "avx512"). */
+softce__isa softce__active_isa(void);
+const char *softce__isa_name(softce__isa isa);
 
 #endif

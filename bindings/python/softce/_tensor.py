@@ -1,0 +1,119 @@
+"""numpy arrays as softce_tensor descriptors, without copying whenever the layout allows it.
+
+Copy rules (inputs): an array is passed as a view of its own memory, whatever its strides
+(transposed, sliced with steps, permuted, broadcast with zero strides), unless
+  - a stride is negative (the library rejects negative strides), or
+  - a stride is not a multiple of the itemsize, or the data is misaligned, or
+  - the byte order is not native, or the dtype must be converted (e.g. int16 class indices);
+then a C-contiguous native copy is passed instead. Outputs the caller provides (out=) are never
+copied: an output that cannot be passed as it is raises SoftceError.
+"""
+
+import ctypes
+
+import numpy as np
+
+from . import _ctypes as C
+from ._errors import raise_binding_error
+
+_FLOATS = {
+    np.dtype(np.float32): C.DTYPE_F32,
+    np.dtype(np.float64): C.DTYPE_F64,
+    np.dtype(np.float16): C.DTYPE_F16,
+}
+_INTS = {np.dtype(np.int32): C.DTYPE_I32, np.dtype(np.int64): C.DTYPE_I64}
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def is_bfloat16(dtype):
+    """True for a 2-byte numpy dtype named bfloat16 (e.g. ml_dtypes.bfloat16)."""
+    return dtype.name == "bfloat16" and dtype.itemsize == 2
+
+
+def float_code(dtype):
+    """The softce dtype of a native float numpy dtype, or None."""
+    if is_bfloat16(dtype):
+        return C.DTYPE_BF16
+    return _FLOATS.get(dtype)
+
+
+def int_code(dtype):
+    """The softce dtype of a native int32/int64 numpy dtype, or None."""
+    return _INTS.get(dtype)
+
+
+def native(a):
+    """a, or a copy in native byte order."""
+    if a.dtype.isnative:
+        return a
+    return a.astype(a.dtype.newbyteorder("="))
+
+
+def to_int64(a, what):
+    """An integer array of another width as int64 (a copy); uint64 must fit."""
+    if a.dtype == np.uint64 and a.size and a.max() > _INT64_MAX:
+        raise_binding_error("SOFTCE_ERROR_TARGET", f"{what} has values above int64")
+    return a.astype(np.int64)
+
+
+def viewable(a):
+    """True when the library can address a's memory directly."""
+    if not a.flags.aligned:
+        return False
+    size = a.itemsize
+    return all(n <= 1 or (s >= 0 and s % size == 0) for n, s in zip(a.shape, a.strides))
+
+
+def input_view(a):
+    """a itself when the library can read it in place, else a C-contiguous copy."""
+    if viewable(a):
+        return a
+    return np.array(a, order="C")  # (np.ascontiguousarray would make a 0-d array 1-d)
+
+
+def describe(a, code):
+    """A softce_tensor pointing into a's memory (strides in elements). Keep a alive."""
+    if a.ndim > C.MAX_DIMS:
+        raise_binding_error("SOFTCE_ERROR_NDIM", f"{a.ndim} dimensions (at most {C.MAX_DIMS})")
+    t = C.Tensor()
+    t.struct_size = ctypes.sizeof(C.Tensor)
+    t.dtype = code
+    t.ndim = a.ndim
+    t.reserved = 0
+    t.data = a.ctypes.data
+    step = 1
+    for k in reversed(range(a.ndim)):
+        n = a.shape[k]
+        t.shape[k] = n
+        if a.size == 0:  # nothing is addressed: numpy's strides may be anything (even 0)
+            t.strides[k] = step
+        else:  # a dimension of size 1 is never stepped over: its numpy stride may be anything
+            t.strides[k] = 0 if n == 1 else a.strides[k] // a.itemsize
+        step *= max(n, 1)
+    return t
+
+
+def float_input(a, what):
+    """(array, code) for a float input operand; raises SoftceError for other dtypes."""
+    a = native(np.asarray(a))
+    code = float_code(a.dtype)
+    if code is None:
+        raise_binding_error("SOFTCE_ERROR_DTYPE", f"{what} must be float32, float64, float16 "
+                            f"or bfloat16, not {a.dtype}")
+    return input_view(a), code
+
+
+def output(a, what):
+    """(array, code) for a caller-provided output: written in place, never copied."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{what} must be a numpy.ndarray, not {type(a).__name__}")
+    code = float_code(a.dtype)
+    if code is None:
+        raise_binding_error("SOFTCE_ERROR_DTYPE", f"{what} must be a native float array, "
+                            f"not {a.dtype}")
+    if not a.flags.writeable:
+        raise_binding_error("SOFTCE_ERROR_STRIDE", f"{what} is read-only")
+    if not viewable(a):
+        raise_binding_error("SOFTCE_ERROR_STRIDE", f"{what} has strides {a.strides} that "
+                            "libsoftce cannot address (negative or unaligned)")
+    return a, code

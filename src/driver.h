@@ -1,0 +1,100 @@
+/*
+ * Shared by the driver stages: driver.c (threads, blocks, reduction), rows.c (one row at a
+ * time) and tiles.c (tiles of positions, vectorised across positions).
+ */
+#ifndef SOFTCE_DRIVER_H
+#define SOFTCE_DRIVER_H
+
+#include "internal.h"
+#include "kernels/kernels.h"
+
+#include <string.h>
+
+/* Position of an element: its index per element dim and its offset in every operand. */
+typedef struct softce__cursor {
+    int64_t idx[SOFTCE__MAX_EDIMS];
+    int64_t off[SOFTCE__NUM_SLOTS];
+} softce__cursor;
+
+static inline void softce__cursor_seek(const softce__plan *p, softce__cursor *c, int64_t e) {
+    memset(c, 0, sizeof *c);
+    for (int d = p->ndim - 1; d >= 0; d--) {
+        c->idx[d] = e % p->shape[d];
+        e /= p->shape[d];
+        for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
+            c->off[s] += c->idx[d] * p->es[s][d];
+    }
+}
+
+/* Moves to the next element (row-major order). */
+static inline void softce__cursor_next(const softce__plan *p, softce__cursor *c) {
+    for (int d = p->ndim - 1; d >= 0; d--) {
+        for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
+            c->off[s] += p->es[s][d];
+        if (++c->idx[d] < p->shape[d])
+            return;
+        for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
+            c->off[s] -= p->shape[d] * p->es[s][d];
+        c->idx[d] = 0;
+    }
+}
+
+/* Moves n elements forward (row-major order): one step when they stay in the innermost dim. */
+static inline void softce__cursor_skip(const softce__plan *p, softce__cursor *c, int64_t n) {
+    int d = p->ndim - 1;
+    if (d >= 0 && c->idx[d] + n < p->shape[d]) {
+        c->idx[d] += n;
+        for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
+            c->off[s] += n * p->es[s][d];
+        return;
+    }
+    while (n-- > 0)
+        softce__cursor_next(p, c);
+}
+
+static inline char *softce__slot_ptr(const softce__plan *p, int slot, int64_t off) {
+    const softce_tensor *t = p->t[slot];
+    return (char *)t->data + off * softce__dtype_size(t->dtype);
+}
+
+static inline void softce__store_elem(const softce__plan *p, int slot, const softce__cursor *c,
+                                      double v) {
+    const softce_tensor *t = p->t[slot];
+    if (t)
+        softce__store(t->dtype, t->data, c->off[slot], v);
+}
+
+/* Upstream gradient of an element (1 without grad_loss). */
+static inline double softce__upstream(const softce__plan *p, const softce__cursor *c) {
+    const softce_tensor *g = p->t[SOFTCE__GRAD_LOSS];
+    return g ? softce__load(g->dtype, g->data, c->off[SOFTCE__GRAD_LOSS]) : 1.0;
+}
+
+/* Everything the threads need, shared read-only. */
+typedef struct softce__context {
+    const softce__plan *p;
+    const softce__row_kernels *k;
+    softce__col_kernel col; /* NULL: row mode */
+    int tsize;              /* bytes of the compute type */
+    int64_t block_rows;     /* elements per block */
+    int64_t nblocks;
+    double inv_d;           /* 1 / mean denominator (1 for sum/none) */
+    double wsum;            /* sum of class weights (C without weights) */
+    const void *w;          /* class weights in the compute type, or NULL */
+    int x_direct, p_direct, gx_direct, gt_direct; /* row mode: use rows in place */
+    size_t scratch_per_thread; /* bytes */
+    char *scratch;
+    double *block_loss;     /* per block partial sums */
+} softce__context;
+
+/* rows.c: elements [e0, e1) one row at a time; returns the sum of their losses. */
+double softce__rows_block(const softce__context *cx, int64_t e0, int64_t e1, char *scratch);
+size_t softce__rows_scratch(const softce__context *cx);
+int softce__row_direct(const softce__plan *p, int slot, int tsize);
+
+/* tiles.c: elements [e0, e1) in tiles across positions (cx->col set); returns the loss sum. */
+double softce__tiles_block(const softce__context *cx, int64_t e0, int64_t e1, char *scratch);
+size_t softce__tiles_scratch(const softce__context *cx);
+int softce__tiles_suitable(const softce__plan *p);
+
+#endif

@@ -1,0 +1,17 @@
+/* The column kernel for the active ISA level (same choice as the row tables). */
+#include "kernels/kernels.h"
+
+softce__col_kernel softce__kernels_col(void) {
+    switch (softce__active_isa()) {
+#ifdef SOFTCE_HAVE_AVX512
+    case SOFTCE__ISA_AVX512:
+        return softce__col_avx512;
+#endif
+#ifdef SOFTCE_HAVE_AVX2
+    case SOFTCE__ISA_AVX2:
+        return softce__col_avx2;
+#endif
+    default:
+        return softce__col_scalar;
+    }
+}

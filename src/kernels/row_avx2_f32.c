@@ -1,0 +1,66 @@
+/* f32 row kernels for AVX2 + FMA: the vector interface of row_simd.inc. */
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "kernels/exp_avx2.h"
+#include "kernels/row_simd.h"
+
+typedef float T;
+#define VN 8
+#define VH 2
+typedef __m256 vf;
+typedef __m256d vd;
+typedef __m256i vmask;
+
+/* vm_tail(rem) loads 8 lanes starting at tail_bits[8 - rem]. */
+static const int32_t tail_bits[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+static inline vf vf_set1(T a) { return _mm256_set1_ps(a); }
+static inline vf vf_load(const T *p) { return _mm256_loadu_ps(p); }
+static inline void vf_store(T *p, vf v) { _mm256_storeu_ps(p, v); }
+/* Lanes [0, rem) for rem in 1..VN. */
+static inline vmask vm_tail(int64_t rem) {
+    return _mm256_loadu_si256((const __m256i *)(tail_bits + VN - rem));
+}
+static inline vf vf_load_tail(const T *p, vmask k, vf fill) {
+    return _mm256_blendv_ps(fill, _mm256_maskload_ps(p, k), _mm256_castsi256_ps(k));
+}
+static inline void vf_store_tail(T *p, vmask k, vf v) { _mm256_maskstore_ps(p, k, v); }
+static inline vf vf_lanes(vmask k) {
+    return _mm256_and_ps(_mm256_castsi256_ps(k), _mm256_set1_ps(1.0f));
+}
+static inline vf vf_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm256_fmsub_ps(a, b, c); }
+static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+static inline T vf_hmax(vf v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+static inline vf vf_exp(vf x) { return softce__exp_f32x8(x); }
+static inline void vf_widen(vf v, vd h[VH]) {
+    h[0] = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    h[1] = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+}
+
+static inline vd vd_set1(double a) { return _mm256_set1_pd(a); }
+static inline vd vd_add(vd a, vd b) { return _mm256_add_pd(a, b); }
+static inline vd vd_sub(vd a, vd b) { return _mm256_sub_pd(a, b); }
+static inline vd vd_mul(vd a, vd b) { return _mm256_mul_pd(a, b); }
+static inline vd vd_fmadd(vd a, vd b, vd c) { return _mm256_fmadd_pd(a, b, c); }
+/* acc + (c != 0 ? v : 0): a term whose weight c is exactly 0 is skipped (NaN c is kept). */
+static inline vd vd_add_nz(vd acc, vd c, vd v) {
+    vd keep = _mm256_cmp_pd(c, _mm256_setzero_pd(), _CMP_NEQ_UQ);
+    return _mm256_add_pd(acc, _mm256_and_pd(keep, v));
+}
+static inline double vd_hsum(vd v) {
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+#define SOFTCE_ROW_TABLE softce__row_avx2_f32
+#define SOFTCE_ROW_SCALAR softce__row_scalar_f32
+#include "kernels/row_simd.inc"

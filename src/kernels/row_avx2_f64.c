@@ -1,0 +1,61 @@
+/* f64 row kernels for AVX2 + FMA: the vector interface of row_simd.inc. */
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "kernels/exp_avx2.h"
+#include "kernels/row_simd.h"
+
+typedef double T;
+#define VN 4
+#define VH 1
+typedef __m256d vf;
+typedef __m256d vd;
+typedef __m256i vmask;
+
+/* vm_tail(rem) loads 4 lanes starting at tail_bits[4 - rem]. */
+static const int64_t tail_bits[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
+
+static inline vf vf_set1(T a) { return _mm256_set1_pd(a); }
+static inline vf vf_load(const T *p) { return _mm256_loadu_pd(p); }
+static inline void vf_store(T *p, vf v) { _mm256_storeu_pd(p, v); }
+/* Lanes [0, rem) for rem in 1..VN. */
+static inline vmask vm_tail(int64_t rem) {
+    return _mm256_loadu_si256((const __m256i *)(tail_bits + VN - rem));
+}
+static inline vf vf_load_tail(const T *p, vmask k, vf fill) {
+    return _mm256_blendv_pd(fill, _mm256_maskload_pd(p, k), _mm256_castsi256_pd(k));
+}
+static inline void vf_store_tail(T *p, vmask k, vf v) { _mm256_maskstore_pd(p, k, v); }
+static inline vf vf_lanes(vmask k) {
+    return _mm256_and_pd(_mm256_castsi256_pd(k), _mm256_set1_pd(1.0));
+}
+static inline vf vf_sub(vf a, vf b) { return _mm256_sub_pd(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm256_mul_pd(a, b); }
+static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm256_fmadd_pd(a, b, c); }
+static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm256_fmsub_pd(a, b, c); }
+static inline vf vf_max(vf a, vf b) { return _mm256_max_pd(a, b); }
+static inline T vf_hmax(vf v) {
+    __m128d m = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_max_sd(m, _mm_unpackhi_pd(m, m)));
+}
+static inline vf vf_exp(vf x) { return softce__exp_f64x4(x); }
+static inline void vf_widen(vf v, vd h[VH]) { h[0] = v; }
+
+static inline vd vd_set1(double a) { return _mm256_set1_pd(a); }
+static inline vd vd_add(vd a, vd b) { return _mm256_add_pd(a, b); }
+static inline vd vd_sub(vd a, vd b) { return _mm256_sub_pd(a, b); }
+static inline vd vd_mul(vd a, vd b) { return _mm256_mul_pd(a, b); }
+static inline vd vd_fmadd(vd a, vd b, vd c) { return _mm256_fmadd_pd(a, b, c); }
+/* acc + (c != 0 ? v : 0): a term whose weight c is exactly 0 is skipped (NaN c is kept). */
+static inline vd vd_add_nz(vd acc, vd c, vd v) {
+    vd keep = _mm256_cmp_pd(c, _mm256_setzero_pd(), _CMP_NEQ_UQ);
+    return _mm256_add_pd(acc, _mm256_and_pd(keep, v));
+}
+static inline double vd_hsum(vd v) {
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+#define SOFTCE_ROW_TABLE softce__row_avx2_f64
+#define SOFTCE_ROW_SCALAR softce__row_scalar_f64
+#include "kernels/row_simd.inc"

@@ -1,0 +1,48 @@
+/* f64 row kernels for AVX-512 (F, DQ): the vector interface of row_simd.inc. */
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "kernels/exp_avx512.h"
+#include "kernels/row_simd.h"
+
+typedef double T;
+#define VN 8
+#define VH 1
+typedef __m512d vf;
+typedef __m512d vd;
+typedef __mmask8 vmask;
+
+static inline vf vf_set1(T a) { return _mm512_set1_pd(a); }
+static inline vf vf_load(const T *p) { return _mm512_loadu_pd(p); }
+static inline void vf_store(T *p, vf v) { _mm512_storeu_pd(p, v); }
+/* Lanes [0, rem) for rem in 1..VN. */
+static inline vmask vm_tail(int64_t rem) { return (vmask)((1u << rem) - 1u); }
+static inline vf vf_load_tail(const T *p, vmask k, vf fill) {
+    return _mm512_mask_loadu_pd(fill, k, p);
+}
+static inline void vf_store_tail(T *p, vmask k, vf v) { _mm512_mask_storeu_pd(p, k, v); }
+static inline vf vf_lanes(vmask k) { return _mm512_maskz_mov_pd(k, _mm512_set1_pd(1.0)); }
+static inline vf vf_sub(vf a, vf b) { return _mm512_sub_pd(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm512_mul_pd(a, b); }
+static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm512_fmadd_pd(a, b, c); }
+static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm512_fmsub_pd(a, b, c); }
+static inline vf vf_max(vf a, vf b) { return _mm512_max_pd(a, b); }
+static inline T vf_hmax(vf v) { return _mm512_reduce_max_pd(v); }
+static inline vf vf_exp(vf x) { return softce__exp_f64x8(x); }
+static inline void vf_widen(vf v, vd h[VH]) { h[0] = v; }
+
+static inline vd vd_set1(double a) { return _mm512_set1_pd(a); }
+static inline vd vd_add(vd a, vd b) { return _mm512_add_pd(a, b); }
+static inline vd vd_sub(vd a, vd b) { return _mm512_sub_pd(a, b); }
+static inline vd vd_mul(vd a, vd b) { return _mm512_mul_pd(a, b); }
+static inline vd vd_fmadd(vd a, vd b, vd c) { return _mm512_fmadd_pd(a, b, c); }
+/* acc + (c != 0 ? v : 0): a term whose weight c is exactly 0 is skipped (NaN c is kept). */
+static inline vd vd_add_nz(vd acc, vd c, vd v) {
+    __mmask8 k = _mm512_cmp_pd_mask(c, _mm512_setzero_pd(), _CMP_NEQ_UQ);
+    return _mm512_mask_add_pd(acc, k, acc, v);
+}
+static inline double vd_hsum(vd v) { return _mm512_reduce_add_pd(v); }
+
+#define SOFTCE_ROW_TABLE softce__row_avx512_f64
+#define SOFTCE_ROW_SCALAR softce__row_scalar_f64
+#include "kernels/row_simd.inc"

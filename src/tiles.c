@@ -1,0 +1,175 @@
+/*
+ * Tile mode: up to SOFTCE__COL_TILE consecutive positions of the innermost element dim at
+ * once, vectorised across positions by the column kernel. Used for forward and fused
+ * forward+backward with f32 compute when C is small, or when positions are contiguous and the
+ * class axis is strided (N, C, H, W). Operands whose positions are f32 and contiguous are used
+ * in place; the others are gathered into a [C][R] scratch tile (a transpose for row-major rows).
+ */
+#include "driver.h"
+
+#define TILE SOFTCE__COL_TILE
+/* Small C: tiles beat rows even with a transpose. */
+#define TILE_MAX_SMALL_C 64
+
+/* Positions of a slot are f32 and contiguous along the innermost element dim. */
+static int tile_direct(const softce__plan *p, int slot) {
+    const softce_tensor *t = p->t[slot];
+    return t && t->dtype == SOFTCE_DTYPE_F32 && p->ndim > 0 && p->es[slot][p->ndim - 1] == 1;
+}
+
+int softce__tiles_suitable(const softce__plan *p) {
+    if (p->compute_f64 || p->ndim == 0 || p->C > INT32_MAX ||
+        (p->op != SOFTCE__OP_FORWARD && p->op != SOFTCE__OP_FORWARD_BACKWARD))
+        return 0;
+    return p->C <= TILE_MAX_SMALL_C ||
+           (p->cs[SOFTCE__LOGITS] != 1 && tile_direct(p, SOFTCE__LOGITS));
+}
+
+/* x, p and gx tiles of C x TILE floats, plus the per-position arrays. */
+size_t softce__tiles_scratch(const softce__context *cx) {
+    return 3 * (size_t)cx->p->C * TILE * sizeof(float);
+}
+
+typedef struct tile_io {
+    int64_t R;
+    softce__cursor c; /* first position */
+} tile_io;
+
+/* Gathers the tile into buf[c * R + r]; the dtype switch is outside the loops. */
+static void gather_tile(const softce__plan *p, int slot, const tile_io *io, float *buf) {
+    const softce_tensor *t = p->t[slot];
+    const int64_t es = p->es[slot][p->ndim - 1], cs = p->cs[slot], off = io->c.off[slot];
+    const int64_t R = io->R;
+    if (t->dtype == SOFTCE_DTYPE_F32) {
+        const float *s = (const float *)t->data + off;
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t c = 0; c < p->C; c++)
+                buf[c * R + r] = s[r * es + c * cs];
+    } else if (t->dtype == SOFTCE_DTYPE_BF16 || t->dtype == SOFTCE_DTYPE_F16) {
+        const uint16_t *s = (const uint16_t *)t->data + off;
+        int bf = t->dtype == SOFTCE_DTYPE_BF16;
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t c = 0; c < p->C; c++) {
+                uint16_t h = s[r * es + c * cs];
+                buf[c * R + r] = bf ? softce__bf16_to_f32(h) : softce__f16_to_f32(h);
+            }
+    } else {
+        for (int64_t c = 0; c < p->C; c++)
+            for (int64_t r = 0; r < R; r++)
+                buf[c * R + r] = (float)softce__load(t->dtype, t->data, off + r * es + c * cs);
+    }
+}
+
+static void scatter_tile(const softce__plan *p, int slot, const tile_io *io, const float *buf) {
+    const softce_tensor *t = p->t[slot];
+    const int64_t es = p->es[slot][p->ndim - 1], cs = p->cs[slot], off = io->c.off[slot];
+    const int64_t R = io->R;
+    if (t->dtype == SOFTCE_DTYPE_F32) {
+        float *d = (float *)t->data + off;
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t c = 0; c < p->C; c++)
+                d[r * es + c * cs] = buf[c * R + r];
+        return;
+    }
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t c = 0; c < p->C; c++)
+            softce__store(t->dtype, t->data, off + r * es + c * cs, buf[c * R + r]);
+}
+
+/* Operand `slot` of the tile: in place (ld = class stride) or gathered (ld = R). */
+static const float *tile_in(const softce__plan *p, int slot, const tile_io *io, float *buf,
+                            int64_t *ld) {
+    if (tile_direct(p, slot)) {
+        *ld = p->cs[slot];
+        return (const float *)softce__slot_ptr(p, slot, io->c.off[slot]);
+    }
+    gather_tile(p, slot, io, buf);
+    *ld = io->R;
+    return buf;
+}
+
+/* Class indices (-1 = ignored) and upstream gradients / D of the tile's positions. */
+static void tile_targets(const softce__context *cx, const tile_io *io, int32_t *t, double *g) {
+    const softce__plan *p = cx->p;
+    const int inner = p->ndim - 1;
+    if (!p->soft) {
+        const softce_tensor *tt = p->t[SOFTCE__TARGET];
+        const int64_t es = p->es[SOFTCE__TARGET][inner], off = io->c.off[SOFTCE__TARGET];
+        for (int64_t r = 0; r < io->R; r++) {
+            int64_t cls = softce__load_int(tt->dtype, tt->data, off + r * es);
+            t[r] = cls == p->ignore_index ? -1 : (int32_t)cls;
+        }
+    }
+    const softce_tensor *gt = p->t[SOFTCE__GRAD_LOSS];
+    const int64_t ges = p->es[SOFTCE__GRAD_LOSS][inner], goff = io->c.off[SOFTCE__GRAD_LOSS];
+    for (int64_t r = 0; r < io->R; r++)
+        g[r] = (gt ? softce__load(gt->dtype, gt->data, goff + r * ges) : 1.0) * cx->inv_d;
+}
+
+/* Per-position outputs (lse, loss for none); returns the tile's loss sum in position order. */
+static double tile_outputs(const softce__plan *p, const tile_io *io, const double *lse,
+                           const double *loss) {
+    const int inner = p->ndim - 1;
+    const softce_tensor *lt = p->t[SOFTCE__LSE_OUT], *ls = p->t[SOFTCE__LOSS];
+    int per_element = p->reduction == SOFTCE_REDUCTION_NONE && ls;
+    double sum = 0.0;
+    for (int64_t r = 0; r < io->R; r++) {
+        if (lt)
+            softce__store(lt->dtype, lt->data,
+                          io->c.off[SOFTCE__LSE_OUT] + r * p->es[SOFTCE__LSE_OUT][inner], lse[r]);
+        if (per_element)
+            softce__store(ls->dtype, ls->data,
+                          io->c.off[SOFTCE__LOSS] + r * p->es[SOFTCE__LOSS][inner], loss[r]);
+        sum += loss[r];
+    }
+    return sum;
+}
+
+static double run_tile(const softce__context *cx, const tile_io *io, char *scratch) {
+    const softce__plan *p = cx->p;
+    size_t plane = (size_t)p->C * TILE;
+    float *xb = (float *)scratch, *pb = xb + plane, *gb = pb + plane;
+    int32_t t[TILE];
+    double g[TILE], lse[TILE], loss[TILE];
+    softce__col_tile a = {0};
+    a.R = io->R;
+    a.C = p->C;
+    a.w = cx->w;
+    a.a1 = p->soft ? 1.0 - p->eps : 0.0;
+    a.a0 = p->eps / (double)p->C;
+    a.spike = 1.0 - p->eps;
+    a.lse = lse;
+    a.loss = loss;
+    a.x = tile_in(p, SOFTCE__LOGITS, io, xb, &a.ldx);
+    if (p->soft)
+        a.p = tile_in(p, SOFTCE__TARGET, io, pb, &a.ldp);
+    tile_targets(cx, io, t, g);
+    a.t = p->soft ? NULL : t;
+    int gx_direct = tile_direct(p, SOFTCE__GRAD_LOGITS);
+    if (p->op == SOFTCE__OP_FORWARD_BACKWARD) {
+        a.g = g;
+        a.gx = gx_direct ? (float *)softce__slot_ptr(p, SOFTCE__GRAD_LOGITS,
+                                                     io->c.off[SOFTCE__GRAD_LOGITS])
+                         : gb;
+        a.ldg = gx_direct ? p->cs[SOFTCE__GRAD_LOGITS] : io->R;
+    }
+    cx->col(&a);
+    if (p->op == SOFTCE__OP_FORWARD_BACKWARD && !gx_direct)
+        scatter_tile(p, SOFTCE__GRAD_LOGITS, io, gb);
+    return tile_outputs(p, io, lse, loss);
+}
+
+double softce__tiles_block(const softce__context *cx, int64_t e0, int64_t e1, char *scratch) {
+    const softce__plan *p = cx->p;
+    tile_io io;
+    softce__cursor_seek(p, &io.c, e0);
+    double sum = 0.0;
+    for (int64_t e = e0; e < e1; e += io.R) {
+        int64_t left_in_dim = p->shape[p->ndim - 1] - io.c.idx[p->ndim - 1];
+        io.R = e1 - e < TILE ? e1 - e : TILE;
+        io.R = io.R < left_in_dim ? io.R : left_in_dim;
+        sum += run_tile(cx, &io, scratch);
+        softce__cursor_skip(p, &io.c, io.R);
+    }
+    return sum;
+}
