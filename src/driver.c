@@ -91,6 +91,11 @@ static int thread_count(const softce__plan *p, int64_t nblocks) {
     return nt;
 }
 
+static int64_t chunk_len(const softce__plan *p, int64_t k) {
+    int64_t left = p->C - k * SOFTCE__SPLIT_CHUNK;
+    return left < SOFTCE__SPLIT_CHUNK ? left : SOFTCE__SPLIT_CHUNK;
+}
+
 static double row_value(const softce__context *cx, const void *row, int64_t i) {
     return cx->tsize == 8 ? ((const double *)row)[i] : (double)((const float *)row)[i];
 }
@@ -117,14 +122,15 @@ static softce_status load_weights(softce__context *cx, void **owned) {
     return SOFTCE_OK;
 }
 
-static void write_reduced_loss(const softce__context *cx, double mean_denominator) {
-    const softce__plan *p = cx->p;
+/* The reduced loss from partial sums, added in their (fixed) order. */
+static void write_reduced_loss(const softce__plan *p, const double *parts, int64_t nparts,
+                               double mean_denominator) {
     const softce_tensor *loss = p->t[SOFTCE__LOSS];
     if (!loss || p->reduction == SOFTCE_REDUCTION_NONE)
         return;
     double total = 0.0;
-    for (int64_t b = 0; b < cx->nblocks; b++)
-        total += cx->block_loss[b];
+    for (int64_t b = 0; b < nparts; b++)
+        total += parts[b];
     /* A mean over a zero denominator is NaN, whatever the numerator (as PyTorch: with label
        smoothing its two terms are inf and 0/0 there). */
     if (p->reduction == SOFTCE_REDUCTION_MEAN)
@@ -156,6 +162,65 @@ static void run_block(const softce__context *cx, int64_t b, int tid) {
                                 : softce__rows_block(cx, e0, e1, mine);
 }
 
+/* Split mode: parallel loops over (row, chunk) items, serial per-row combines in between. */
+static void run_split_phases(const softce__context *cx, int nt, softce__split_row *rows,
+                             softce__split_part *parts) {
+    const softce__plan *p = cx->p;
+    const int64_t nch = softce__split_chunks(p), items = p->E * nch;
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < items; i++)
+            softce__split_phase_a(cx, &rows[i / nch], i % nch * SOFTCE__SPLIT_CHUNK,
+                                  chunk_len(p, i % nch), &parts[i]);
+#pragma omp single
+        for (int64_t e = 0; e < p->E; e++)
+            softce__split_combine_a(cx, &rows[e], &parts[e * nch], nch);
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < items; i++)
+            softce__split_phase_b(cx, &rows[i / nch], i % nch * SOFTCE__SPLIT_CHUNK,
+                                  chunk_len(p, i % nch), &parts[i]);
+#pragma omp single
+        for (int64_t e = 0; e < p->E; e++)
+            softce__split_combine_b(cx, &rows[e], &parts[e * nch], nch);
+        if (softce__split_needs_c(p)) {
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < items; i++)
+                softce__split_phase_c(cx, &rows[i / nch], i % nch * SOFTCE__SPLIT_CHUNK,
+                                      chunk_len(p, i % nch));
+        }
+    }
+}
+
+static softce_status run_split(const softce__context *cx, double denominator) {
+    const softce__plan *p = cx->p;
+    const int64_t items = p->E * softce__split_chunks(p);
+    softce__split_row *rows = malloc((size_t)p->E * sizeof *rows);
+    softce__split_part *parts = malloc((size_t)items * sizeof *parts);
+    double *losses = malloc((size_t)p->E * sizeof *losses);
+    softce_status st = SOFTCE_OK;
+    if (!rows || !parts || !losses)
+        st = softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY, "cannot allocate %lld row partials",
+                          (long long)items);
+    if (st == SOFTCE_OK) {
+        for (int64_t e = 0; e < p->E; e++)
+            softce__split_row_init(cx, e, &rows[e]);
+        run_split_phases(cx, thread_count(p, items), rows, parts);
+        int per_element = p->reduction == SOFTCE_REDUCTION_NONE && p->t[SOFTCE__LOSS];
+        for (int64_t e = 0; e < p->E; e++) {
+            softce__store_elem(p, SOFTCE__LSE_OUT, &rows[e].cur, rows[e].lse);
+            if (per_element)
+                softce__store_elem(p, SOFTCE__LOSS, &rows[e].cur, rows[e].loss);
+            losses[e] = rows[e].loss;
+        }
+        write_reduced_loss(p, losses, p->E, denominator);
+    }
+    free(rows);
+    free(parts);
+    free(losses);
+    return st;
+}
+
 softce_status softce__run(const softce__plan *p) {
     softce__context cx = {0};
     setup(&cx, p);
@@ -166,6 +231,11 @@ softce_status softce__run(const softce__plan *p) {
     if (st == SOFTCE_OK && !p->soft && p->op != SOFTCE__OP_LOG_SOFTMAX)
         st = scan_targets(&cx, nt, &denominator);
     cx.inv_d = p->reduction == SOFTCE_REDUCTION_MEAN ? 1.0 / denominator : 1.0;
+    if (st == SOFTCE_OK && softce__split_suitable(p, cx.tsize)) {
+        st = run_split(&cx, denominator);
+        free(wbuf);
+        return st;
+    }
     if (st == SOFTCE_OK) {
         cx.block_loss = malloc((size_t)(cx.nblocks > 0 ? cx.nblocks : 1) * sizeof(double));
         if (cx.scratch_per_thread)
@@ -179,7 +249,7 @@ softce_status softce__run(const softce__plan *p) {
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t b = 0; b < cx.nblocks; b++)
             run_block(&cx, b, omp_get_thread_num());
-        write_reduced_loss(&cx, denominator);
+        write_reduced_loss(p, cx.block_loss, cx.nblocks, denominator);
     }
     free(cx.scratch);
     free(cx.block_loss);

@@ -97,4 +97,36 @@ double softce__tiles_block(const softce__context *cx, int64_t e0, int64_t e1, ch
 size_t softce__tiles_scratch(const softce__context *cx);
 int softce__tiles_suitable(const softce__plan *p);
 
+/* split.c: few rows x huge C, each row cut into fixed chunks (see split.c for the phases). */
+#define SOFTCE__SPLIT_CHUNK 32768
+#define SOFTCE__SPLIT_MIN_C 131072
+#define SOFTCE__SPLIT_MAX_ROWS 64
+
+typedef struct softce__split_row {
+    softce__cursor cur;
+    int64_t t;        /* hard target class, -1 for soft */
+    int ignored;
+    double g;         /* upstream gradient / D */
+    double lse, xt, spike, loss, swq;
+} softce__split_row;
+
+typedef struct softce__split_part {
+    double lse, loss, swq;
+} softce__split_part;
+
+int softce__split_suitable(const softce__plan *p, int tsize);
+int64_t softce__split_chunks(const softce__plan *p);
+int softce__split_needs_c(const softce__plan *p);
+void softce__split_row_init(const softce__context *cx, int64_t e, softce__split_row *row);
+void softce__split_phase_a(const softce__context *cx, const softce__split_row *row, int64_t c0,
+                           int64_t n, softce__split_part *part);
+void softce__split_combine_a(const softce__context *cx, softce__split_row *row,
+                             const softce__split_part *parts, int64_t nchunks);
+void softce__split_phase_b(const softce__context *cx, const softce__split_row *row, int64_t c0,
+                           int64_t n, softce__split_part *part);
+void softce__split_combine_b(const softce__context *cx, softce__split_row *row,
+                             const softce__split_part *parts, int64_t nchunks);
+void softce__split_phase_c(const softce__context *cx, const softce__split_row *row, int64_t c0,
+                           int64_t n);
+
 #endif
