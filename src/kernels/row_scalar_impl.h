@@ -45,15 +45,21 @@ static double FN(soft_loss)(const void *xv, const void *pv, const void *wv, int6
     return loss;
 }
 
+/* lse as hi + lo in T: (x - hi) - lo is exact to ~ulp(result) even for |x| ~ lse >> 1. */
+#define SPLIT_LSE(lse, hi, lo)                                                                 \
+    const T hi = (T)(lse);                                                                     \
+    const T lo = (T)((lse) - (double)hi)
+
 static void FN(grad)(const void *xv, const void *pv, const void *wv, int64_t n, double lse,
                      double a, double c1, double c0, void *outv) {
     const T *x = xv, *p = pv, *w = wv;
     T *out = outv;
-    const T l = (T)lse, at = (T)a, c1t = (T)c1, c0t = (T)c0;
+    SPLIT_LSE(lse, lhi, llo);
+    const T at = (T)a, c1t = (T)c1, c0t = (T)c0;
     for (int64_t i = 0; i < n; i++) {
         T q = p ? c1t * p[i] + c0t : c0t;
         T wq = w ? w[i] * q : q;
-        out[i] = at * EXP(x[i] - l) - wq;
+        out[i] = at * EXP((x[i] - lhi) - llo) - wq;
     }
 }
 
@@ -61,19 +67,20 @@ static void FN(grad_target)(const void *xv, const void *wv, int64_t n, double ls
                             void *outv) {
     const T *x = xv, *w = wv;
     T *out = outv;
-    const T l = (T)lse, ct = (T)c;
+    SPLIT_LSE(lse, lhi, llo);
+    const T ct = (T)c;
     for (int64_t i = 0; i < n; i++) {
         T cw = w ? ct * w[i] : ct;
-        out[i] = -cw * (x[i] - l);
+        out[i] = -cw * ((x[i] - lhi) - llo);
     }
 }
 
 static void FN(log_softmax)(const void *xv, int64_t n, double lse, void *outv) {
     const T *x = xv;
     T *out = outv;
-    const T l = (T)lse;
+    SPLIT_LSE(lse, lhi, llo);
     for (int64_t i = 0; i < n; i++)
-        out[i] = x[i] - l;
+        out[i] = (x[i] - lhi) - llo;
 }
 
 static double FN(fused)(const void *xv, const void *pv, const void *wv, int64_t n, double a1,
@@ -119,6 +126,7 @@ const softce__row_kernels CAT(softce__row_scalar, SFX) = {
     .fused = FN(fused),
 };
 
+#undef SPLIT_LSE
 #undef FN
 #undef CAT
 #undef CAT_
