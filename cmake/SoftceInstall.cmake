@@ -78,3 +78,8 @@ string(STRIP "${SOFTCE_PC_LIBS_PRIVATE}" SOFTCE_PC_LIBS_PRIVATE)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/softce.pc.in ${PROJECT_BINARY_DIR}/softce.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/softce.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT development)
+
+# Man pages (development component), the API reference target `docs` and the docs tests.
+include(SoftceDocs)
+# Debian packages (CPack): last, after every install rule.
+include(SoftcePackaging)

@@ -1,5 +1,6 @@
-/*
- * libsoftce — softmax cross-entropy loss and gradients for hard and soft targets.
+/**
+ * @file softce.h
+ * @brief libsoftce — softmax cross-entropy loss and gradients for hard and soft targets.
  *
  * The only public header. It includes nothing but <stddef.h> and <stdint.h> and is valid
  * C99, C11 and C++. Every name is prefixed softce_ / SOFTCE_. The math and the accuracy
@@ -41,7 +42,7 @@ extern "C" {
  * Version
  * ====================================================================================== */
 
-/** Major version; also the ABI version (the SONAME is libsoftce.so.<major>). @since 1.0.0 */
+/** Major version; also the ABI version (the SONAME is libsoftce.so.MAJOR). @since 1.0.0 */
 #define SOFTCE_VERSION_MAJOR 1
 /** Minor version: additions only. @since 1.0.0 */
 #define SOFTCE_VERSION_MINOR 0
@@ -100,7 +101,7 @@ typedef enum softce_status {
 SOFTCE_API const char *softce_status_name(softce_status status);
 
 /**
- * @brief A short human-readable description, e.g. "invalid shape".
+ * @brief A short human-readable description, e.g. "invalid or mismatched shape".
  * @param status Any value; unknown values give "unknown status".
  * @return A static, NUL-terminated string.
  * @since 1.0.0
@@ -243,6 +244,8 @@ SOFTCE_API softce_status softce_forward(const softce_options *opts, const softce
 
 /**
  * @brief Gradients of the loss w.r.t. the logits and (soft targets) the target.
+ *
+ * At least one of grad_logits and grad_target must be given.
  * @param opts        NULL or options (must equal those of the forward call).
  * @param logits      Logits.
  * @param target      Hard or soft target.
@@ -250,7 +253,6 @@ SOFTCE_API softce_status softce_forward(const softce_options *opts, const softce
  * @param lse         NULL (recomputed) or the log-sum-exp written by softce_forward().
  * @param grad_logits NULL or output shaped like logits; may be exactly `logits` (in place).
  * @param grad_target NULL or output shaped like a soft target (soft targets only).
- * At least one of grad_logits and grad_target must be given.
  * @return SOFTCE_OK or an error status; on error no output is written.
  * @since 1.0.0
  */
