@@ -1,0 +1,412 @@
+/*
+ * Input validation: shapes, strides, int64 overflow, overlap, options and target range. Every
+ * failing call must return the documented status, set last_error and leave every buffer
+ * byte-for-byte untouched (checked by EXPECT / EXPECT_ALL of common/apifx.h).
+ */
+#include "common/apifx.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_shape(void **state) {
+    fx *f = *state;
+    const unsigned sh = S(SOFTCE_ERROR_SHAPE);
+    for (int i = 0; i < NSLOT; i++) {
+        softce_tensor bad = fx_slot_buf(f, i)->t;
+        if (bad.ndim == 0)
+            continue;
+        bad.shape[0] -= 1;
+        EXPECT_ALL(f, i, &bad, sh);
+        if (bad.ndim == 2 && i != SLOT_X) { /* class axis of a logits-shaped operand */
+            bad.shape[0] += 1;
+            bad.shape[1] -= 1;
+            EXPECT_ALL(f, i, &bad, sh);
+        }
+        bad.shape[0] = -1;
+        EXPECT_ALL(f, i, &bad, sh);
+    }
+    softce_options o = f->o;
+    o.reduction = SOFTCE_REDUCTION_NONE; /* loss and grad_loss must be element-shaped */
+    EXPECT(f, sh | S(SOFTCE_ERROR_NDIM), softce_forward(&o, &f->x.t, &f->th.t, &f->loss0.t, NULL));
+    EXPECT(f, sh | S(SOFTCE_ERROR_NDIM),
+           softce_backward(&o, &f->x.t, &f->th.t, &f->glo.t, NULL, &f->gx.t, NULL));
+    softce_tensor lossn = f->lossn.t;
+    lossn.shape[0] = FX_N + 1;
+    EXPECT(f, sh, softce_forward(&o, &f->x.t, &f->th.t, &lossn, NULL));
+    EXPECT(f, sh, softce_forward_backward(&o, &f->x.t, &f->th.t, &lossn, NULL, &f->gx.t));
+    softce_tensor out = f->out.t;
+    out.shape[1] = FX_C + 1;
+    EXPECT(f, sh, softce_log_softmax(NULL, &f->x.t, &out));
+    EXPECT(f, S(SOFTCE_OK), softce_forward(&o, &f->x.t, &f->th.t, &f->lossn.t, NULL));
+}
+
+static void test_stride(void **state) {
+    fx *f = *state;
+    const unsigned st = S(SOFTCE_ERROR_STRIDE);
+    for (int i = 0; i < NSLOT; i++) {
+        softce_tensor bad = fx_slot_buf(f, i)->t;
+        if (bad.ndim == 0)
+            continue;
+        bad.strides[0] = -bad.strides[0];
+        EXPECT_ALL(f, i, &bad, st);
+    }
+    softce_tensor lse0 = f->lse.t; /* lse is an output of forward only */
+    lse0.strides[0] = 0;
+    EXPECT(f, st, softce_forward(NULL, &f->x.t, &f->th.t, &f->loss0.t, &lse0));
+    const int outs[] = {SLOT_GX, SLOT_GT};
+    for (int i = 0; i < 2; i++) { /* outputs that overlap themselves */
+        softce_tensor bad = fx_slot_buf(f, outs[i])->t;
+        bad.strides[0] = 0;
+        EXPECT_ALL(f, outs[i], &bad, st);
+        bad.strides[0] = FX_C - 1; /* rows overlap by one element */
+        EXPECT_ALL(f, outs[i], &bad, st);
+        bad.strides[0] = 1;
+        bad.strides[1] = 1;
+        EXPECT_ALL(f, outs[i], &bad, st);
+    }
+    softce_options o = f->o;
+    o.reduction = SOFTCE_REDUCTION_NONE;
+    softce_tensor lossn = f->lossn.t;
+    lossn.strides[0] = 0;
+    EXPECT(f, st, softce_forward(&o, &f->x.t, &f->th.t, &lossn, NULL));
+    softce_tensor out = f->out.t;
+    out.strides[1] = 0;
+    EXPECT(f, st, softce_log_softmax(NULL, &f->x.t, &out));
+    /* zero strides are fine for inputs, and on size-1 dims of outputs */
+    softce_tensor xb = f->x.t, tb = f->th.t, l1 = f->loss0.t;
+    xb.strides[0] = 0;
+    tb.strides[0] = 0;
+    l1.ndim = 1;
+    l1.shape[0] = 1;
+    l1.strides[0] = 0;
+    EXPECT(f, S(SOFTCE_OK), softce_forward(NULL, &xb, &tb, &f->loss0.t, &f->lse.t));
+    EXPECT(f, S(SOFTCE_OK), softce_forward_backward(NULL, &xb, &tb, NULL, NULL, &f->gx.t));
+    softce_tensor x1 = f->x.t, t1 = f->th.t;
+    x1.shape[0] = t1.shape[0] = 1;
+    EXPECT(f, S(SOFTCE_OK), softce_forward(&o, &x1, &t1, &l1, NULL));
+}
+
+static void test_overflow(void **state) {
+    fx *f = *state;
+    const unsigned of = S(SOFTCE_ERROR_OVERFLOW);
+    for (int i = 0; i < NSLOT; i++) {
+        softce_tensor bad = fx_slot_buf(f, i)->t;
+        if (bad.ndim == 0)
+            continue;
+        bad.strides[0] = INT64_MAX / 2; /* (shape-1) * stride overflows in elements */
+        EXPECT_ALL(f, i, &bad, of);
+        bad.strides[0] = INT64_MAX / 4 + 1; /* fits in elements, not in bytes */
+        EXPECT_ALL(f, i, &bad, of);
+    }
+    /* element count 2^64 with zero strides: spans nothing, still overflows */
+    softce_tensor x = f->x.t, t = f->th.t;
+    x.shape[0] = x.shape[1] = t.shape[0] = INT64_C(1) << 32;
+    x.strides[0] = x.strides[1] = t.strides[0] = 0;
+    EXPECT(f, of, softce_forward(NULL, &x, &t, &f->loss0.t, NULL));
+    x.ndim = 3;
+    x.shape[0] = x.shape[1] = INT64_C(1) << 21;
+    x.shape[2] = INT64_C(1) << 22;
+    x.strides[2] = 0;
+    t.ndim = 2;
+    t.shape[0] = INT64_C(1) << 21;
+    t.shape[1] = INT64_C(1) << 22;
+    t.strides[1] = 0;
+    EXPECT(f, of, softce_forward(NULL, &x, &t, &f->loss0.t, NULL));
+}
+
+static softce_tensor in_pool(fx *f, int32_t dtype, int32_t ndim, const int64_t *shape,
+                             const int64_t *strides, int64_t elem_off) {
+    softce_tensor t = {0};
+    t.struct_size = sizeof t;
+    t.dtype = dtype;
+    t.ndim = ndim;
+    t.data = (char *)f->pool.t.data + elem_off * (int64_t)tu_dtype_size(dtype);
+    for (int32_t k = 0; k < ndim; k++) {
+        t.shape[k] = shape[k];
+        t.strides[k] = strides[k];
+    }
+    return t;
+}
+
+static void test_overlap_in_place_variants(void **state) {
+    fx *f = *state;
+    const unsigned ov = S(SOFTCE_ERROR_OVERLAP);
+    const int64_t nc[2] = {FX_N, FX_C}, rowmaj[2] = {FX_C, 1}, tr[2] = {1, FX_N};
+    softce_tensor g = f->x.t;
+    g.data = (float *)f->x.t.data + 1; /* shifted by one element */
+    EXPECT_ALL(f, SLOT_GX, &g, ov);
+    g = f->x.t;
+    g.strides[0] = 1; /* same memory, transposed */
+    g.strides[1] = FX_N;
+    EXPECT_ALL(f, SLOT_GX, &g, ov);
+    softce_tensor xp = in_pool(f, SOFTCE_DTYPE_F32, 2, nc, rowmaj, 0);
+    softce_tensor gp = in_pool(f, SOFTCE_DTYPE_F64, 2, nc, rowmaj, 0); /* same start, wider */
+    EXPECT(f, ov, softce_forward_backward(NULL, &xp, &f->th.t, NULL, NULL, &gp));
+    EXPECT(f, ov, softce_log_softmax(NULL, &xp, &gp));
+    gp = in_pool(f, SOFTCE_DTYPE_F16, 2, nc, rowmaj, 0); /* same start, narrower */
+    EXPECT(f, ov, softce_forward_backward(NULL, &xp, &f->th.t, NULL, NULL, &gp));
+    gp = in_pool(f, SOFTCE_DTYPE_F32, 2, nc, tr, 0);
+    EXPECT(f, ov, softce_log_softmax(NULL, &xp, &gp));
+    /* exactly in place is fine where documented; grad_target = target is not */
+    EXPECT(f, S(SOFTCE_OK), softce_forward_backward(NULL, &xp, &f->th.t, NULL, NULL, &xp));
+    EXPECT(f, S(SOFTCE_OK), softce_log_softmax(NULL, &xp, &xp));
+    softce_tensor tsp = in_pool(f, SOFTCE_DTYPE_F32, 2, nc, rowmaj, 40);
+    EXPECT(f, ov, softce_backward(NULL, &f->x.t, &tsp, NULL, NULL, NULL, &tsp));
+    EXPECT(f, S(SOFTCE_OK), softce_backward(NULL, &xp, &f->th.t, NULL, NULL, &xp, NULL));
+}
+
+static void test_overlap_operands(void **state) {
+    fx *f = *state;
+    const unsigned ov = S(SOFTCE_ERROR_OVERLAP);
+    softce_options none = f->o;
+    none.reduction = SOFTCE_REDUCTION_NONE;
+    softce_tensor l = f->loss0.t;
+    l.data = (float *)f->x.t.data + 2; /* loss inside the logits */
+    EXPECT_ALL(f, SLOT_LOSS, &l, ov);
+    l = f->lossn.t;
+    l.data = f->x.t.data; /* a column of the logits */
+    l.strides[0] = FX_C;
+    EXPECT(f, ov, softce_forward(&none, &f->x.t, &f->th.t, &l, NULL));
+    softce_tensor lse = f->lse.t;
+    lse.data = f->th.t.data; /* lse over the target */
+    EXPECT(f, ov, softce_forward(NULL, &f->x.t, &f->th.t, &f->loss0.t, &lse));
+    softce_options wo = f->o;
+    wo.weight = &f->w.t;
+    lse.data = f->w.t.data; /* lse over the weight */
+    EXPECT(f, ov, softce_forward(&wo, &f->x.t, &f->ts.t, &f->loss0.t, &lse));
+    lse.data = f->lossn.t.data; /* two outputs on the same memory */
+    EXPECT(f, ov, softce_forward(&none, &f->x.t, &f->th.t, &f->lossn.t, &lse));
+    lse.data = (float *)f->gx.t.data + 3; /* lse input of backward inside grad_logits */
+    EXPECT(f, ov, softce_backward(NULL, &f->x.t, &f->th.t, NULL, &lse, &f->gx.t, NULL));
+    softce_tensor gt = f->gt.t;
+    gt.data = f->gx.t.data;
+    EXPECT_ALL(f, SLOT_GT, &gt, ov);
+    softce_tensor glo = f->glo.t;
+    glo.data = (float *)f->gx.t.data + 7; /* upstream gradient inside grad_logits */
+    EXPECT_ALL(f, SLOT_GLO, &glo, ov);
+    l = f->loss0.t;
+    l.data = (float *)f->gx.t.data + 19; /* fused loss on the last gradient element */
+    EXPECT(f, ov, softce_forward_backward(NULL, &f->x.t, &f->th.t, NULL, &l, &f->gx.t));
+    l.data = (float *)f->x.t.data + 19; /* in-place gradient, loss on the last logit */
+    EXPECT(f, ov, softce_forward_backward(NULL, &f->x.t, &f->ts.t, NULL, &l, &f->x.t));
+}
+
+static void test_overlap_boundaries(void **state) {
+    fx *f = *state;
+    const int64_t nc[2] = {FX_N, FX_C}, rowmaj[2] = {FX_C, 1}, gaps[2] = {10, 2};
+    softce_tensor xp = in_pool(f, SOFTCE_DTYPE_F32, 2, nc, rowmaj, 0);
+    softce_tensor g1 = in_pool(f, SOFTCE_DTYPE_F32, 2, nc, rowmaj, 19); /* one shared element */
+    softce_tensor g2 = in_pool(f, SOFTCE_DTYPE_F32, 2, nc, rowmaj, 20); /* adjacent */
+    EXPECT(f, S(SOFTCE_ERROR_OVERLAP),
+           softce_forward_backward(NULL, &xp, &f->th.t, NULL, NULL, &g1));
+    EXPECT(f, S(SOFTCE_OK), softce_forward_backward(NULL, &xp, &f->th.t, NULL, NULL, &g2));
+    EXPECT(f, S(SOFTCE_ERROR_OVERLAP),
+           softce_backward(NULL, &xp, &f->ts.t, NULL, NULL, &g2, &g1)); /* grad vs grad */
+    softce_tensor g3 = in_pool(f, SOFTCE_DTYPE_F32, 2, nc, rowmaj, 40);
+    EXPECT(f, S(SOFTCE_OK), softce_backward(NULL, &xp, &f->ts.t, NULL, NULL, &g2, &g3));
+    /* interleaved elements: disjoint, but the byte ranges overlap (checked conservatively) */
+    softce_tensor xi = in_pool(f, SOFTCE_DTYPE_F32, 2, nc, gaps, 100);
+    softce_tensor gi = in_pool(f, SOFTCE_DTYPE_F32, 2, nc, gaps, 101);
+    EXPECT(f, S(SOFTCE_ERROR_OVERLAP), softce_log_softmax(NULL, &xi, &gi));
+    /* inputs may alias each other */
+    EXPECT(f, S(SOFTCE_OK), softce_forward(NULL, &f->x.t, &f->x.t, &f->loss0.t, &f->lse.t));
+    softce_options o = f->o;
+    softce_tensor w = f->x.t;
+    w.ndim = 1;
+    w.shape[0] = FX_C;
+    w.strides[0] = 1;
+    o.weight = &w; /* weight = first row of the logits */
+    EXPECT(f, S(SOFTCE_OK), softce_forward(&o, &f->x.t, &f->th.t, &f->loss0.t, NULL));
+}
+
+static void expect_options(fx *f, const softce_options *o, unsigned allowed, bool lsm, int line) {
+    const softce_tensor *x = &f->x.t, *th = &f->th.t, *ts = &f->ts.t;
+    fx_snapshot(f);
+    fx_expect(f, allowed, softce_forward(o, x, th, &f->loss0.t, &f->lse.t), "fwd", __FILE__, line);
+    fx_snapshot(f);
+    fx_expect(f, allowed, softce_forward(o, x, ts, &f->loss0.t, NULL), "fwd", __FILE__, line);
+    fx_snapshot(f);
+    fx_expect(f, allowed, softce_backward(o, x, ts, NULL, NULL, &f->gx.t, &f->gt.t), "bwd",
+              __FILE__, line);
+    fx_snapshot(f);
+    fx_expect(f, allowed, softce_forward_backward(o, x, th, NULL, &f->loss0.t, &f->gx.t), "fb",
+              __FILE__, line);
+    if (lsm) {
+        fx_snapshot(f);
+        fx_expect(f, allowed, softce_log_softmax(o, x, &f->out.t), "lsm", __FILE__, line);
+    }
+}
+
+static void test_options(void **state) {
+    fx *f = *state;
+    const unsigned op = S(SOFTCE_ERROR_OPTION);
+    softce_options o;
+    const int32_t reductions[] = {0, 4, -1};
+    for (int i = 0; i < 3; i++) {
+        o = f->o;
+        o.reduction = reductions[i];
+        expect_options(f, &o, op, false, __LINE__);
+    }
+    const double eps[] = {-0.1, -1e-300, 1.0000001, NAN, INFINITY, -INFINITY};
+    for (int i = 0; i < 6; i++) {
+        o = f->o;
+        o.label_smoothing = eps[i];
+        expect_options(f, &o, op, false, __LINE__);
+    }
+    o = f->o;
+    o.num_threads = -1;
+    expect_options(f, &o, op, true, __LINE__);
+    const uint32_t flags[] = {1u, 0x80000000u};
+    for (int i = 0; i < 2; i++) {
+        o = f->o;
+        o.flags = flags[i];
+        expect_options(f, &o, op, true, __LINE__);
+    }
+    const double ok_eps[] = {0.0, 1.0};
+    for (int i = 0; i < 2; i++) {
+        o = f->o;
+        o.label_smoothing = ok_eps[i];
+        expect_options(f, &o, S(SOFTCE_OK), true, __LINE__);
+    }
+    o = f->o;
+    o.ignore_index = INT64_MIN;
+    o.num_threads = 1000;
+    expect_options(f, &o, S(SOFTCE_OK), true, __LINE__);
+}
+
+/* Target range: N = 20, C = 1000, targets in a (20) tensor of dtype dt. */
+static void expect_bad_targets(int32_t dt, const double *t, int64_t ignore, const char *msg) {
+    const int64_t nc[2] = {20, 1000}, n[1] = {20};
+    tbuf x, tg, loss, lse, gx;
+    tb_make(&x, SOFTCE_DTYPE_F32, 2, nc, NULL);
+    tb_make(&tg, dt, 1, n, NULL);
+    tb_make(&loss, SOFTCE_DTYPE_F32, 0, NULL, NULL);
+    tb_make(&lse, SOFTCE_DTYPE_F32, 1, n, NULL);
+    tb_make(&gx, SOFTCE_DTYPE_F32, 2, nc, NULL);
+    tb_store(&tg, t);
+    tb_snapshot(&tg);
+    softce_options o;
+    softce_options_init(&o);
+    o.ignore_index = ignore;
+    for (int call = 0; call < 3; call++) {
+        softce_status st = call == 0 ? softce_forward(&o, &x.t, &tg.t, &loss.t, &lse.t)
+                           : call == 1
+                               ? softce_backward(&o, &x.t, &tg.t, NULL, NULL, &gx.t, NULL)
+                               : softce_forward_backward(&o, &x.t, &tg.t, NULL, &loss.t, &gx.t);
+        if (!msg) {
+            assert_int_equal(st, SOFTCE_OK);
+            continue;
+        }
+        assert_int_equal(st, SOFTCE_ERROR_TARGET);
+        if (!strstr(softce_last_error(), msg))
+            print_error("last_error \"%s\", want \"%s\"\n", softce_last_error(), msg);
+        assert_non_null(strstr(softce_last_error(), msg));
+        assert_true(tb_unchanged(&loss) && tb_unchanged(&lse) && tb_unchanged(&gx));
+        assert_true(tb_unchanged(&x) && tb_unchanged(&tg));
+    }
+    tb_free(&x);
+    tb_free(&tg);
+    tb_free(&loss);
+    tb_free(&lse);
+    tb_free(&gx);
+}
+
+static void test_target_range(void **state) {
+    (void)state;
+    double t[20];
+    for (int dt = SOFTCE_DTYPE_I32; dt <= SOFTCE_DTYPE_I64; dt++) {
+        for (int i = 0; i < 20; i++)
+            t[i] = (i * 37) % 1000;
+        expect_bad_targets(dt, t, -100, NULL);
+        t[17] = 1200;
+        t[19] = 1300;
+        expect_bad_targets(dt, t, -100, "target[17] = 1200 is outside [0, 1000)");
+        expect_bad_targets(dt, t, 1200, "target[19] = 1300 is outside [0, 1000)");
+        t[19] = 5;
+        expect_bad_targets(dt, t, 1200, NULL); /* ignore_index may be >= C */
+        t[17] = 1;
+        t[19] = 1000; /* the last element only: nothing may be written before the check */
+        expect_bad_targets(dt, t, -100, "target[19] = 1000 is outside [0, 1000)");
+        t[19] = 1;
+        t[3] = -1;
+        expect_bad_targets(dt, t, -100, "target[3] = -1 is outside [0, 1000)");
+        expect_bad_targets(dt, t, -1, NULL); /* negative ignore_index */
+    }
+}
+
+/* A bad target in the very last element of a large, multi-threaded problem. */
+static void test_target_range_large(void **state) {
+    (void)state;
+    const int64_t nc[2] = {5000, 37}, n[1] = {5000};
+    tbuf x, t, loss, gx;
+    tb_make(&x, SOFTCE_DTYPE_F32, 2, nc, NULL);
+    tb_make(&t, SOFTCE_DTYPE_I32, 1, n, NULL);
+    tb_make(&loss, SOFTCE_DTYPE_F32, 1, n, NULL);
+    tb_make(&gx, SOFTCE_DTYPE_F32, 2, nc, NULL);
+    double *v = tu_alloc(sizeof(double) * 5000);
+    for (int i = 0; i < 5000; i++)
+        v[i] = i % 37;
+    v[4999] = 37;
+    tb_store(&t, v);
+    free(v);
+    softce_options o;
+    softce_options_init(&o);
+    o.reduction = SOFTCE_REDUCTION_NONE;
+    for (int threads = 1; threads <= 4; threads++) {
+        o.num_threads = threads;
+        assert_int_equal(softce_forward(&o, &x.t, &t.t, &loss.t, NULL), SOFTCE_ERROR_TARGET);
+        assert_int_equal(softce_forward_backward(&o, &x.t, &t.t, NULL, &loss.t, &gx.t),
+                         SOFTCE_ERROR_TARGET);
+        assert_non_null(strstr(softce_last_error(), "target[4999] = 37 is outside [0, 37)"));
+        assert_true(tb_unchanged(&loss) && tb_unchanged(&gx));
+    }
+    tb_free(&x);
+    tb_free(&t);
+    tb_free(&loss);
+    tb_free(&gx);
+}
+
+/* The first bad target in row-major element order, not in memory order. */
+static void test_target_order(void **state) {
+    (void)state;
+    const int64_t shape[3] = {2, 4, 3}, el[2] = {2, 3}, tr[2] = {1, 2};
+    tbuf x, t, loss;
+    tb_make(&x, SOFTCE_DTYPE_F64, 3, shape, NULL);
+    tb_make(&t, SOFTCE_DTYPE_I32, 2, el, tr); /* transposed: (1,0) comes first in memory */
+    tb_make(&loss, SOFTCE_DTYPE_F64, 0, NULL, NULL);
+    const double tv[6] = {0, 1, 9, 7, 2, 3};
+    tb_store(&t, tv);
+    assert_int_equal(softce_forward(NULL, &x.t, &t.t, &loss.t, NULL), SOFTCE_ERROR_TARGET);
+    assert_non_null(strstr(softce_last_error(), "= 9 is outside [0, 4)"));
+    assert_null(strstr(softce_last_error(), "= 7 "));
+    assert_true(tb_unchanged(&loss));
+    tb_free(&x);
+    tb_free(&t);
+    tb_free(&loss);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        T(test_shape),
+        T(test_stride),
+        T(test_overflow),
+        T(test_overlap_in_place_variants),
+        T(test_overlap_operands),
+        T(test_overlap_boundaries),
+        T(test_options),
+        cmocka_unit_test(test_target_range),
+        cmocka_unit_test(test_target_range_large),
+        cmocka_unit_test(test_target_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
