@@ -34,3 +34,13 @@ foreach(area IN LISTS SOFTCE_C_TESTS)
   add_test(NAME c_${area} COMMAND test_${area})
   set_tests_properties(c_${area} PROPERTIES LABELS "c" TIMEOUT 120)
 endforeach()
+
+# Every ISA path passes the whole C suite: the same executables again with the dispatch
+# forced (a level the CPU lacks falls back to the best one below it).
+foreach(isa IN ITEMS scalar avx2 avx512)
+  foreach(area IN LISTS SOFTCE_C_TESTS)
+    add_test(NAME c_${area}_${isa} COMMAND test_${area})
+    set_tests_properties(c_${area}_${isa} PROPERTIES LABELS "c;isa" TIMEOUT 120
+                         ENVIRONMENT SOFTCE_FORCE_ISA=${isa})
+  endforeach()
+endforeach()
