@@ -64,9 +64,14 @@ static softce_status scan_targets(const softce__context *cx, int nt, double *wsu
     target_scan *scans = malloc((size_t)cx->nblocks * sizeof *scans + 1);
     if (!scans)
         return softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY, "cannot allocate the target scan");
+    if (nt == 1) { /* no OpenMP region: small calls stay cheap */
+        for (int64_t b = 0; b < cx->nblocks; b++)
+            scan_block(cx, b, &scans[b]);
+    } else {
 #pragma omp parallel for schedule(static) num_threads(nt)
-    for (int64_t b = 0; b < cx->nblocks; b++)
-        scan_block(cx, b, &scans[b]);
+        for (int64_t b = 0; b < cx->nblocks; b++)
+            scan_block(cx, b, &scans[b]);
+    }
     softce_status st = SOFTCE_OK;
     *wsum = 0.0;
     for (int64_t b = 0; b < cx->nblocks && st == SOFTCE_OK; b++) {
@@ -167,7 +172,7 @@ static void run_split_phases(const softce__context *cx, int nt, softce__split_ro
                              softce__split_part *parts) {
     const softce__plan *p = cx->p;
     const int64_t nch = softce__split_chunks(p), items = p->E * nch;
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
 #pragma omp for schedule(static)
         for (int64_t i = 0; i < items; i++)
@@ -246,9 +251,14 @@ softce_status softce__run(const softce__plan *p) {
                               (long long)p->C);
     }
     if (st == SOFTCE_OK) {
+        if (nt == 1) {
+            for (int64_t b = 0; b < cx.nblocks; b++)
+                run_block(&cx, b, 0);
+        } else {
 #pragma omp parallel for schedule(static) num_threads(nt)
-        for (int64_t b = 0; b < cx.nblocks; b++)
-            run_block(&cx, b, omp_get_thread_num());
+            for (int64_t b = 0; b < cx.nblocks; b++)
+                run_block(&cx, b, omp_get_thread_num());
+        }
         write_reduced_loss(p, cx.block_loss, cx.nblocks, denominator);
     }
     free(cx.scratch);

@@ -14,7 +14,10 @@ float32, float64, float16 or bfloat16 (a numpy dtype named "bfloat16", e.g. ml_d
 of the same shape as the logits is a soft target (float probabilities), anything else holds class
 indices (int32/int64; other integer types are converted). Results have the logits' dtype.
 Arrays of any strides are passed to the library as views, without copying (see _tensor.py for
-the few cases that copy). Failures raise SoftceError (a ValueError) with .status, .name and
+the few cases that copy). Any object with __dlpack__ (torch tensors, ...) is accepted wherever
+an array is, as a view of its memory (_dlpack.py). PyTorch users: softce.torch, a drop-in for
+torch.nn.functional.cross_entropy and torch.nn.CrossEntropyLoss with autograd (import it
+explicitly; docs/pytorch.md). Failures raise SoftceError (a ValueError) with .status, .name and
 .detail.
 
 The library is found through SOFTCE_LIBRARY (a path), else a libsoftce.so* next to this package,

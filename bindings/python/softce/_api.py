@@ -50,7 +50,7 @@ class _Call:
             self.opts.weight = ctypes.pointer(self.w_t)
 
     def _set_target(self, target):
-        t = T.native(np.asarray(target))
+        t = T.native(T.as_array(target))
         self.soft = t.shape == self.x.shape
         if self.soft:
             code = T.float_code(t.dtype)
@@ -58,7 +58,7 @@ class _Call:
                 raise_binding_error("SOFTCE_ERROR_DTYPE", "a target shaped like input is a "
                                     f"soft target and must be float, not {t.dtype}")
         else:
-            if t.dtype.kind not in "iu":
+            if t.dtype.kind not in "iu" or T.is_bfloat16(t.dtype):
                 raise_binding_error("SOFTCE_ERROR_DTYPE", "a class-index target must be an "
                                     f"integer array, not {t.dtype} (shape {t.shape})")
             if T.int_code(t.dtype) is None:
@@ -68,11 +68,11 @@ class _Call:
         self.t_t = T.describe(self.target, code)
 
     def _weight(self, weight):
-        w = T.native(np.asarray(weight))
+        w = T.native(T.as_array(weight))
         if w.dtype in (np.float32, np.float64):
             return w
         if w.dtype.kind in "fiu" or T.is_bfloat16(w.dtype):
-            return w.astype(np.float64 if self.x.dtype == np.float64 else np.float32)
+            return T.to_float(w, np.float64 if self.x.dtype == np.float64 else np.float32)
         raise_binding_error("SOFTCE_ERROR_DTYPE", f"weight must be float, not {w.dtype}")
 
     def describe_input(self, a):
@@ -89,7 +89,7 @@ class _Call:
         """Descriptor of the upstream gradient (None = 1); a scalar broadcasts to the loss."""
         if grad is None:
             return None
-        g = T.native(np.asarray(grad))
+        g = T.native(T.as_array(grad))
         if T.float_code(g.dtype) is None:
             if g.dtype.kind not in "biu":
                 raise_binding_error("SOFTCE_ERROR_DTYPE", f"grad must be float, not {g.dtype}")
@@ -103,12 +103,14 @@ class _Call:
         return a, T.describe(a, T.float_code(a.dtype))
 
     def grad_input(self, out):
-        """(array, descriptor) receiving the input gradient: out, or new like the input."""
+        """(result, descriptor) receiving the input gradient: a new array like the input, or
+        out itself (a numpy array, or a DLPack exporter written through a view)."""
         if out is None:
             a = np.empty_like(self.x)
             return a, T.describe(a, T.float_code(a.dtype))
         a, code = T.output(out, "out")
-        return a, T.describe(a, code)
+        self.keep.append(a)
+        return out, T.describe(a, code)
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",

@@ -7,6 +7,9 @@ Copy rules (inputs): an array is passed as a view of its own memory, whatever it
   - the byte order is not native, or the dtype must be converted (e.g. int16 class indices);
 then a C-contiguous native copy is passed instead. Outputs the caller provides (out=) are never
 copied: an output that cannot be passed as it is raises SoftceError.
+
+Any object with __dlpack__ (torch tensors, ...) is accepted wherever a numpy array is, as a
+numpy view of the exported memory (_dlpack.py): the same rules then apply to that view.
 """
 
 import ctypes
@@ -14,6 +17,7 @@ import ctypes
 import numpy as np
 
 from . import _ctypes as C
+from ._dlpack import as_array, has_dlpack, is_tagged_bfloat16
 from ._errors import raise_binding_error
 
 _FLOATS = {
@@ -26,8 +30,18 @@ _INT64_MAX = np.iinfo(np.int64).max
 
 
 def is_bfloat16(dtype):
-    """True for a 2-byte numpy dtype named bfloat16 (e.g. ml_dtypes.bfloat16)."""
-    return dtype.name == "bfloat16" and dtype.itemsize == 2
+    """True for a 2-byte numpy dtype named bfloat16 (e.g. ml_dtypes.bfloat16), or the uint16
+    dtype tagged as bfloat16 by a DLPack import."""
+    return (dtype.name == "bfloat16" and dtype.itemsize == 2) or is_tagged_bfloat16(dtype)
+
+
+def to_float(a, dtype):
+    """a converted to the float dtype (a copy); understands tagged bfloat16 bits."""
+    if is_tagged_bfloat16(a.dtype):
+        bits = a.astype(np.uint32)
+        bits <<= np.uint32(16)  # in place: stays uint32 (also for 0-d arrays)
+        a = bits.view(np.float32)
+    return a.astype(dtype)
 
 
 def float_code(dtype):
@@ -95,7 +109,7 @@ def describe(a, code):
 
 def float_input(a, what):
     """(array, code) for a float input operand; raises SoftceError for other dtypes."""
-    a = native(np.asarray(a))
+    a = native(as_array(a))
     code = float_code(a.dtype)
     if code is None:
         raise_binding_error("SOFTCE_ERROR_DTYPE", f"{what} must be float32, float64, float16 "
@@ -104,9 +118,15 @@ def float_input(a, what):
 
 
 def output(a, what):
-    """(array, code) for a caller-provided output: written in place, never copied."""
+    """(array, code) for a caller-provided output: written in place, never copied.
+
+    a: a numpy array, or an object with __dlpack__ (written through a view of its memory).
+    """
+    if has_dlpack(a):
+        a = as_array(a)
     if not isinstance(a, np.ndarray):
-        raise TypeError(f"{what} must be a numpy.ndarray, not {type(a).__name__}")
+        raise TypeError(f"{what} must be a numpy.ndarray or support DLPack, "
+                        f"not {type(a).__name__}")
     code = float_code(a.dtype)
     if code is None:
         raise_binding_error("SOFTCE_ERROR_DTYPE", f"{what} must be a native float array, "

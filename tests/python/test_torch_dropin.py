@@ -1,0 +1,298 @@
+#!/usr/bin/python3
+"""softce.torch against torch.nn.functional.cross_entropy (torch 1.13): values, gradients,
+gradcheck (f64, hard and soft targets, every option), the three call paths, zero-copy
+descriptors, in place, CrossEntropyLoss, fallbacks and errors.
+
+Exit status: 0 pass, 1 fail, 77 skipped (numpy or torch missing).
+"""
+
+import itertools
+import sys
+import unittest
+
+try:
+    import numpy as np  # noqa: F401  (the binding needs it)
+    import torch
+    import torch.nn.functional as F
+except ImportError as e:
+    print(f"SKIPPED: {e}")
+    sys.exit(77)
+
+import softce
+import softce.torch as st
+from torch_dropin_util import LAYOUTS, Recorder, close, make_input, make_target
+
+DTYPES = {torch.float64: 1e-12, torch.float32: 2e-6, torch.bfloat16: 2e-2, torch.float16: 2e-3}
+
+
+def reference(x, t, soft, **kw):
+    """F.cross_entropy in float64 on the same values, with gradients (input, soft target)."""
+    x64 = x.detach().double().requires_grad_()
+    t64 = t.detach().double().requires_grad_() if soft else t
+    if kw.get("weight") is not None:
+        kw = dict(kw, weight=kw["weight"].double())
+    loss = F.cross_entropy(x64, t64, **kw)
+    return x64, t64, loss
+
+
+class ParityTests(unittest.TestCase):
+    """Loss and gradients equal F.cross_entropy for every dtype, layout and option."""
+
+    def run_case(self, shape, dtype, soft, layout, weight, ignore, eps, reduction, gen):
+        c = shape[1] if len(shape) > 1 else shape[0]
+        x = make_input(shape, dtype, layout, gen).requires_grad_()
+        t = make_target(shape, soft, ignore, gen)
+        if soft:
+            t = t.to(dtype).requires_grad_(bool(gen.integers(2)))
+        w = torch.rand(c, generator=torch.Generator().manual_seed(c)) + 0.5 if weight else None
+        kw = dict(weight=w, reduction=reduction, label_smoothing=eps)
+        if not soft:
+            kw["ignore_index"] = ignore
+        text = f"{shape} {dtype} soft={soft} {layout} {kw}"
+        x64, t64, want = reference(x, t, soft, **kw)
+        got = st.cross_entropy(x, t, **kw)
+        self.assertEqual((got.dtype, got.shape), (dtype, want.shape), text)
+        tol = DTYPES[dtype]
+        close(self, got, want, tol, text)
+        g = torch.rand(want.shape, dtype=torch.float64) + 0.5
+        inputs = (x, t) if soft and t.requires_grad else (x,)
+        grads = torch.autograd.grad(got, inputs, g.to(dtype))
+        wants = torch.autograd.grad(want, (x64, t64)[:len(inputs)], g)
+        for name, a, b in zip(("grad_input", "grad_target"), grads, wants):
+            self.assertEqual(a.dtype, dtype, text)
+            close(self, a, b, 4 * tol, f"{name} {text}")
+
+    def test_grid(self):
+        gen = np.random.default_rng(5)
+        shapes = [(7,), (6, 5), (3, 4, 5), (2, 3, 2, 3)]
+        count = 0
+        for shape, dtype, soft in itertools.product(shapes, DTYPES, (False, True)):
+            for layout in LAYOUTS:
+                if layout == "channels_last" and len(shape) < 3:
+                    continue
+                for _ in range(3):
+                    self.run_case(shape, dtype, soft, layout, bool(gen.integers(2)),
+                                  int(gen.choice([-100, 1, 99])), float(gen.choice([0, 0.25])),
+                                  str(gen.choice(["mean", "sum", "none"])), gen)
+                    count += 1
+        self.assertGreater(count, 300)
+
+    def test_native_torch_dtypes_equal(self):
+        """Same dtype, same answer as torch itself (f32, f64, bf16)."""
+        gen = torch.Generator().manual_seed(1)
+        for dtype in (torch.float32, torch.float64, torch.bfloat16):
+            x = torch.randn(8, 11, generator=gen).to(dtype)
+            t = torch.randint(0, 11, (8,), generator=gen)
+            tol = DTYPES[dtype]  # bf16: torch rounds its intermediates to bf16 too
+            close(self, st.cross_entropy(x, t), F.cross_entropy(x, t), tol)
+
+    def test_edge_cases(self):
+        x = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+        t = torch.full((4,), -100)
+        for eps in (0.0, 0.2):
+            loss = st.cross_entropy(x, t, label_smoothing=eps)
+            self.assertTrue(torch.isnan(loss))
+            (g,) = torch.autograd.grad(loss, x)
+            self.assertTrue(bool((g == 0).all()))
+        self.assertEqual(float(st.cross_entropy(x, t, reduction="sum")), 0.0)
+        empty = st.cross_entropy(x[:0], t[:0], reduction="none")
+        self.assertEqual(empty.shape, (0,))
+        big = torch.tensor([[1e4, -1e4, 0.0]], requires_grad=True)
+        loss = st.cross_entropy(big, torch.tensor([1]))
+        close(self, loss, F.cross_entropy(big.double(), torch.tensor([1])), 1e-6)
+
+
+class GradcheckTests(unittest.TestCase):
+    """torch.autograd.gradcheck in float64 for every option, hard and soft targets."""
+
+    OPTIONS = list(itertools.product(("mean", "sum", "none"), (False, True), (0.0, 0.3)))
+
+    def setUp(self):
+        gen = torch.Generator().manual_seed(11)
+        self.x2 = torch.randn(3, 4, dtype=torch.float64, generator=gen)
+        self.xk = torch.randn(2, 3, 2, dtype=torch.float64, generator=gen)
+        self.w = torch.rand(4, dtype=torch.float64, generator=gen) + 0.5
+        self.wk = self.w[:3]
+
+    def check(self, fn, *inputs):
+        self.assertTrue(torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-8, rtol=1e-6))
+
+    def test_hard(self):
+        cases = [(self.x2, torch.tensor([0, 1, 3]), self.w),
+                 (self.xk, torch.tensor([[0, 1], [2, 1]]), self.wk)]
+        for (x, t, w), (red, weighted, eps), ignore in itertools.product(
+                cases, self.OPTIONS, (-100, 1)):
+            kw = dict(weight=w if weighted else None, ignore_index=ignore, reduction=red,
+                      label_smoothing=eps)
+            with self.subTest(shape=tuple(x.shape), **kw):
+                self.check(lambda a: st.cross_entropy(a, t, **kw), x.clone().requires_grad_())
+
+    def test_soft(self):
+        for x, w in ((self.x2, self.w), (self.xk, self.wk)):
+            q = torch.softmax(torch.randn_like(x), 1)
+            q[0] = q[0] * 1.5  # rows need not sum to 1
+            for red, weighted, eps in self.OPTIONS:
+                kw = dict(weight=w if weighted else None, reduction=red, label_smoothing=eps)
+                with self.subTest(shape=tuple(x.shape), **kw):
+                    fn = lambda a, b: st.cross_entropy(a, b, **kw)  # noqa: E731
+                    self.check(fn, x.clone().requires_grad_(), q.clone().requires_grad_())
+                    self.check(lambda a: st.cross_entropy(a, q, **kw),
+                               x.clone().requires_grad_())
+
+    def test_inplace(self):
+        t = torch.tensor([0, 1, 3])
+        for red, weighted, eps in self.OPTIONS:
+            kw = dict(weight=self.w if weighted else None, reduction=red, label_smoothing=eps)
+            self.check(lambda a: st.cross_entropy(a * 1.0, t, inplace=True, **kw),
+                       self.x2.clone().requires_grad_())
+
+
+class PathTests(unittest.TestCase):
+    """Which entry points run, and that they get the tensors' own memory."""
+
+    def setUp(self):
+        self.rec = Recorder()
+        self.addCleanup(self.rec.uninstall)
+        self.x = torch.randn(6, 5, dtype=torch.float64)
+        self.t = torch.tensor([0, 4, 2, 2, 1, 3])
+
+    def test_forward_only(self):
+        with torch.no_grad():
+            st.cross_entropy(self.x.requires_grad_(), self.t)
+        self.assertEqual(self.rec.names(), ["softce_forward"])
+        self.assertIsNone(self.rec.calls[0][1][4])  # no lse
+
+    def test_fused(self):
+        x = self.x.clone().requires_grad_()
+        loss = st.cross_entropy(x, self.t)
+        self.assertEqual(self.rec.names(), ["softce_forward_backward"])
+        (loss * 3).backward()
+        self.assertEqual(self.rec.names(), ["softce_forward_backward"])  # backward: no call
+        x2 = self.x.clone().requires_grad_()
+        F.cross_entropy(x2, self.t).mul(3).backward()
+        close(self, x.grad, x2.grad, 1e-14)
+
+    def test_target_grad_reuses_lse(self):
+        q = torch.softmax(torch.randn(6, 5, dtype=torch.float64), 1).requires_grad_()
+        loss = st.cross_entropy(self.x, q)
+        loss.backward()
+        self.assertEqual(self.rec.names(), ["softce_forward", "softce_backward"])
+        fwd, bwd = self.rec.calls[0][1], self.rec.calls[1][1]
+        self.assertIsNotNone(fwd[4])
+        self.assertEqual(bwd[4][0], fwd[4][0])  # the lse written by forward
+        self.assertIsNone(bwd[5])  # no grad_input: the logits do not require grad
+        self.assertIsNotNone(bwd[6])
+
+    def test_zero_copy_strided(self):
+        base = torch.randn(4, 6, 5, 3)
+        cases = {"transposed": (base[:, :, 0, 0].t(), torch.tensor([0, 1, 2, 3, 0, 1])),
+                 "channels_last": (base.permute(0, 3, 1, 2), torch.randint(0, 3, (4, 6, 5))),
+                 "sliced": (base[::2, :, 1:4, 0], torch.randint(0, 6, (2, 3))),
+                 "expanded_target": (base[0, :, :, 0], torch.tensor(2).expand(6))}
+        for name, (x, t) in cases.items():
+            self.rec.calls.clear()
+            for grad in (False, True):
+                st.cross_entropy(x.detach().requires_grad_(grad), t)
+            for call in self.rec.calls:
+                x_d, t_d = call[1][1], call[1][2]
+                self.assertEqual(x_d[0], x.data_ptr(), name)
+                self.assertEqual(t_d[0], t.data_ptr(), name)
+                self.assertEqual(x_d[2], tuple(0 if n == 1 else s
+                                               for n, s in zip(x.shape, x.stride())), name)
+
+    def test_inplace_overwrites_logits(self):
+        h = torch.randn(6, 5, dtype=torch.float64, requires_grad=True)
+        logits = h * 2
+        ptr = logits.data_ptr()
+        loss = st.cross_entropy(logits, self.t, inplace=True)
+        fb = self.rec.calls[-1][1]
+        self.assertEqual((fb[1][0], fb[5][0]), (ptr, ptr))  # gradient written over logits
+        ref = (h * 2).detach().requires_grad_()
+        (want,) = torch.autograd.grad(F.cross_entropy(ref, self.t), ref)
+        close(self, logits.detach(), want, 1e-14)  # the logits now hold their gradient
+        loss.backward()
+        h2 = h.detach().clone().requires_grad_()
+        F.cross_entropy(h2 * 2, self.t).backward()
+        close(self, h.grad, h2.grad, 1e-14)
+
+    def test_inplace_falls_back_when_not_allowed(self):
+        leaf = torch.randn(6, 5, dtype=torch.float64, requires_grad=True)
+        view = (leaf * 2).view(3, 2, 5).view(6, 5)
+        for x in (leaf, view):
+            before = x.detach().clone()
+            st.cross_entropy(x, self.t, inplace=True).backward()
+            self.assertTrue(torch.equal(x.detach(), before))  # left alone
+
+    def test_inplace_misuse_is_loud(self):
+        h = torch.randn(6, 5, dtype=torch.float64, requires_grad=True)
+        e = torch.exp(h)  # exp keeps its output for its backward
+        with self.assertRaises(RuntimeError):
+            st.cross_entropy(e, self.t, inplace=True).backward()
+        logits = h * 2
+        loss = st.cross_entropy(logits, self.t, inplace=True)
+        with self.assertRaisesRegex(RuntimeError, "inplace"):
+            (loss + logits.sum()).backward()
+
+    def test_retain_graph_and_scaling(self):
+        x = self.x.clone().requires_grad_()
+        loss = st.cross_entropy(x, self.t, reduction="none")
+        g = torch.rand(6, dtype=torch.float64)
+        (g1,) = torch.autograd.grad(loss, x, g, retain_graph=True)
+        (g2,) = torch.autograd.grad(loss, x, g)
+        self.assertTrue(torch.equal(g1, g2))
+        x2 = self.x.clone().requires_grad_()
+        (want,) = torch.autograd.grad(F.cross_entropy(x2, self.t, reduction="none"), x2, g)
+        close(self, g1, want, 1e-14)
+
+
+class ModuleAndErrorTests(unittest.TestCase):
+    def test_module(self):
+        w = torch.rand(5) + 0.5
+        ours = st.CrossEntropyLoss(weight=w, ignore_index=2, label_smoothing=0.1)
+        theirs = torch.nn.CrossEntropyLoss(weight=w, ignore_index=2, label_smoothing=0.1)
+        self.assertIsInstance(ours, torch.nn.CrossEntropyLoss)
+        self.assertEqual(ours.state_dict().keys(), theirs.state_dict().keys())
+        x, t = torch.randn(7, 5), torch.tensor([0, 1, 2, 3, 4, 2, 1])
+        close(self, ours(x, t), theirs(x, t), 2e-6)
+        legacy = st.CrossEntropyLoss(size_average=False)
+        self.assertEqual(legacy.reduction, "sum")
+        close(self, legacy(x, t), F.cross_entropy(x, t, reduction="sum"), 2e-6)
+        close(self, st.cross_entropy(x, t, None, False), legacy(x, t), 0.0)  # positional
+
+    def test_fallbacks(self):
+        meta = st.cross_entropy(torch.randn(4, 5, device="meta"),
+                                torch.zeros(4, dtype=torch.long, device="meta"))
+        self.assertEqual(meta.device.type, "meta")
+        x9 = torch.randn((2, 3) + (1,) * 7)
+        t9 = torch.zeros((2,) + (1,) * 7, dtype=torch.long)
+        close(self, st.cross_entropy(x9, t9), F.cross_entropy(x9, t9), 1e-6)
+        w = (torch.rand(5) + 0.5).requires_grad_()
+        x, q = torch.randn(3, 5), torch.softmax(torch.randn(3, 5), 1)
+        st.cross_entropy(x, q, w).backward()  # torch computes the weight's gradient
+        self.assertIsNotNone(w.grad)
+        with self.assertRaises(RuntimeError):
+            st.cross_entropy(torch.zeros(3, 5, dtype=torch.long), torch.tensor([0, 1, 2]))
+
+    def test_errors(self):
+        x, t = torch.randn(3, 5), torch.tensor([0, 7, 1])
+        with self.assertRaises(softce.SoftceError) as cm:
+            st.cross_entropy(x, t)
+        self.assertEqual(cm.exception.name, "SOFTCE_ERROR_TARGET")
+        self.assertIn("target[1] = 7 is outside [0, 5)", cm.exception.detail)
+        with self.assertRaises(ValueError):
+            st.cross_entropy(x, t, reduction="avg")
+        for eps in (-0.1, 1.5):
+            with self.assertRaises(softce.SoftceError):
+                st.cross_entropy(x, torch.tensor([0, 1, 2]), label_smoothing=eps)
+        with self.assertRaises(softce.SoftceError):  # as torch: no ignore_index >= 0 for soft
+            st.cross_entropy(x, torch.rand(3, 5), ignore_index=0)
+        with self.assertRaises(softce.SoftceError):
+            st.cross_entropy(x, torch.tensor([0.0, 1.0, 2.0]))
+        with self.assertRaises(softce.SoftceError):
+            st.cross_entropy(x, torch.tensor([0, 1]))
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    result = unittest.main(exit=False, verbosity=1).result
+    sys.exit(0 if result.wasSuccessful() else 1)
