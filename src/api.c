@@ -1,11 +1,14 @@
 /* Public entry points: each one validates, plans, then runs the driver. */
 #include "internal.h"
+#include "kernels/kernels.h"
 
 #include <string.h>
 
 unsigned softce_version(void) { return SOFTCE_VERSION_NUMBER; }
 
 const char *softce_version_string(void) { return SOFTCE_VERSION_STRING; }
+
+const char *softce_isa_name(void) { return softce__isa_name(softce__active_isa()); }
 
 void softce_options_init(softce_options *opts) {
     if (!opts)

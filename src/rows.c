@@ -54,12 +54,14 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
     const double a0 = p->eps / (double)p->C, spike = (1.0 - p->eps) * weight_at(cx, t);
     const void *x = stage(cx, SOFTCE__LOGITS, cx->x_direct, c, rb->x);
     const double xt = row_at(cx, x, t);
+    /* Without smoothing no class weight but w_t enters: the kernels' unweighted fast path. */
+    const void *w = a0 != 0.0 ? cx->w : NULL;
     double g = 1.0, lse, loss, swq;
     if (p->op != SOFTCE__OP_FORWARD)
         g = softce__upstream(p, c) * cx->inv_d;
     if (p->op == SOFTCE__OP_FORWARD_BACKWARD) {
         void *out = out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out);
-        lse = k->fused(x, NULL, cx->w, p->C, 0.0, a0, spike, g, out, &loss);
+        lse = k->fused(x, NULL, w, p->C, 0.0, a0, spike, g, out, &loss);
         add_at(cx, out, t, -g * spike);
         finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
     } else {
@@ -72,7 +74,7 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
             loss = k->soft_loss(x, NULL, cx->w, p->C, lse, 0.0, a0, &swq);
         if (p->op == SOFTCE__OP_BACKWARD && p->t[SOFTCE__GRAD_LOGITS]) {
             void *out = out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out);
-            k->grad(x, NULL, cx->w, p->C, lse, g * (a0 * cx->wsum + spike), 0.0, g * a0, out);
+            k->grad(x, NULL, w, p->C, lse, g * (a0 * cx->wsum + spike), 0.0, g * a0, out);
             add_at(cx, out, t, -g * spike);
             finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
         }

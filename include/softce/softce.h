@@ -68,6 +68,17 @@ SOFTCE_API unsigned softce_version(void);
  */
 SOFTCE_API const char *softce_version_string(void);
 
+/**
+ * @brief Name of the SIMD level the row kernels run with: "scalar", "avx2" or "avx512".
+ *
+ * Chosen once, on first use, from the CPU; the environment variable
+ * SOFTCE_FORCE_ISA=scalar|avx2|avx512 caps it (a level the CPU lacks falls back to the best
+ * one below it).
+ * @return A static, NUL-terminated string.
+ * @since 1.0.0
+ */
+SOFTCE_API const char *softce_isa_name(void);
+
 /* ======================================================================================
  * Status codes
  * ====================================================================================== */

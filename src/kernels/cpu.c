@@ -5,8 +5,8 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
 
-#define XCR0_SSE_AVX 0x6ull  /* XMM and YMM state */
-#define XCR0_AVX512 0xe0ull  /* opmask, ZMM_Hi256 and Hi16_ZMM state */
+#define XCR0_SSE_AVX 0x6ull /* XMM and YMM state */
+#define XCR0_AVX512 0xe0ull /* opmask, ZMM_Hi256 and Hi16_ZMM state */
 #define LEAF1_ECX_FMA (1u << 12)
 #define LEAF1_ECX_OSXSAVE (1u << 27)
 #define LEAF1_ECX_AVX (1u << 28)

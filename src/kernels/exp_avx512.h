@@ -1,6 +1,7 @@
 /*
  * Vectorised exp for AVX-512 (include only from files compiled with -mavx512f -mavx512dq).
- * exp(x) = 2^n * e^r with n = round(x / ln2), r = x - n ln2 (Cody-Waite split of ln2),
+ * exp(x) = 2^n * e^r with n = round(x / ln2) (by the 1.5*2^k shifter: one FMA and one
+ * subtraction), r = x - n ln2 (Cody-Waite split of ln2),
  * e^r = 1 + r + r^2 Q(r) on |r| <= ln2/2 (minimax Q fitted for this library), 2^n applied by
  * vscalef. Results below e^-87.3 (f32) / e^-708.3 (f64) are flushed to exactly 0 so no
  * denormal is ever produced (they cost 10-25x in microcode assists); -inf -> 0, NaN -> NaN,
@@ -15,8 +16,8 @@ static inline __m512 softce__exp_f32x16(__m512 x) {
     /* min(c, x) returns x when x is NaN, so NaN flows through to the result. */
     x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
     __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_NLT_UQ);
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269502f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 shifter = _mm512_set1_ps(12582912.0f); /* 1.5 * 2^23: rounds to an integer */
+    __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269502f), shifter), shifter);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
     __m512 p = _mm512_set1_ps(0.00138146023f);
@@ -32,8 +33,9 @@ static inline __m512 softce__exp_f32x16(__m512 x) {
 static inline __m512d softce__exp_f64x8(__m512d x) {
     x = _mm512_min_pd(_mm512_set1_pd(710.0), x);
     __mmask8 keep = _mm512_cmp_pd_mask(x, _mm512_set1_pd(-708.3), _CMP_NLT_UQ);
-    __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512d shifter = _mm512_set1_pd(6755399441055744.0); /* 1.5 * 2^52 */
+    __m512d n =
+        _mm512_sub_pd(_mm512_fmadd_pd(x, _mm512_set1_pd(1.4426950408889634), shifter), shifter);
     __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(0.6931471803691238), x);
     r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.9082149292705877e-10), r);
     __m512d p = _mm512_set1_pd(2.5000078104768778e-08);

@@ -7,7 +7,7 @@ include(CheckCSourceCompiles)
 option(SOFTCE_ENABLE_SIMD "Build the AVX2 and AVX-512 row kernels (x86-64 only)" ON)
 
 set(SOFTCE_AVX2_FLAGS -mavx2 -mfma -mf16c CACHE INTERNAL "Flags of the AVX2 kernel files")
-set(SOFTCE_AVX512_FLAGS -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma
+set(SOFTCE_AVX512_FLAGS -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mprfchw
     CACHE INTERNAL "Flags of the AVX-512 kernel files")
 
 # softce_check_isa(<result var> <flags list> <body of main>): compiles a probe with the flags.
@@ -28,6 +28,7 @@ if(SOFTCE_ENABLE_SIMD AND CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
   softce_check_isa(SOFTCE_CC_HAS_AVX512 "${SOFTCE_AVX512_FLAGS}"
     "__m512 a = _mm512_set1_ps(1.0f);
      __m512d d = _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1));
+     _m_prefetchw(&a);
      return (int)_mm512_reduce_add_pd(d);")
 endif()
 

@@ -22,10 +22,15 @@ static inline vf vf_load_tail(const T *p, vmask k, vf fill) {
 }
 static inline void vf_store_tail(T *p, vmask k, vf v) { _mm512_mask_storeu_ps(p, k, v); }
 static inline vf vf_lanes(vmask k) { return _mm512_maskz_mov_ps(k, _mm512_set1_ps(1.0f)); }
+static inline vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
 static inline vf vf_sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
 static inline vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm512_fmsub_ps(a, b, c); }
+/* c != 0 ? v : 0 (NaN c keeps v). */
+static inline vf vf_nz(vf c, vf v) {
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(c, _mm512_setzero_ps(), _CMP_NEQ_UQ), v);
+}
 static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
 static inline T vf_hmax(vf v) { return _mm512_reduce_max_ps(v); }
 static inline vf vf_exp(vf x) { return softce__exp_f32x16(x); }

@@ -1,0 +1,163 @@
+/*
+ * The vectorised exp of each ISA against double exp (f32) and long double expl (f64): max ulp
+ * error over the range the kernels use ([-87.3, 0] for f32 after subtracting the max; also
+ * (0, ln FLT_MAX]), reported and required <= 2 ulp; flushing, -inf, NaN and overflow.
+ * `test_kernel_exp --exhaustive` checks every float in the range instead of a sample.
+ */
+#include <float.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "exp_probe.h"
+#include "ktest.h"
+
+typedef void (*exp32_fn)(const float *, float *, int64_t);
+typedef void (*exp64_fn)(const double *, double *, int64_t);
+
+typedef struct exp_isa {
+    const char *name;
+    softce__isa isa;
+    exp32_fn f32;
+    exp64_fn f64;
+} exp_isa;
+
+static const exp_isa isas[] = {
+#ifdef SOFTCE_HAVE_AVX2
+    {"avx2", SOFTCE__ISA_AVX2, probe_exp_f32_avx2, probe_exp_f64_avx2},
+#endif
+#ifdef SOFTCE_HAVE_AVX512
+    {"avx512", SOFTCE__ISA_AVX512, probe_exp_f32_avx512, probe_exp_f64_avx512},
+#endif
+    {NULL, SOFTCE__ISA_SCALAR, NULL, NULL},
+};
+
+enum { BATCH = 4096 };
+static uint32_t float_stride = 61; /* 1 with --exhaustive */
+
+static float f32_of_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t bits_of_f32(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* |y - ref| in units of the float spacing at ref (ref a normal float value). */
+static double ulp_f32(float y, double ref) {
+    int e;
+    frexp(ref, &e);
+    return fabs((double)y - ref) / ldexp(1.0, e - 24);
+}
+
+/* Max ulp error of exp over the floats with bit patterns from..to (from <= to, same sign). */
+static double sweep_f32(exp32_fn fn, uint32_t from, uint32_t to, float *worst_x) {
+    float x[BATCH], y[BATCH];
+    double worst = 0.0;
+    uint64_t count = (uint64_t)(to - from) / float_stride + 1;
+    for (uint64_t done = 0; done < count; done += BATCH) {
+        int64_t b = count - done < BATCH ? (int64_t)(count - done) : BATCH;
+        for (int64_t i = 0; i < BATCH; i++)
+            x[i] = f32_of_bits(from + (uint32_t)(done + (uint64_t)(i < b ? i : 0)) * float_stride);
+        fn(x, y, BATCH);
+        for (int64_t i = 0; i < b; i++) {
+            double r = exp((double)x[i]);
+            if (r >= FLT_MIN && r <= FLT_MAX && ulp_f32(y[i], r) > worst) {
+                worst = ulp_f32(y[i], r);
+                *worst_x = x[i];
+            }
+            if (!(y[i] == 0.0f || y[i] >= FLT_MIN))
+                fail_msg("exp(%a) = %a is denormal or negative", (double)x[i], (double)y[i]);
+        }
+    }
+    return worst;
+}
+
+/* Flushed below e^-87.3, -inf -> 0, NaN -> NaN, overflow -> +inf, exp(0) = 1. */
+static void check_specials_f32(exp32_fn fn) {
+    const float in[16] = {-INFINITY, NAN,  -87.31f, -88.0f,   -100.0f, -1e30f, 89.0f,   1e30f,
+                          INFINITY,  0.0f, -0.0f,   -FLT_MAX, 88.73f,  -NAN,   -103.9f, 200.0f};
+    const float want[16] = {0.0f,     NAN,  0.0f, 0.0f, 0.0f,     0.0f, INFINITY, INFINITY,
+                            INFINITY, 1.0f, 1.0f, 0.0f, INFINITY, NAN,  0.0f,     INFINITY};
+    float out[16];
+    fn(in, out, 16);
+    for (int i = 0; i < 16; i++)
+        if (isnan(want[i]) ? !isnan(out[i]) : out[i] != want[i])
+            fail_msg("exp(%a) = %a, want %a", (double)in[i], (double)out[i], (double)want[i]);
+}
+
+static void test_exp_f32(void **state) {
+    const exp_isa *e = *state;
+    if (e->isa > softce__cpu_isa())
+        skip();
+    check_specials_f32(e->f32);
+    float wn = 0.0f, wp = 0.0f;
+    double neg = sweep_f32(e->f32, bits_of_f32(-0.0f), bits_of_f32(-87.3f), &wn);
+    double pos = sweep_f32(e->f32, bits_of_f32(FLT_MIN), bits_of_f32(88.72f), &wp);
+    print_message("exp f32 %s (every %u-th float): max %.3f ulp on [-87.3, 0] (at %.9g), "
+                  "%.3f ulp on (0, 88.72] (at %.9g)\n",
+                  e->name, float_stride, neg, (double)wn, pos, (double)wp);
+    assert_true(neg <= 2.0);
+    assert_true(pos <= 2.0);
+}
+
+static void check_specials_f64(exp64_fn fn) {
+    const double in[8] = {-INFINITY, NAN, -708.4, -1000.0, 710.0, INFINITY, 0.0, -1e300};
+    const double want[8] = {0.0, NAN, 0.0, 0.0, INFINITY, INFINITY, 1.0, 0.0};
+    double out[8];
+    fn(in, out, 8);
+    for (int i = 0; i < 8; i++)
+        assert_true(isnan(want[i]) ? isnan(out[i]) : out[i] == want[i]);
+}
+
+static void test_exp_f64(void **state) {
+    const exp_isa *e = *state;
+    if (e->isa > softce__cpu_isa())
+        skip();
+    check_specials_f64(e->f64);
+    uint64_t rng = 42;
+    double x[BATCH], y[BATCH], worst = 0.0, wx = 0.0;
+    for (int round = 0; round < 400; round++) {
+        for (int i = 0; i < BATCH; i++) /* mostly [-708.3, 0], some (0, 709.7] */
+            x[i] = i % 8 ? -708.3 * krand_unit(&rng) : 709.7 * krand_unit(&rng);
+        e->f64(x, y, BATCH);
+        for (int i = 0; i < BATCH; i++) {
+            long double r = expl((long double)x[i]);
+            int ex;
+            frexpl(r, &ex);
+            double err = (double)(fabsl((long double)y[i] - r) / ldexpl(1.0L, ex - 53));
+            if (err > worst)
+                worst = err, wx = x[i];
+            if (!(y[i] == 0.0 || y[i] >= DBL_MIN))
+                fail_msg("exp(%a) = %a is denormal or negative", x[i], y[i]);
+        }
+    }
+    print_message("exp f64 %s (%d random points): max %.3f ulp (at %.17g)\n", e->name, 400 * BATCH,
+                  worst, wx);
+    assert_true(worst <= 2.0);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--exhaustive") == 0)
+        float_stride = 1;
+    struct CMUnitTest tests[2 * (sizeof isas / sizeof isas[0])];
+    size_t count = 0;
+    for (size_t i = 0; isas[i].name != NULL; i++) {
+        struct CMUnitTest a = {"exp_f32", test_exp_f32, NULL, NULL, (void *)&isas[i]};
+        struct CMUnitTest b = {"exp_f64", test_exp_f64, NULL, NULL, (void *)&isas[i]};
+        tests[count++] = a;
+        tests[count++] = b;
+    }
+    if (count == 0) {
+        print_message("no SIMD exp built: nothing to measure\n");
+        return 0;
+    }
+    return _cmocka_run_group_tests("kernel_exp", tests, count, NULL, NULL);
+}
