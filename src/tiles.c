@@ -92,18 +92,29 @@ static const float *tile_in(const softce__plan *p, int slot, const tile_io *io, 
 static void tile_targets(const softce__context *cx, const tile_io *io, int32_t *t, double *g) {
     const softce__plan *p = cx->p;
     const int inner = p->ndim - 1;
+    const int64_t R = io->R, ign = p->ignore_index;
     if (!p->soft) {
         const softce_tensor *tt = p->t[SOFTCE__TARGET];
         const int64_t es = p->es[SOFTCE__TARGET][inner], off = io->c.off[SOFTCE__TARGET];
-        for (int64_t r = 0; r < io->R; r++) {
-            int64_t cls = softce__load_int(tt->dtype, tt->data, off + r * es);
-            t[r] = cls == p->ignore_index ? -1 : (int32_t)cls;
+        if (tt->dtype == SOFTCE_DTYPE_I64) {
+            const int64_t *src = (const int64_t *)tt->data + off;
+            for (int64_t r = 0; r < R; r++)
+                t[r] = src[r * es] == ign ? -1 : (int32_t)src[r * es];
+        } else {
+            const int32_t *src = (const int32_t *)tt->data + off;
+            for (int64_t r = 0; r < R; r++)
+                t[r] = src[r * es] == ign ? -1 : src[r * es];
         }
     }
     const softce_tensor *gt = p->t[SOFTCE__GRAD_LOSS];
+    if (!gt) {
+        for (int64_t r = 0; r < R; r++)
+            g[r] = cx->inv_d;
+        return;
+    }
     const int64_t ges = p->es[SOFTCE__GRAD_LOSS][inner], goff = io->c.off[SOFTCE__GRAD_LOSS];
-    for (int64_t r = 0; r < io->R; r++)
-        g[r] = (gt ? softce__load(gt->dtype, gt->data, goff + r * ges) : 1.0) * cx->inv_d;
+    for (int64_t r = 0; r < R; r++)
+        g[r] = softce__load(gt->dtype, gt->data, goff + r * ges) * cx->inv_d;
 }
 
 /* Per-position outputs (lse, loss for none); returns the tile's loss sum in position order. */
@@ -111,17 +122,17 @@ static double tile_outputs(const softce__plan *p, const tile_io *io, const doubl
                            const double *loss) {
     const int inner = p->ndim - 1;
     const softce_tensor *lt = p->t[SOFTCE__LSE_OUT], *ls = p->t[SOFTCE__LOSS];
-    int per_element = p->reduction == SOFTCE_REDUCTION_NONE && ls;
     double sum = 0.0;
-    for (int64_t r = 0; r < io->R; r++) {
-        if (lt)
+    for (int64_t r = 0; r < io->R; r++)
+        sum += loss[r];
+    if (lt)
+        for (int64_t r = 0; r < io->R; r++)
             softce__store(lt->dtype, lt->data,
                           io->c.off[SOFTCE__LSE_OUT] + r * p->es[SOFTCE__LSE_OUT][inner], lse[r]);
-        if (per_element)
+    if (ls && p->reduction == SOFTCE_REDUCTION_NONE)
+        for (int64_t r = 0; r < io->R; r++)
             softce__store(ls->dtype, ls->data,
                           io->c.off[SOFTCE__LOSS] + r * p->es[SOFTCE__LOSS][inner], loss[r]);
-        sum += loss[r];
-    }
     return sum;
 }
 

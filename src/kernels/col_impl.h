@@ -2,19 +2,28 @@
  * Column (tile) kernel: R <= SOFTCE__COL_TILE positions x C classes, f32, positions contiguous
  * and classes at stride ld: x[c * ldx + r]. Vectorised ACROSS positions (inner loops over r),
  * for tiny C and for a strided class axis. Plain C compiled once per ISA by col_<isa>.c with
- * COL_NAME defined; the compiler vectorises the r-loops (exp is expf_portable.h).
- * Same math as the row kernels' `fused` (docs/numerics.md).
+ * COL_NAME defined; the compiler vectorises the r-loops (branch-free exp and log from
+ * expf_portable.h / log_portable.h; the hard target's logit and weight are picked up by selects
+ * in the class loop instead of gathers). Same math as the row kernels' `fused`
+ * (docs/numerics.md).
  */
 #include "kernels/expf_portable.h"
-#include "kernels/log_portable.h"
 #include "kernels/kernels.h"
+#include "kernels/log_portable.h"
 
 #include <math.h>
 
 #define R_MAX SOFTCE__COL_TILE
 
+#if defined(__GNUC__)
+#define COL_INLINE static inline __attribute__((always_inline))
+#else
+#define COL_INLINE static inline
+#endif
+
 typedef struct col_state {
     float m[R_MAX];
+    float xt[R_MAX], wt[R_MAX]; /* hard: the target's logit and class weight */
     double s[R_MAX], S[R_MAX], U[R_MAX];
 } col_state;
 
@@ -31,29 +40,31 @@ static void col_max(const softce__col_tile *a, col_state *st) {
         st->m[r] = st->m[r] == -INFINITY ? 0.0f : st->m[r];
 }
 
-#if defined(__GNUC__)
-#define COL_INLINE static inline __attribute__((always_inline))
-#else
-#define COL_INLINE static inline
-#endif
-
 /* One class of the tile: e = exp(x - m) (into gx when HAS_GX), s += e, S += w q,
-   U += w q (m - x). Flags are compile-time constants at each call so the loop is branch-free. */
+   U += w q (m - x), and for hard targets x_t / w_t when c == t (read before e overwrites x
+   in place). Flags are compile-time constants at each call so the loop is branch-free. */
 COL_INLINE void col_sums_class(const softce__col_tile *a, col_state *st, int64_t c,
-                               const int has_p, const int has_gx, const int has_q) {
+                               const int has_p, const int has_gx, const int has_q,
+                               const int hard) {
     const float *x = a->x + c * a->ldx;
     const float *p = has_p ? a->p + c * a->ldp : NULL;
     float *gx = has_gx ? a->gx + c * a->ldg : NULL;
-    const double wc = a->w ? (double)a->w[c] : 1.0;
-    const double a1 = a->a1, a0 = a->a0;
+    const int32_t *t = a->t;
+    const float wcf = a->w ? a->w[c] : 1.0f;
+    const double wc = wcf, a1 = a->a1, a0 = a->a0;
     for (int64_t r = 0; r < a->R; r++) {
         float xr = x[r];
         float e = softce__expf_portable(xr - st->m[r]);
-        double wq = wc * (has_p ? a1 * (double)p[r] + a0 : a0);
         st->s[r] += (double)e;
         if (has_q) {
+            double wq = wc * (has_p ? a1 * (double)p[r] + a0 : a0);
             st->S[r] += wq;
             st->U[r] += wq != 0.0 ? wq * ((double)st->m[r] - (double)xr) : 0.0;
+        }
+        if (hard) {
+            int here = t[r] == (int32_t)c;
+            st->xt[r] = here ? xr : st->xt[r];
+            st->wt[r] = here ? wcf : st->wt[r];
         }
         if (has_gx)
             gx[r] = e;
@@ -61,16 +72,18 @@ COL_INLINE void col_sums_class(const softce__col_tile *a, col_state *st, int64_t
 }
 
 static void col_sums(const softce__col_tile *a, col_state *st) {
-    for (int64_t r = 0; r < a->R; r++)
+    for (int64_t r = 0; r < a->R; r++) {
         st->s[r] = st->S[r] = st->U[r] = 0.0;
-    const int has_q = a->p || a->a0 != 0.0; /* else q = 0 off the hard target's spike */
+        st->xt[r] = st->wt[r] = 0.0f;
+    }
+    const int gx = a->gx != NULL, q = a->a0 != 0.0; /* hard, no smoothing: q = 0 off t */
     for (int64_t c = 0; c < a->C; c++) {
         if (a->p)
-            a->gx ? col_sums_class(a, st, c, 1, 1, 1) : col_sums_class(a, st, c, 1, 0, 1);
-        else if (has_q)
-            a->gx ? col_sums_class(a, st, c, 0, 1, 1) : col_sums_class(a, st, c, 0, 0, 1);
+            gx ? col_sums_class(a, st, c, 1, 1, 1, 0) : col_sums_class(a, st, c, 1, 0, 1, 0);
+        else if (q)
+            gx ? col_sums_class(a, st, c, 0, 1, 1, 1) : col_sums_class(a, st, c, 0, 0, 1, 1);
         else
-            a->gx ? col_sums_class(a, st, c, 0, 1, 0) : col_sums_class(a, st, c, 0, 0, 0);
+            gx ? col_sums_class(a, st, c, 0, 1, 0, 1) : col_sums_class(a, st, c, 0, 0, 0, 1);
     }
 }
 
@@ -104,31 +117,37 @@ static void col_grad(const softce__col_tile *a, const float *spike, const float 
     }
 }
 
+/* Per position: lse, loss and the gradient scale g (S + spike) / s. */
+COL_INLINE void col_finish(const softce__col_tile *a, const col_state *st, float *spike,
+                           float *scale, const int hard, const int has_g) {
+    double ls[R_MAX];
+    for (int64_t r = 0; r < a->R; r++)
+        ls[r] = softce__log_portable(st->s[r]);
+    const float spike_scale = (float)a->spike;
+    for (int64_t r = 0; r < a->R; r++) {
+        int counted = hard ? a->t[r] >= 0 : 1;
+        float sp = hard && counted ? spike_scale * st->wt[r] : 0.0f;
+        double lse = (double)st->m[r] + ls[r];
+        double loss = (st->S[r] != 0.0 ? st->S[r] * ls[r] : 0.0) + st->U[r];
+        loss += sp != 0.0f ? (double)sp * (lse - (double)st->xt[r]) : 0.0;
+        a->lse[r] = lse;
+        a->loss[r] = counted ? loss : 0.0;
+        spike[r] = sp;
+        if (has_g)
+            scale[r] = (float)(a->g[r] * (st->S[r] + (double)sp) / st->s[r]);
+    }
+}
+
 void COL_NAME(const softce__col_tile *a) {
     col_state st;
-    float spike[R_MAX], scale[R_MAX], xt[R_MAX];
-    const int64_t R = a->R;
-    for (int64_t r = 0; r < R; r++) { /* hard targets: read x_t before any write */
-        int64_t t = a->t ? a->t[r] : -1;
-        spike[r] = t >= 0 ? (float)(a->spike * (a->w ? a->w[t] : 1.0f)) : 0.0f;
-        xt[r] = t >= 0 ? a->x[t * a->ldx + r] : 0.0f;
-    }
+    float spike[R_MAX], scale[R_MAX];
     col_max(a, &st);
     col_sums(a, &st);
-    double ls_all[R_MAX];
-    for (int64_t r = 0; r < R; r++)
-        ls_all[r] = softce__log_portable(st.s[r]);
-    for (int64_t r = 0; r < R; r++) {
-        double ls = ls_all[r], lse = (double)st.m[r] + ls;
-        double loss = (st.S[r] != 0.0 ? st.S[r] * ls : 0.0) + st.U[r];
-        if (spike[r] != 0.0f)
-            loss += (double)spike[r] * (lse - (double)xt[r]);
-        int ignored = a->t && a->t[r] < 0;
-        a->lse[r] = lse;
-        a->loss[r] = ignored ? 0.0 : loss;
-        if (a->gx)
-            scale[r] = (float)(a->g[r] * (st.S[r] + (double)spike[r]) / st.s[r]);
-    }
-    if (a->gx)
+    const int has_g = a->gx != NULL;
+    if (a->t)
+        has_g ? col_finish(a, &st, spike, scale, 1, 1) : col_finish(a, &st, spike, scale, 1, 0);
+    else
+        has_g ? col_finish(a, &st, spike, scale, 0, 1) : col_finish(a, &st, spike, scale, 0, 0);
+    if (has_g)
         col_grad(a, spike, scale);
 }

@@ -17,7 +17,9 @@ static inline double softce__log_portable(double s) {
     memcpy(&u, &s, sizeof u);
     /* shift the mantissa range to [sqrt(1/2), sqrt(2)) by biasing with 0x3fe6a09e667f3bcd */
     uint64_t v = u - 0x3fe6a09e667f3bcdull;
-    int64_t k = (int64_t)v >> 52; /* arithmetic shift (GCC/Clang): the exponent, signed */
+    /* the exponent, signed, from the high word with 32-bit operations only (AVX2 has no
+       64-bit arithmetic shift or int64 -> double conversion; this way the loop vectorises) */
+    int32_t k = (int32_t)(uint32_t)(v >> 32) >> 20;
     uint64_t fu = (v & 0x000fffffffffffffull) + 0x3fe6a09e667f3bcdull;
     double f;
     memcpy(&f, &fu, sizeof f);
