@@ -105,6 +105,14 @@ static double row_value(const softce__context *cx, const void *row, int64_t i) {
     return cx->tsize == 8 ? ((const double *)row)[i] : (double)((const float *)row)[i];
 }
 
+/* bytes = a * b * c without overflow (0 on overflow: the caller reports out of memory). */
+static size_t checked_size(size_t a, size_t b, size_t c) {
+    size_t ab, abc;
+    if (__builtin_mul_overflow(a, b, &ab) || __builtin_mul_overflow(ab, c, &abc))
+        return 0;
+    return abc;
+}
+
 /* Class weights in the compute type (contiguous), and their sum. */
 static softce_status load_weights(softce__context *cx, void **owned) {
     const softce__plan *p = cx->p;
@@ -114,7 +122,8 @@ static softce_status load_weights(softce__context *cx, void **owned) {
     cx->wsum = (double)p->C;
     if (!w || p->op == SOFTCE__OP_LOG_SOFTMAX)
         return SOFTCE_OK;
-    void *buf = malloc((size_t)p->C * (size_t)cx->tsize);
+    size_t bytes = checked_size((size_t)p->C, (size_t)cx->tsize, 1);
+    void *buf = bytes ? malloc(bytes) : NULL;
     if (!buf)
         return softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY, "cannot allocate %lld class weights",
                             (long long)p->C);
@@ -213,7 +222,7 @@ static softce_status run_split(const softce__context *cx, double denominator) {
         run_split_phases(cx, thread_count(p, items), rows, parts);
         int per_element = p->reduction == SOFTCE_REDUCTION_NONE && p->t[SOFTCE__LOSS];
         for (int64_t e = 0; e < p->E; e++) {
-            softce__store_elem(p, SOFTCE__LSE_OUT, &rows[e].cur, rows[e].lse);
+            softce__store_elem(p, SOFTCE__LSE_OUT, &rows[e].cur, softce__lse_value(rows[e].lse));
             if (per_element)
                 softce__store_elem(p, SOFTCE__LOSS, &rows[e].cur, rows[e].loss);
             losses[e] = rows[e].loss;
@@ -227,6 +236,10 @@ static softce_status run_split(const softce__context *cx, double denominator) {
 }
 
 softce_status softce__run(const softce__plan *p) {
+    if (p->E == 0) { /* nothing to compute: a mean over nothing is NaN, a sum 0 */
+        write_reduced_loss(p, NULL, 0, 0.0);
+        return SOFTCE_OK;
+    }
     softce__context cx = {0};
     setup(&cx, p);
     int nt = thread_count(p, cx.nblocks);
@@ -243,8 +256,9 @@ softce_status softce__run(const softce__plan *p) {
     }
     if (st == SOFTCE_OK) {
         cx.block_loss = malloc((size_t)(cx.nblocks > 0 ? cx.nblocks : 1) * sizeof(double));
-        if (cx.scratch_per_thread)
-            cx.scratch = malloc((size_t)nt * cx.scratch_per_thread);
+        size_t bytes = checked_size((size_t)nt, cx.scratch_per_thread, 1);
+        if (cx.scratch_per_thread && bytes)
+            cx.scratch = malloc(bytes);
         if (!cx.block_loss || (cx.scratch_per_thread && !cx.scratch))
             st = softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY,
                               "cannot allocate scratch for %d threads x %lld classes", nt,

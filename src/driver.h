@@ -107,11 +107,13 @@ typedef struct softce__split_row {
     int64_t t;        /* hard target class, -1 for soft */
     int ignored;
     double g;         /* upstream gradient / D */
-    double lse, xt, spike, loss, swq;
+    softce__lse lse;
+    double xt, spike, loss, swq;
 } softce__split_row;
 
 typedef struct softce__split_part {
-    double lse, loss, swq;
+    softce__lse lse;
+    double loss, swq;
 } softce__split_part;
 
 int softce__split_suitable(const softce__plan *p, int tsize);

@@ -1,6 +1,7 @@
 /* Row mode: one element (row of C classes) at a time through the row kernels. */
 #include "driver.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* ---- one row ------------------------------------------------------------------------- */
@@ -43,6 +44,15 @@ static double row_at(const softce__context *cx, const void *row, int64_t i) {
     return cx->p->compute_f64 ? ((const double *)row)[i] : (double)((const float *)row)[i];
 }
 
+/* The row's lse: the one forward saved (lse input) or computed now. */
+static softce__lse row_lse(const softce__context *cx, const softce__cursor *c, const void *x) {
+    const softce_tensor *lt = cx->p->t[SOFTCE__LSE_IN];
+    if (!lt)
+        return cx->k->lse(x, cx->p->C);
+    return softce__lse_split(softce__load(lt->dtype, lt->data, c->off[SOFTCE__LSE_IN]),
+                             cx->p->compute_f64);
+}
+
 static double weight_at(const softce__context *cx, int64_t i) {
     return cx->w ? row_at(cx, cx->w, i) : 1.0;
 }
@@ -56,7 +66,8 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
     const double xt = row_at(cx, x, t);
     /* Without smoothing no class weight but w_t enters: the kernels' unweighted fast path. */
     const void *w = a0 != 0.0 ? cx->w : NULL;
-    double g = 1.0, lse, loss, swq;
+    double g = 1.0, loss, swq;
+    softce__lse lse;
     if (p->op != SOFTCE__OP_FORWARD)
         g = softce__upstream(p, c) * cx->inv_d;
     if (p->op == SOFTCE__OP_FORWARD_BACKWARD) {
@@ -65,10 +76,7 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
         add_at(cx, out, t, -g * spike);
         finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
     } else {
-        lse = p->t[SOFTCE__LSE_IN] ? softce__load(p->t[SOFTCE__LSE_IN]->dtype,
-                                                  p->t[SOFTCE__LSE_IN]->data,
-                                                  c->off[SOFTCE__LSE_IN])
-                                   : k->lse(x, p->C);
+        lse = row_lse(cx, c, x);
         loss = 0.0;
         if (a0 != 0.0 && p->op == SOFTCE__OP_FORWARD)
             loss = k->soft_loss(x, NULL, cx->w, p->C, lse, 0.0, a0, &swq);
@@ -80,8 +88,8 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
         }
     }
     if (spike != 0.0)
-        loss += spike * (lse - xt);
-    softce__store_elem(p, SOFTCE__LSE_OUT, c, lse);
+        loss += spike * ((lse.hi - xt) + lse.lo); /* keeps lo when |hi| >> 1e16 */
+    softce__store_elem(p, SOFTCE__LSE_OUT, c, softce__lse_value(lse));
     return loss;
 }
 
@@ -92,18 +100,18 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
     const double a1 = 1.0 - p->eps, a0 = p->eps / (double)p->C;
     const void *x = stage(cx, SOFTCE__LOGITS, cx->x_direct, c, rb->x);
     const void *q = stage(cx, SOFTCE__TARGET, cx->p_direct, c, rb->p);
-    double g = 1.0, lse, loss, swq;
+    double g = 1.0, loss, swq;
+    softce__lse lse;
     if (p->op != SOFTCE__OP_FORWARD)
         g = softce__upstream(p, c) * cx->inv_d;
     if (p->op == SOFTCE__OP_FORWARD_BACKWARD) {
         void *out = out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out);
         lse = k->fused(x, q, cx->w, p->C, a1, a0, 0.0, g, out, &loss);
         finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
-        softce__store_elem(p, SOFTCE__LSE_OUT, c, lse);
+        softce__store_elem(p, SOFTCE__LSE_OUT, c, softce__lse_value(lse));
         return loss;
     }
-    const softce_tensor *lt = p->t[SOFTCE__LSE_IN];
-    lse = lt ? softce__load(lt->dtype, lt->data, c->off[SOFTCE__LSE_IN]) : k->lse(x, p->C);
+    lse = row_lse(cx, c, x);
     loss = k->soft_loss(x, q, cx->w, p->C, lse, a1, a0, &swq);
     if (p->op == SOFTCE__OP_BACKWARD && p->t[SOFTCE__GRAD_TARGET]) {
         /* computed before grad_logits: an in-place grad_logits may overwrite x */
@@ -116,7 +124,7 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
         k->grad(x, q, cx->w, p->C, lse, g * swq, g * a1, g * a0, out);
         finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
     }
-    softce__store_elem(p, SOFTCE__LSE_OUT, c, lse);
+    softce__store_elem(p, SOFTCE__LSE_OUT, c, softce__lse_value(lse));
     return loss;
 }
 
@@ -152,7 +160,8 @@ static double element(const softce__context *cx, const softce__cursor *c, const 
     zero_row(cx, c, rb);
     if (p->t[SOFTCE__LSE_OUT])
         softce__store_elem(p, SOFTCE__LSE_OUT, c,
-                   cx->k->lse(stage(cx, SOFTCE__LOGITS, cx->x_direct, c, rb->x), p->C));
+                           softce__lse_value(cx->k->lse(
+                               stage(cx, SOFTCE__LOGITS, cx->x_direct, c, rb->x), p->C)));
     return 0.0;
 }
 
@@ -185,5 +194,10 @@ size_t softce__rows_scratch(const softce__context *cx) {
     int any = !cx->x_direct || (p->soft && !cx->p_direct) ||
               (p->t[SOFTCE__GRAD_LOGITS] && !cx->gx_direct) ||
               (p->t[SOFTCE__GRAD_TARGET] && !cx->gt_direct);
-    return any ? 3 * (size_t)p->C * (size_t)cx->tsize : 0;
+    size_t bytes;
+    if (!any)
+        return 0;
+    if (__builtin_mul_overflow((size_t)p->C, (size_t)(3 * cx->tsize), &bytes))
+        return SIZE_MAX; /* cannot be allocated: the driver reports out of memory */
+    return bytes;
 }

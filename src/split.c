@@ -61,10 +61,11 @@ void softce__split_combine_a(const softce__context *cx, softce__split_row *row,
                              const softce__split_part *parts, int64_t nchunks) {
     double m = -INFINITY, s = 0.0;
     for (int64_t k = 0; k < nchunks; k++)
-        m = parts[k].lse > m || parts[k].lse != parts[k].lse ? parts[k].lse : m;
+        m = parts[k].lse.hi > m || parts[k].lse.hi != parts[k].lse.hi ? parts[k].lse.hi : m;
     for (int64_t k = 0; k < nchunks && m != -INFINITY; k++)
-        s += exp(parts[k].lse - m);
-    row->lse = m == -INFINITY ? m : m + log(s);
+        s += exp((parts[k].lse.hi - m) + parts[k].lse.lo);
+    row->lse.hi = m;
+    row->lse.lo = m == -INFINITY ? 0.0 : log(s);
     if (row->t >= 0 && !row->ignored) {
         const char *x = chunk_ptr(cx, SOFTCE__LOGITS, row, row->t);
         row->xt = cx->tsize == 8 ? *(const double *)x : (double)*(const float *)x;
@@ -135,7 +136,7 @@ void softce__split_combine_b(const softce__context *cx, softce__split_row *row,
         row->swq += parts[k].swq;
     }
     if (row->t >= 0 && !row->ignored && row->spike != 0.0)
-        row->loss += row->spike * (row->lse - row->xt);
+        row->loss += row->spike * ((row->lse.hi - row->xt) + row->lse.lo);
     (void)cx;
 }
 

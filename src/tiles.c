@@ -10,6 +10,8 @@
 #define TILE SOFTCE__COL_TILE
 /* Small C: tiles beat rows even with a transpose. */
 #define TILE_MAX_SMALL_C 64
+/* A strided class axis uses tiles up to this C (scratch of 3 x C x TILE floats). */
+#define TILE_MAX_C 4096
 
 /* Positions of a slot are f32 and contiguous along the innermost element dim. */
 static int tile_direct(const softce__plan *p, int slot) {
@@ -18,7 +20,7 @@ static int tile_direct(const softce__plan *p, int slot) {
 }
 
 int softce__tiles_suitable(const softce__plan *p) {
-    if (p->compute_f64 || p->ndim == 0 || p->C > INT32_MAX ||
+    if (p->compute_f64 || p->ndim == 0 || p->C > TILE_MAX_C ||
         (p->op != SOFTCE__OP_FORWARD && p->op != SOFTCE__OP_FORWARD_BACKWARD))
         return 0;
     return p->C <= TILE_MAX_SMALL_C ||

@@ -46,8 +46,9 @@ static softce_status check_descriptor(const softce_tensor *t, const char *name, 
             return softce__fail(SOFTCE_ERROR_OVERFLOW,
                                 "%s: shape[%d] * strides[%d] overflows int64", name, k, k);
     }
-    int64_t span = numel > 0 ? last + 1 : 0, bytes;
-    if (__builtin_mul_overflow(span, (int64_t)softce__dtype_size(t->dtype), &bytes) ||
+    int64_t span = 0, bytes;
+    if ((numel > 0 && __builtin_add_overflow(last, (int64_t)1, &span)) ||
+        __builtin_mul_overflow(span, (int64_t)softce__dtype_size(t->dtype), &bytes) ||
         bytes > PTRDIFF_MAX)
         return softce__fail(SOFTCE_ERROR_OVERFLOW, "%s: the memory span overflows", name);
     if (numel > 0 && t->data == NULL)
@@ -147,6 +148,8 @@ static softce_status check_overlaps(softce__op op, const softce_tensor *const *t
                                     const extent *ext, const char *const *names) {
     for (int o = SOFTCE__LOSS; o < SOFTCE__NUM_SLOTS; o++) {
         if (!t[o])
+            continue;
+        if (ext[o].numel == 0) /* nothing is written: no overlap, whatever the strides */
             continue;
         softce_status st = check_no_self_overlap(t[o], names[o]);
         if (st != SOFTCE_OK)
@@ -287,6 +290,8 @@ softce_status softce__validate(softce__op op, const softce_options *opts,
     plan->E = ext[SOFTCE__LOGITS].numel / plan->C;
     for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
         plan->t[s] = t[s];
-    softce__plan_layout(plan);
+    plan->ndim = 0;
+    if (plan->E > 0) /* strides of empty tensors are unchecked: they are never used */
+        softce__plan_layout(plan);
     return SOFTCE_OK;
 }

@@ -129,7 +129,8 @@ COL_INLINE void col_finish(const softce__col_tile *a, const col_state *st, float
         float sp = hard && counted ? spike_scale * st->wt[r] : 0.0f;
         double lse = (double)st->m[r] + ls[r];
         double loss = (st->S[r] != 0.0 ? st->S[r] * ls[r] : 0.0) + st->U[r];
-        loss += sp != 0.0f ? (double)sp * (lse - (double)st->xt[r]) : 0.0;
+        /* (m - x_t) + log s: keeps log s also when |m| >> 1e16 */
+        loss += sp != 0.0f ? (double)sp * (((double)st->m[r] - (double)st->xt[r]) + ls[r]) : 0.0;
         a->lse[r] = lse;
         a->loss[r] = counted ? loss : 0.0;
         spike[r] = sp;

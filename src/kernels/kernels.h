@@ -17,37 +17,48 @@ typedef enum softce__isa {
 } softce__isa;
 
 /*
+ * A log-sum-exp as an unevaluated sum hi + lo: from the kernels hi = m (the row max, exactly a
+ * value of T) and lo = log(sum exp(x - m)), so that x - lse = (x - hi) - lo keeps log(s) even
+ * when |m| is so large that m + log(s) == m in double (|x| >~ 1e16). An lse given by a caller
+ * as one double L is passed as hi = L rounded to T, lo = L - hi.
+ */
+typedef struct softce__lse {
+    double hi, lo;
+} softce__lse;
+
+/*
  * Row operations in compute type T (void* below is const T* / T*). n = C >= 1.
  * w: NULL (all weights 1) or n class weights in T. p: soft target (n values of T) or NULL.
  * "q" = (1 - eps) * p + eps / n (soft) — the kernels get eps pre-split as coefficients.
  */
 typedef struct softce__row_kernels {
-    /* log(sum_i exp(x_i)) computed as m + log(sum exp(x_i - m)); sum in double.
-       All -inf -> -inf; any NaN -> NaN; +inf -> NaN (as x - max is NaN). */
-    double (*lse)(const void *x, int64_t n);
+    /* log(sum_i exp(x_i)) as {m, log(sum exp(x_i - m))}; sum in double.
+       All -inf -> {-inf, 0}; any NaN -> NaN; +inf -> NaN (as x - max is NaN). */
+    softce__lse (*lse)(const void *x, int64_t n);
     /* Soft loss -sum_i w_i q_i (x_i - lse), q_i = a1 * p_i + a0 (p NULL: q_i = a0, used for
        the uniform label-smoothing term of hard targets); terms with w_i q_i == 0 contribute
        exactly 0. Also returns sum_i w_i q_i in *sum_wq. Double accumulation. */
-    double (*soft_loss)(const void *x, const void *p, const void *w, int64_t n, double lse,
+    double (*soft_loss)(const void *x, const void *p, const void *w, int64_t n, softce__lse lse,
                         double a1, double a0, double *sum_wq);
     /* out_i = a * exp(x_i - lse) - w_i * (c1 * p_i + c0)   (p NULL: p_i = 0).
        out may be exactly x (in place). */
-    void (*grad)(const void *x, const void *p, const void *w, int64_t n, double lse, double a,
+    void (*grad)(const void *x, const void *p, const void *w, int64_t n, softce__lse lse, double a,
                  double c1, double c0, void *out);
     /* out_i = -c * w_i * (x_i - lse): gradient w.r.t. the soft target. */
-    void (*grad_target)(const void *x, const void *w, int64_t n, double lse, double c, void *out);
+    void (*grad_target)(const void *x, const void *w, int64_t n, softce__lse lse, double c,
+                        void *out);
     /* out_i = x_i - lse. out may be exactly x. */
-    void (*log_softmax)(const void *x, int64_t n, double lse, void *out);
+    void (*log_softmax)(const void *x, int64_t n, softce__lse lse, void *out);
     /* Fused forward+backward of one row with ONE exp per element (the training fast path):
          pass 1: m = max_i x_i
          pass 2: e_i = exp(x_i - m) stored in out; s = sum e_i; S = sum w_i q_i;
                  U = sum w_i q_i (m - x_i)   (terms with w_i q_i == 0 skipped)
-         lse = m + log(s);  *loss = S * log(s) + U  (= -sum w q (x - lse), no cancellation)
+         lse = {m, log(s)};  *loss = S * log(s) + U  (= -sum w q (x - lse), no cancellation)
          pass 3: out_i = g * ((S + spike) * e_i / s - w_i * q_i)
        with q_i = a1 * p_i + a0 (p NULL: q_i = a0). `spike` is extra probability mass the
        caller handles itself (the hard target's (1-eps) w_t: it subtracts g*spike at t after).
-       out may be exactly x (in place). Returns lse; all sums in double. */
-    double (*fused)(const void *x, const void *p, const void *w, int64_t n, double a1, double a0,
+       out may be exactly x (in place). Returns {m, log s}; all sums in double. */
+    softce__lse (*fused)(const void *x, const void *p, const void *w, int64_t n, double a1, double a0,
                     double spike, double g, void *out, double *loss);
 } softce__row_kernels;
 
@@ -78,6 +89,15 @@ void softce__col_avx2(const softce__col_tile *tile);
 void softce__col_avx512(const softce__col_tile *tile);
 /* The active column kernel (kernels/dispatch.c). */
 softce__col_kernel softce__kernels_col(void);
+
+/* The lse of a row as one double (what callers store), and back for a kernel of type T. */
+static inline double softce__lse_value(softce__lse l) { return l.hi + l.lo; }
+static inline softce__lse softce__lse_split(double v, int t_is_f64) {
+    softce__lse l;
+    l.hi = t_is_f64 ? v : (double)(float)v;
+    l.lo = t_is_f64 ? 0.0 : v - l.hi;
+    return l;
+}
 
 /* Scalar tables (kernels/row_scalar.c). */
 extern const softce__row_kernels softce__row_scalar_f32;

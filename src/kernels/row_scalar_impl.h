@@ -17,19 +17,21 @@ static T FN(row_max)(const T *x, int64_t n) {
     return m;
 }
 
-static double FN(lse)(const void *xv, int64_t n) {
+static softce__lse FN(lse)(const void *xv, int64_t n) {
     const T *x = xv;
     T m = FN(row_max)(x, n);
+    softce__lse l = {(double)m, 0.0};
     if (m == -(T)INFINITY)
-        return -INFINITY;
+        return l;
     double s = 0.0;
     for (int64_t i = 0; i < n; i++)
         s += (double)EXP(x[i] - m);
-    return (double)m + log(s);
+    l.lo = log(s);
+    return l;
 }
 
-static double FN(soft_loss)(const void *xv, const void *pv, const void *wv, int64_t n, double lse,
-                            double a1, double a0, double *sum_wq) {
+static double FN(soft_loss)(const void *xv, const void *pv, const void *wv, int64_t n,
+                            softce__lse lse, double a1, double a0, double *sum_wq) {
     const T *x = xv, *p = pv, *w = wv;
     double loss = 0.0, swq = 0.0;
     for (int64_t i = 0; i < n; i++) {
@@ -38,7 +40,7 @@ static double FN(soft_loss)(const void *xv, const void *pv, const void *wv, int6
             wq *= (double)w[i];
         if (wq != 0.0) { /* 0 * log(0) = 0, also for a -inf logit */
             swq += wq;
-            loss -= wq * ((double)x[i] - lse);
+            loss -= wq * (((double)x[i] - lse.hi) - lse.lo);
         }
     }
     *sum_wq = swq;
@@ -46,11 +48,11 @@ static double FN(soft_loss)(const void *xv, const void *pv, const void *wv, int6
 }
 
 /* lse as hi + lo in T: (x - hi) - lo is exact to ~ulp(result) even for |x| ~ lse >> 1. */
-#define SPLIT_LSE(lse, hi, lo)                                                                 \
-    const T hi = (T)(lse);                                                                     \
-    const T lo = (T)((lse) - (double)hi)
+#define SPLIT_LSE(l, h_name, l_name)                                                           \
+    const T h_name = (T)(l).hi;                                                                \
+    const T l_name = (T)(l).lo
 
-static void FN(grad)(const void *xv, const void *pv, const void *wv, int64_t n, double lse,
+static void FN(grad)(const void *xv, const void *pv, const void *wv, int64_t n, softce__lse lse,
                      double a, double c1, double c0, void *outv) {
     const T *x = xv, *p = pv, *w = wv;
     T *out = outv;
@@ -63,7 +65,7 @@ static void FN(grad)(const void *xv, const void *pv, const void *wv, int64_t n, 
     }
 }
 
-static void FN(grad_target)(const void *xv, const void *wv, int64_t n, double lse, double c,
+static void FN(grad_target)(const void *xv, const void *wv, int64_t n, softce__lse lse, double c,
                             void *outv) {
     const T *x = xv, *w = wv;
     T *out = outv;
@@ -75,7 +77,7 @@ static void FN(grad_target)(const void *xv, const void *wv, int64_t n, double ls
     }
 }
 
-static void FN(log_softmax)(const void *xv, int64_t n, double lse, void *outv) {
+static void FN(log_softmax)(const void *xv, int64_t n, softce__lse lse, void *outv) {
     const T *x = xv;
     T *out = outv;
     SPLIT_LSE(lse, lhi, llo);
@@ -83,8 +85,8 @@ static void FN(log_softmax)(const void *xv, int64_t n, double lse, void *outv) {
         out[i] = (x[i] - lhi) - llo;
 }
 
-static double FN(fused)(const void *xv, const void *pv, const void *wv, int64_t n, double a1,
-                        double a0, double spike, double g, void *outv, double *loss) {
+static softce__lse FN(fused)(const void *xv, const void *pv, const void *wv, int64_t n, double a1,
+                             double a0, double spike, double g, void *outv, double *loss) {
     const T *x = xv, *p = pv, *w = wv;
     T *out = outv;
     T m = FN(row_max)(x, n);
@@ -103,7 +105,7 @@ static double FN(fused)(const void *xv, const void *pv, const void *wv, int64_t 
         s += (double)e;
     }
     double ls = log(s);
-    double lse = (double)m + ls;
+    softce__lse lse = {(double)m, ls};
     *loss = swq * ls + u;
     if (swq == 0.0)
         *loss = u; /* no mass: avoid 0 * inf */
