@@ -66,21 +66,23 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
     const double xt = row_at(cx, x, t);
     /* Without smoothing no class weight but w_t enters: the kernels' unweighted fast path. */
     const void *w = a0 != 0.0 ? cx->w : NULL;
-    double g = 1.0, loss, swq;
+    double g = 1.0, loss;
     softce__lse lse;
     if (p->op != SOFTCE__OP_FORWARD)
         g = softce__upstream(p, c) * cx->inv_d;
-    if (p->op == SOFTCE__OP_FORWARD_BACKWARD) {
-        void *out = out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out);
+    if (p->op != SOFTCE__OP_BACKWARD) { /* forward: the fused kernel without stores */
+        void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
+                        ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
+                        : NULL;
         lse = k->fused(x, NULL, w, p->C, 0.0, a0, spike, g, out, &loss);
-        add_at(cx, out, t, -g * spike);
-        finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
+        if (out) {
+            add_at(cx, out, t, -g * spike);
+            finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
+        }
     } else {
         lse = row_lse(cx, c, x);
         loss = 0.0;
-        if (a0 != 0.0 && p->op == SOFTCE__OP_FORWARD)
-            loss = k->soft_loss(x, NULL, cx->w, p->C, lse, 0.0, a0, &swq);
-        if (p->op == SOFTCE__OP_BACKWARD && p->t[SOFTCE__GRAD_LOGITS]) {
+        if (p->t[SOFTCE__GRAD_LOGITS]) {
             void *out = out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out);
             k->grad(x, NULL, w, p->C, lse, g * (a0 * cx->wsum + spike), 0.0, g * a0, out);
             add_at(cx, out, t, -g * spike);
@@ -104,10 +106,13 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
     softce__lse lse;
     if (p->op != SOFTCE__OP_FORWARD)
         g = softce__upstream(p, c) * cx->inv_d;
-    if (p->op == SOFTCE__OP_FORWARD_BACKWARD) {
-        void *out = out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out);
+    if (p->op != SOFTCE__OP_BACKWARD) { /* forward: the fused kernel without stores */
+        void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
+                        ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
+                        : NULL;
         lse = k->fused(x, q, cx->w, p->C, a1, a0, 0.0, g, out, &loss);
-        finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
+        if (out)
+            finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
         softce__store_elem(p, SOFTCE__LSE_OUT, c, softce__lse_value(lse));
         return loss;
     }

@@ -57,7 +57,8 @@ typedef struct softce__row_kernels {
          pass 3: out_i = g * ((S + spike) * e_i / s - w_i * q_i)
        with q_i = a1 * p_i + a0 (p NULL: q_i = a0). `spike` is extra probability mass the
        caller handles itself (the hard target's (1-eps) w_t: it subtracts g*spike at t after).
-       out may be exactly x (in place). Returns {m, log s}; all sums in double. */
+       out may be exactly x (in place), or NULL: forward only (no stores, no pass 3; the
+       cheapest way to the loss). Returns {m, log s}; all sums in double. */
     softce__lse (*fused)(const void *x, const void *p, const void *w, int64_t n, double a1, double a0,
                     double spike, double g, void *out, double *loss);
 } softce__row_kernels;

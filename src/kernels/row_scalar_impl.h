@@ -101,7 +101,8 @@ static softce__lse FN(fused)(const void *xv, const void *pv, const void *wv, int
             u += wq * ((double)m - (double)xi);
         }
         T e = (m == -(T)INFINITY) ? (T)0 : EXP(xi - m);
-        out[i] = e;
+        if (out)
+            out[i] = e;
         s += (double)e;
     }
     double ls = log(s);
@@ -109,6 +110,8 @@ static softce__lse FN(fused)(const void *xv, const void *pv, const void *wv, int
     *loss = swq * ls + u;
     if (swq == 0.0)
         *loss = u; /* no mass: avoid 0 * inf */
+    if (!out) /* forward only */
+        return lse;
     const T scale = (T)(g * (swq + spike) / s);
     const T c1 = (T)(g * a1), c0 = (T)(g * a0);
     for (int64_t i = 0; i < n; i++) {
