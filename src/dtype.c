@@ -47,13 +47,9 @@ static float bits_f32(uint32_t u) {
 
 float softce__bf16_to_f32(uint16_t b) { return bits_f32((uint32_t)b << 16); }
 
-uint16_t softce__f32_to_bf16(float f) {
-    uint32_t u = f32_bits(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it quiet and a NaN */
-        return (uint16_t)((u >> 16) | 0x0040u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
+static inline uint16_t bf16_rne(float f);
+
+uint16_t softce__f32_to_bf16(float f) { return bf16_rne(f); }
 
 float softce__f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
@@ -128,17 +124,47 @@ int64_t softce__load_int(int32_t dtype, const void *base, int64_t index) {
     return ((const int64_t *)base)[index];
 }
 
-void softce__gather(int32_t dtype, const void *base, int64_t stride, int64_t n, int to_f64,
-                    void *row) {
-    if (to_f64) {
-        double *out = row;
+/* Row conversions: the dtype switch outside the loops, so the common cases (f32 <-> f32,
+   bf16 -> f32, f32 -> bf16, contiguous or strided) are plain loops the compiler vectorises. */
+static void gather_f32(int32_t dtype, const void *base, int64_t stride, int64_t n, float *out) {
+    switch (dtype) {
+    case SOFTCE_DTYPE_F32:
         for (int64_t i = 0; i < n; i++)
-            out[i] = softce__load(dtype, base, i * stride);
-    } else {
-        float *out = row;
+            out[i] = ((const float *)base)[i * stride];
+        break;
+    case SOFTCE_DTYPE_BF16:
+        for (int64_t i = 0; i < n; i++)
+            out[i] = bits_f32((uint32_t)((const uint16_t *)base)[i * stride] << 16);
+        break;
+    default:
         for (int64_t i = 0; i < n; i++)
             out[i] = (float)softce__load(dtype, base, i * stride);
+        break;
     }
+}
+
+void softce__gather(int32_t dtype, const void *base, int64_t stride, int64_t n, int to_f64,
+                    void *row) {
+    if (!to_f64) {
+        gather_f32(dtype, base, stride, n, row);
+        return;
+    }
+    double *out = row;
+    if (dtype == SOFTCE_DTYPE_F64) {
+        for (int64_t i = 0; i < n; i++)
+            out[i] = ((const double *)base)[i * stride];
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        out[i] = softce__load(dtype, base, i * stride);
+}
+
+/* f32 -> bf16, round to nearest even, NaN kept quiet; branch-free for vectorisation. */
+static inline uint16_t bf16_rne(float f) {
+    uint32_t u = f32_bits(f);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    uint32_t nan = (u >> 16) | 0x0040u;
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? nan : r);
 }
 
 void softce__scatter(int32_t dtype, void *base, int64_t stride, int64_t n, int from_f64,
@@ -147,9 +173,21 @@ void softce__scatter(int32_t dtype, void *base, int64_t stride, int64_t n, int f
         const double *in = row;
         for (int64_t i = 0; i < n; i++)
             softce__store(dtype, base, i * stride, in[i]);
-    } else {
-        const float *in = row;
+        return;
+    }
+    const float *in = row;
+    switch (dtype) {
+    case SOFTCE_DTYPE_F32:
+        for (int64_t i = 0; i < n; i++)
+            ((float *)base)[i * stride] = in[i];
+        break;
+    case SOFTCE_DTYPE_BF16:
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)base)[i * stride] = bf16_rne(in[i]);
+        break;
+    default:
         for (int64_t i = 0; i < n; i++)
             softce__store(dtype, base, i * stride, in[i]);
+        break;
     }
 }
