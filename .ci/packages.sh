@@ -206,6 +206,14 @@ print(next(l.split()[-1] for l in open("/proc/self/maps") if "libsoftce" in l))'
     return $ok
 }
 
+torch_dropin_tests() {
+    local t
+    for t in test_torch_dropin test_torch_training; do
+        echo "-- python3 tests/python/$t.py"
+        (cd "$work" && "$python" "$src/tests/python/$t.py") || return 1
+    done
+}
+
 rust_example() {
     local cargo
     cargo=$(find_cargo)
@@ -257,7 +265,7 @@ check "Rust (cargo test --offline)" rust_example
 check "Fortran with pkg-config" fortran_with_pkg_config
 check "Fortran with find_package" fortran_with_find_package
 check "man pages" man_pages
-# The PyTorch drop-in tests against this install go here (softce.torch, gradcheck).
+check "PyTorch drop-in tests (softce.torch, gradcheck)" torch_dropin_tests
 
 log "summary"
 for f in "${failures[@]+"${failures[@]}"}"; do
