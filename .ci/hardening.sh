@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Hardening checks (issue 4), run by .ci/run after the normal suite, with the packages of
+# .ci/setup. Each step builds its own tree under $SOFTCE_HARDENING_DIR (default
+# build-hardening/) except valgrind and the large test, which reuse the Release build of
+# .ci/run ($SOFTCE_BUILD_DIR, default build/). Steps:
+#   abi        RelWithDebInfo library vs abi/libsoftce.abi (abidiff), exports; abi/selftest.sh
+#   asan       the whole suite under ASan + UBSan (gcc, -fno-sanitize-recover=all); tests that
+#              run uninstrumented programs (python, docs, examples, install) with libasan
+#              preloaded and leak detection off, the rest natively with leak detection on
+#   tsan       C tests + stress under TSan (clang 14, LLVM libomp, Archer); first a
+#              deliberately racy probe must be reported, and its race-free twin must not
+#   fuzz       each libFuzzer target for $SOFTCE_FUZZ_SECONDS (default 75 s), both at once
+#   valgrind   memcheck of the C tests, errors and stress (OMP_NUM_THREADS=2, no suppressions)
+#   large      the > 2^31-element bf16 test (about 4.7 GB of RAM)
+# Usage: .ci/hardening.sh [step...]   (default: all, in the order above)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+out=${SOFTCE_HARDENING_DIR:-$root/build-hardening}
+release=${SOFTCE_BUILD_DIR:-$root/build}
+fuzz_seconds=${SOFTCE_FUZZ_SECONDS:-75}
+clang=${SOFTCE_CLANG:-clang-14}
+llvm=/usr/lib/llvm-14/lib
+mkdir -p "$out"
+
+say() { echo "hardening: $*"; }
+die() {
+    echo "hardening: FAIL: $*" >&2
+    exit 1
+}
+
+# configure <dir> <C compiler> <C flags> [cmake args...]: tests on, bench off.
+configure() {
+    local dir=$1 cc=$2 flags=$3
+    shift 3
+    local cxx=g++
+    [ "$cc" = gcc ] || cxx=${cc/clang/clang++}
+    CC=$cc CXX=$cxx cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DSOFTCE_BUILD_BENCH=OFF \
+        "-DCMAKE_C_FLAGS=$flags" "-DCMAKE_CXX_FLAGS=$flags" "$@" >"$dir.configure.log" ||
+        die "configure $dir (see $dir.configure.log)"
+}
+
+need_target() { # the hardening folders must be wired into tests/CMakeLists.txt
+    [ -e "$1" ] || die "$1 was not built: are tests/errors, tests/stress and tests/fuzz added \
+in tests/CMakeLists.txt?"
+}
+
+step_abi() {
+    local dir="$out/abi"
+    CC=gcc cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOFTCE_BUILD_TESTS=OFF \
+        -DSOFTCE_BUILD_BENCH=OFF -DSOFTCE_BUILD_EXAMPLES=OFF >"$dir.configure.log"
+    cmake --build "$dir" -j2 --target softce >/dev/null
+    bash abi/check.sh "$(readlink -f "$dir/src/libsoftce.so")"
+    bash abi/selftest.sh
+}
+
+step_asan() {
+    local dir="$out/asan"
+    configure "$dir" gcc "-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1"
+    cmake --build "$dir" -j2 >/dev/null
+    need_target "$dir/tests/errors/test_errors"
+    local outside='python|docs|examples|install'
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        ctest --test-dir "$dir" -j2 --output-on-failure -LE "$outside|large"
+    # python/torch, man, compilers... are not instrumented: the runtime must come first.
+    LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so.6)" \
+        ASAN_OPTIONS=detect_leaks=0:alloc_dealloc_mismatch=0 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        ctest --test-dir "$dir" -j2 --output-on-failure -L "$outside"
+}
+
+# Archer gives TSan the OpenMP synchronisation of LLVM's libomp (no false positives).
+tsan_env() {
+    env OMP_TOOL_LIBRARIES="$llvm/libarcher.so" \
+        TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1 second_deadlock_stack=1" "$@"
+}
+
+step_tsan() {
+    local dir="$out/tsan"
+    # clang keeps the TSan runtime in the executables: the shared library may leave its
+    # __tsan_* symbols undefined (-z undefs, last on the link line, undoes --no-undefined).
+    configure "$dir" "$clang" "-fsanitize=thread -fno-omit-frame-pointer -g -O1" \
+        -DSOFTCE_BUILD_EXAMPLES=OFF "-DCMAKE_C_STANDARD_LIBRARIES=-Wl,-z,undefs"
+    cmake --build "$dir" -j2 >/dev/null
+    cmake --build "$dir" -j2 --target tsan_race_probe >/dev/null
+    need_target "$dir/tests/stress/test_stress"
+    local probe="$dir/tests/stress/tsan_race_probe" rc=0
+    tsan_env "$probe" >"$dir/probe-atomic.log" 2>&1 || die "TSan reports the race-free probe: \
+a false positive ($dir/probe-atomic.log)"
+    tsan_env "$probe" racy >"$dir/probe-racy.log" 2>&1 || rc=$?
+    if [ $rc -eq 0 ] || ! grep -q 'WARNING: ThreadSanitizer: data race' "$dir/probe-racy.log"; then
+        die "TSan + Archer missed the deliberate race ($dir/probe-racy.log)"
+    fi
+    say "tsan: the deliberate OpenMP race is reported (exit $rc), its atomic twin is clean"
+    tsan_env ctest --test-dir "$dir" -j2 --output-on-failure -L '^c$|stress' -LE large
+}
+
+step_fuzz() {
+    local dir="$out/fuzz" t pids=() failed=0
+    configure "$dir" "$clang" \
+        "-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all -g -O1" \
+        -DSOFTCE_BUILD_STATIC=ON -DSOFTCE_FUZZ=ON -DSOFTCE_BUILD_EXAMPLES=OFF
+    cmake --build "$dir" -j2 --target fuzz_validate fuzz_kernels >/dev/null
+    for t in validate kernels; do
+        need_target "$dir/tests/fuzz/fuzz_$t"
+        rm -rf "$dir/corpus-$t" "$dir/artifacts-$t"
+        mkdir -p "$dir/corpus-$t" "$dir/artifacts-$t"
+        # seeds: the committed corpus and every past crash; new inputs stay in the build tree
+        (OMP_NUM_THREADS=1 "$dir/tests/fuzz/fuzz_$t" -max_total_time="$fuzz_seconds" \
+            -max_len=4096 -rss_limit_mb=4096 -print_final_stats=1 \
+            -artifact_prefix="$dir/artifacts-$t/" "$dir/corpus-$t" \
+            "$root/tests/fuzz/corpus/$t" "$root/tests/fuzz/crashes/$t" \
+            >"$dir/fuzz-$t.log" 2>&1) &
+        pids+=($!)
+    done
+    for t in 0 1; do
+        wait "${pids[$t]}" || failed=1
+    done
+    for t in validate kernels; do
+        grep -E '^stat::number_of_executed_units|^Done' "$dir/fuzz-$t.log" | sed "s/^/fuzz_$t: /"
+        if ls "$dir/artifacts-$t"/* >/dev/null 2>&1; then
+            tail -n 40 "$dir/fuzz-$t.log" >&2
+            failed=1
+            echo "fuzz_$t found a failing input: $(ls "$dir/artifacts-$t"); add it to \
+tests/fuzz/crashes/$t/ (with a line in its README.md) once understood" >&2
+        fi
+    done
+    [ $failed = 0 ] || die "fuzzing"
+}
+
+step_valgrind() {
+    [ -d "$release" ] || die "no Release build at $release (run .ci/run first)"
+    local exe logs="$out/valgrind" status=0
+    mkdir -p "$logs"
+    mapfile -t exes < <(ctest --test-dir "$release" -N -V -L '^c$' -LE isa |
+        sed -n 's/.*Test command: //p' | awk '{ print $1 }')
+    exes+=("$release/tests/stress/test_stress")
+    [ ${#exes[@]} -gt 2 ] || die "found no C tests in $release"
+    for exe in "${exes[@]}"; do
+        need_target "$exe"
+        # libgomp's thread pool is "possibly lost" at exit: not an error, not shown
+        if ! OMP_NUM_THREADS=2 STRESS_THREADS=4 STRESS_ITERS=8 \
+            valgrind --error-exitcode=99 --leak-check=full --show-possibly-lost=no \
+            --errors-for-leak-kinds=definite "$exe" >"$logs/$(basename "$exe").log" 2>&1; then
+            echo "valgrind: $exe failed (log: $logs/$(basename "$exe").log)" >&2
+            status=1
+        else
+            say "valgrind: $(basename "$exe"): no error"
+        fi
+    done
+    [ $status = 0 ] || die "valgrind"
+}
+
+step_large() {
+    [ -d "$release" ] || die "no Release build at $release (run .ci/run first)"
+    SOFTCE_TEST_LARGE=1 ctest --test-dir "$release" --output-on-failure -L large
+}
+
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(abi asan tsan fuzz valgrind large)
+start=$SECONDS
+for s in "${steps[@]}"; do
+    t0=$SECONDS
+    say "---- $s"
+    "step_$s"
+    say "---- $s: passed in $((SECONDS - t0)) s"
+done
+say "all passed (${steps[*]}) in $((SECONDS - start)) s"
