@@ -101,10 +101,6 @@ static int64_t chunk_len(const softce__plan *p, int64_t k) {
     return left < SOFTCE__SPLIT_CHUNK ? left : SOFTCE__SPLIT_CHUNK;
 }
 
-static double row_value(const softce__context *cx, const void *row, int64_t i) {
-    return cx->tsize == 8 ? ((const double *)row)[i] : (double)((const float *)row)[i];
-}
-
 /* bytes = a * b * c without overflow (0 on overflow: the caller reports out of memory). */
 static size_t checked_size(size_t a, size_t b, size_t c) {
     size_t ab, abc;
@@ -130,7 +126,7 @@ static softce_status load_weights(softce__context *cx, void **owned) {
     softce__gather(w->dtype, w->data, p->cs[SOFTCE__WEIGHT], p->C, p->compute_f64, buf);
     cx->wsum = 0.0;
     for (int64_t i = 0; i < p->C; i++)
-        cx->wsum += row_value(cx, buf, i);
+        cx->wsum += softce__row_value(cx, buf, i);
     *owned = buf;
     cx->w = buf;
     return SOFTCE_OK;

@@ -87,6 +87,11 @@ typedef struct softce__context {
     double *block_loss;     /* per block partial sums */
 } softce__context;
 
+/* Element i of a contiguous row in the compute type (tsize 4: float, 8: double), as double. */
+static inline double softce__row_value(const softce__context *cx, const void *row, int64_t i) {
+    return cx->tsize == 8 ? ((const double *)row)[i] : (double)((const float *)row)[i];
+}
+
 /* rows.c: elements [e0, e1) one row at a time; returns the sum of their losses. */
 double softce__rows_block(const softce__context *cx, int64_t e0, int64_t e1, char *scratch);
 size_t softce__rows_scratch(const softce__context *cx);

@@ -40,10 +40,6 @@ static void add_at(const softce__context *cx, void *row, int64_t i, double v) {
         ((float *)row)[i] += (float)v;
 }
 
-static double row_at(const softce__context *cx, const void *row, int64_t i) {
-    return cx->p->compute_f64 ? ((const double *)row)[i] : (double)((const float *)row)[i];
-}
-
 /* The row's lse: the one forward saved (lse input) or computed now. */
 static softce__lse row_lse(const softce__context *cx, const softce__cursor *c, const void *x) {
     const softce_tensor *lt = cx->p->t[SOFTCE__LSE_IN];
@@ -54,7 +50,7 @@ static softce__lse row_lse(const softce__context *cx, const softce__cursor *c, c
 }
 
 static double weight_at(const softce__context *cx, int64_t i) {
-    return cx->w ? row_at(cx, cx->w, i) : 1.0;
+    return cx->w ? softce__row_value(cx, cx->w, i) : 1.0;
 }
 
 /* A hard target's row as "spike" (1-eps) w_t at t plus uniform eps/C: returns the loss. */
@@ -63,7 +59,7 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
     const softce__row_kernels *k = cx->k;
     const double a0 = p->eps / (double)p->C, spike = (1.0 - p->eps) * weight_at(cx, t);
     const void *x = stage(cx, SOFTCE__LOGITS, cx->x_direct, c, rb->x);
-    const double xt = row_at(cx, x, t);
+    const double xt = softce__row_value(cx, x, t);
     /* Without smoothing no class weight but w_t enters: the kernels' unweighted fast path. */
     const void *w = a0 != 0.0 ? cx->w : NULL;
     double g = 1.0, loss;

@@ -67,12 +67,8 @@ void softce__split_combine_a(const softce__context *cx, softce__split_row *row,
     row->lse.hi = m;
     row->lse.lo = m == -INFINITY ? 0.0 : log(s);
     if (row->t >= 0 && !row->ignored) {
-        const char *x = chunk_ptr(cx, SOFTCE__LOGITS, row, row->t);
-        row->xt = cx->tsize == 8 ? *(const double *)x : (double)*(const float *)x;
-        row->spike = (1.0 - cx->p->eps) *
-                     (cx->w ? (cx->tsize == 8 ? ((const double *)cx->w)[row->t]
-                                              : (double)((const float *)cx->w)[row->t])
-                            : 1.0);
+        row->xt = softce__row_value(cx, chunk_ptr(cx, SOFTCE__LOGITS, row, row->t), 0);
+        row->spike = (1.0 - cx->p->eps) * (cx->w ? softce__row_value(cx, cx->w, row->t) : 1.0);
     }
 }
 
