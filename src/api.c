@@ -10,18 +10,46 @@ const char *softce_version_string(void) { return SOFTCE_VERSION_STRING; }
 
 const char *softce_isa_name(void) { return softce__isa_name(softce__active_isa()); }
 
-void softce_options_init(softce_options *opts) {
-    if (!opts)
-        return;
-    memset(opts, 0, sizeof *opts);
-    opts->struct_size = sizeof *opts;
-    opts->reduction = SOFTCE_REDUCTION_MEAN;
-    opts->ignore_index = -100;
-    opts->label_smoothing = 0.0;
-    opts->weight = NULL;
-    opts->num_threads = 0;
-    opts->flags = 0;
+/* Defaults of the first `size` bytes of the struct (size = a release's sizeof). */
+static void options_defaults(softce_options *opts, size_t size) {
+    softce_options o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = (uint32_t)size;
+    o.reduction = SOFTCE_REDUCTION_MEAN;
+    o.ignore_index = -100;
+    o.label_smoothing = 0.0;
+    o.weight = NULL;
+    o.num_threads = 0;
+    o.flags = 0;
+    /* 1.1 */
+    o.z_loss = 0.0;
+    o.softcap = 0.0;
+    o.logit_scale = 1.0;
+    o.sample_weight = NULL;
+    o.denominator = SOFTCE_DENOMINATOR_AUTO;
+    o.empty = SOFTCE_EMPTY_NAN;
+    o.denominator_value = 0.0;
+    o.smoothing = SOFTCE_SMOOTHING_UNIFORM;
+    o.smoothing_prior = NULL;
+    memcpy(opts, &o, size);
 }
+
+void softce_options_init(softce_options *opts) {
+    if (opts)
+        options_defaults(opts, sizeof *opts);
+}
+
+/* Programs built against 1.0 call softce_options_init@SOFTCE_1 with a 40-byte struct: this
+   version fills only the 1.0 fields (docs/abi.md). The name does not match the exported
+   softce_* pattern, so only the versioned alias is visible. */
+#if defined(__ELF__) && defined(__GNUC__) && !defined(SOFTCE_STATIC)
+__attribute__((visibility("default"), symver("softce_options_init@SOFTCE_1"))) void
+softce1_0_options_init(softce_options *opts);
+void softce1_0_options_init(softce_options *opts) {
+    if (opts)
+        options_defaults(opts, SOFTCE__OPTIONS_V1_0_SIZE);
+}
+#endif
 
 softce_status softce_tensor_init(softce_tensor *t, softce_dtype dtype, int32_t ndim,
                                  const int64_t *shape, void *data) {

@@ -22,16 +22,20 @@
 typedef struct target_scan {
     int64_t first_bad; /* element index, or -1 */
     int64_t bad_value;
-    double wsum;
+    double wsum;       /* PyTorch's denominator: sum of w[t] over non-ignored targets */
+    double valid;      /* counted elements: not ignored, sample weight != 0 */
+    double wapplied;   /* sum of the weights applied: sample weight x w[t] */
 } target_scan;
 
 static void scan_block(const softce__context *cx, int64_t b, target_scan *out) {
     const softce__plan *p = cx->p;
-    const softce_tensor *t = p->t[SOFTCE__TARGET];
+    const softce_tensor *t = p->soft ? NULL : p->t[SOFTCE__TARGET];
+    const softce_tensor *sw = p->t[SOFTCE__SAMPLE_W];
     const double *wd = cx->w && cx->tsize == 8 ? cx->w : NULL;
     const float *wf = cx->w && cx->tsize == 4 ? cx->w : NULL;
     const int inner = p->ndim - 1;
     const int64_t es = inner >= 0 ? p->es[SOFTCE__TARGET][inner] : 0;
+    const int64_t ess = inner >= 0 ? p->es[SOFTCE__SAMPLE_W][inner] : 0;
     int64_t e = b * cx->block_rows, e1 = e + cx->block_rows;
     if (e1 > p->E)
         e1 = p->E;
@@ -40,27 +44,38 @@ static void scan_block(const softce__context *cx, int64_t b, target_scan *out) {
     out->first_bad = -1;
     out->bad_value = 0;
     out->wsum = 0.0;
+    out->valid = 0.0;
+    out->wapplied = 0.0;
     while (e < e1) { /* runs along the innermost element dim */
         int64_t run = inner >= 0 ? p->shape[inner] - c.idx[inner] : 1;
         run = run < e1 - e ? run : e1 - e;
         for (int64_t r = 0; r < run; r++) {
-            int64_t cls = softce__load_int(t->dtype, t->data, c.off[SOFTCE__TARGET] + r * es);
-            if (cls == p->ignore_index)
-                continue;
-            if (cls < 0 || cls >= p->C) {
-                out->first_bad = e + r;
-                out->bad_value = cls;
-                return;
+            double wt = 1.0;
+            if (t) {
+                int64_t cls = softce__load_int(t->dtype, t->data, c.off[SOFTCE__TARGET] + r * es);
+                if (cls == p->ignore_index)
+                    continue;
+                if (cls < 0 || cls >= p->C) {
+                    out->first_bad = e + r;
+                    out->bad_value = cls;
+                    return;
+                }
+                wt = wd ? wd[cls] : wf ? (double)wf[cls] : 1.0;
+                out->wsum += wt;
             }
-            out->wsum += wd ? wd[cls] : wf ? (double)wf[cls] : 1.0;
+            double s = sw ? softce__load(sw->dtype, sw->data, c.off[SOFTCE__SAMPLE_W] + r * ess)
+                          : 1.0;
+            out->valid += s != 0.0;
+            out->wapplied += s * wt;
         }
         e += run;
         softce__cursor_skip(p, &c, run);
     }
 }
 
-/* Validates class indices (before any output is written) and sums the counted weights. */
-static softce_status scan_targets(const softce__context *cx, int nt, double *wsum) {
+/* Validates class indices (before any output is written) and sums what the mean
+   denominators need (in block order: the same for any thread count). */
+static softce_status scan_targets(const softce__context *cx, int nt, target_scan *total) {
     target_scan *scans = malloc((size_t)cx->nblocks * sizeof *scans + 1);
     if (!scans)
         return softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY, "cannot allocate the target scan");
@@ -73,16 +88,45 @@ static softce_status scan_targets(const softce__context *cx, int nt, double *wsu
             scan_block(cx, b, &scans[b]);
     }
     softce_status st = SOFTCE_OK;
-    *wsum = 0.0;
+    total->wsum = total->valid = total->wapplied = 0.0;
     for (int64_t b = 0; b < cx->nblocks && st == SOFTCE_OK; b++) {
         if (scans[b].first_bad >= 0)
             st = softce__fail(SOFTCE_ERROR_TARGET, "target[%lld] = %lld is outside [0, %lld)",
                               (long long)scans[b].first_bad, (long long)scans[b].bad_value,
                               (long long)cx->p->C);
-        *wsum += scans[b].wsum;
+        total->wsum += scans[b].wsum;
+        total->valid += scans[b].valid;
+        total->wapplied += scans[b].wapplied;
     }
     free(scans);
     return st;
+}
+
+/* The denominator of a MEAN (options.denominator); checks options.empty = ERROR. Runs before
+   anything is written. */
+static softce_status mean_denominator(const softce__context *cx, int nt, double *den) {
+    const softce__plan *p = cx->p;
+    target_scan sc = {-1, 0, (double)p->E, (double)p->E, (double)p->E};
+    softce_status st = SOFTCE_OK;
+    int need = p->E > 0 && p->op != SOFTCE__OP_LOG_SOFTMAX &&
+               (!p->soft || (p->t[SOFTCE__SAMPLE_W] && p->reduction == SOFTCE_REDUCTION_MEAN &&
+                             (p->denominator == SOFTCE_DENOMINATOR_VALID ||
+                              p->denominator == SOFTCE_DENOMINATOR_WEIGHTS)));
+    if (need && (st = scan_targets(cx, nt, &sc)) != SOFTCE_OK)
+        return st;
+    switch (p->denominator) {
+    case SOFTCE_DENOMINATOR_VALID: *den = sc.valid; break;
+    case SOFTCE_DENOMINATOR_WEIGHTS: *den = sc.wapplied; break;
+    case SOFTCE_DENOMINATOR_ELEMENTS: *den = (double)p->E; break;
+    case SOFTCE_DENOMINATOR_VALUE: *den = p->denominator_value; break;
+    default: *den = p->soft ? (double)p->E : sc.wsum; break; /* AUTO: PyTorch's rule */
+    }
+    if (p->reduction == SOFTCE_REDUCTION_MEAN && *den == 0.0 && p->empty == SOFTCE_EMPTY_ERROR &&
+        p->op != SOFTCE__OP_LOG_SOFTMAX)
+        return softce__fail(SOFTCE_ERROR_EMPTY_MEAN,
+                            "the mean's denominator is 0 (%lld elements) and empty = ERROR",
+                            (long long)p->E);
+    return SOFTCE_OK;
 }
 
 /* ---- the call ------------------------------------------------------------------------ */
@@ -142,16 +186,19 @@ static void write_reduced_loss(const softce__plan *p, const double *parts, int64
     for (int64_t b = 0; b < nparts; b++)
         total += parts[b];
     /* A mean over a zero denominator is NaN, whatever the numerator (as PyTorch: with label
-       smoothing its two terms are inf and 0/0 there). */
+       smoothing its two terms are inf and 0/0 there), or 0 with empty = ZERO. */
     if (p->reduction == SOFTCE_REDUCTION_MEAN)
-        total = mean_denominator == 0.0 ? NAN : total / mean_denominator;
+        total = mean_denominator != 0.0             ? total / mean_denominator
+                : p->empty == SOFTCE_EMPTY_ZERO ? 0.0
+                                                : NAN;
     softce__store(loss->dtype, loss->data, 0, total);
 }
 
 static void setup(softce__context *cx, const softce__plan *p) {
     cx->p = p;
     cx->k = p->compute_f64 ? softce__kernels_f64() : softce__kernels_f32();
-    cx->col = softce__tiles_suitable(p) ? softce__kernels_col() : NULL;
+    /* the 1.1 per-element options live in the row kernels' path only */
+    cx->col = !p->extended && softce__tiles_suitable(p) ? softce__kernels_col() : NULL;
     cx->tsize = p->compute_f64 ? 8 : 4;
     int64_t rows = SOFTCE__BLOCK_LOGITS / p->C;
     cx->block_rows = rows < 1 ? 1 : rows > SOFTCE__MAX_BLOCK_ROWS ? SOFTCE__MAX_BLOCK_ROWS : rows;
@@ -232,21 +279,28 @@ static softce_status run_split(const softce__context *cx, double denominator) {
 }
 
 softce_status softce__run(const softce__plan *p) {
-    if (p->E == 0) { /* nothing to compute: a mean over nothing is NaN, a sum 0 */
-        write_reduced_loss(p, NULL, 0, 0.0);
-        return SOFTCE_OK;
-    }
     softce__context cx = {0};
+    double denominator = 0.0;
+    softce_status st = SOFTCE_OK;
+    if (p->E == 0) { /* nothing to compute: a mean over nothing follows options.empty */
+        cx.p = p;
+        if ((st = mean_denominator(&cx, 1, &denominator)) == SOFTCE_OK)
+            write_reduced_loss(p, NULL, 0, denominator);
+        return st;
+    }
     setup(&cx, p);
     int nt = thread_count(p, cx.nblocks);
     void *wbuf = NULL;
-    softce_status st = load_weights(&cx, &wbuf);
-    double denominator = (double)p->E; /* soft mean: number of elements */
-    if (st == SOFTCE_OK && !p->soft && p->op != SOFTCE__OP_LOG_SOFTMAX)
-        st = scan_targets(&cx, nt, &denominator);
-    cx.inv_d = p->reduction == SOFTCE_REDUCTION_MEAN ? 1.0 / denominator : 1.0;
-    if (st == SOFTCE_OK && softce__split_suitable(p, cx.tsize)) {
+    if ((st = load_weights(&cx, &wbuf)) == SOFTCE_OK)
+        st = mean_denominator(&cx, nt, &denominator);
+    cx.inv_d = p->reduction != SOFTCE_REDUCTION_MEAN ? 1.0
+               : denominator == 0.0 && p->empty == SOFTCE_EMPTY_ZERO ? 0.0
+                                                                   : 1.0 / denominator;
+    if (st == SOFTCE_OK)
+        st = softce__rows_prepare(&cx);
+    if (st == SOFTCE_OK && !p->extended && softce__split_suitable(p, cx.tsize)) {
         st = run_split(&cx, denominator);
+        softce__rows_release(&cx);
         free(wbuf);
         return st;
     }
@@ -273,6 +327,7 @@ softce_status softce__run(const softce__plan *p) {
     }
     free(cx.scratch);
     free(cx.block_loss);
+    softce__rows_release(&cx);
     free(wbuf);
     return st;
 }

@@ -85,6 +85,10 @@ typedef struct softce__context {
     size_t scratch_per_thread; /* bytes */
     char *scratch;
     double *block_loss;     /* per block partial sums */
+    /* 1.1 options, prepared once per call by softce__rows_prepare() */
+    void *prior;            /* smoothing prior in the compute type (contiguous), or NULL */
+    double prior_wsum;      /* sum_i w_i prior_i */
+    double kl_prior;        /* sum_i w_i xlogx(eps prior_i) (KL with a prior) */
 } softce__context;
 
 /* Element i of a contiguous row in the compute type (tsize 4: float, 8: double), as double. */
@@ -95,6 +99,9 @@ static inline double softce__row_value(const softce__context *cx, const void *ro
 /* rows.c: elements [e0, e1) one row at a time; returns the sum of their losses. */
 double softce__rows_block(const softce__context *cx, int64_t e0, int64_t e1, char *scratch);
 size_t softce__rows_scratch(const softce__context *cx);
+/* Per-call constants of the 1.1 options (after load_weights); released by rows_release. */
+softce_status softce__rows_prepare(softce__context *cx);
+void softce__rows_release(softce__context *cx);
 int softce__row_direct(const softce__plan *p, int slot, int tsize);
 
 /* tiles.c: elements [e0, e1) in tiles across positions (cx->col set); returns the loss sum. */

@@ -118,6 +118,15 @@ void softce__store(int32_t dtype, void *base, int64_t index, double v) {
     }
 }
 
+void softce__store_int(int32_t dtype, void *base, int64_t index, int64_t v) {
+    if (dtype == SOFTCE_DTYPE_I32)
+        ((int32_t *)base)[index] = (int32_t)v;
+    else if (dtype == SOFTCE_DTYPE_I64)
+        ((int64_t *)base)[index] = v;
+    else
+        softce__store(dtype, base, index, (double)v);
+}
+
 int64_t softce__load_int(int32_t dtype, const void *base, int64_t index) {
     if (dtype == SOFTCE_DTYPE_I32)
         return ((const int32_t *)base)[index];

@@ -39,6 +39,8 @@ double softce__load(int32_t dtype, const void *base, int64_t index);
 void softce__store(int32_t dtype, void *base, int64_t index, double v);
 /* Integer element (I32/I64). */
 int64_t softce__load_int(int32_t dtype, const void *base, int64_t index);
+/* An integer stored into any dtype (I32/I64 exactly, float types as double). */
+void softce__store_int(int32_t dtype, void *base, int64_t index, int64_t v);
 
 /* Gather n strided elements of `dtype` into a contiguous row of the compute type
    (f64 if `to_f64`, else f32); and the reverse. */
@@ -63,12 +65,20 @@ enum {
     SOFTCE__WEIGHT,      /* (C) */
     SOFTCE__GRAD_LOSS,   /* element-shaped (none) or 0-d */
     SOFTCE__LSE_IN,      /* element-shaped, read by backward */
+    SOFTCE__SAMPLE_W,    /* element-shaped sample weights (options.sample_weight) */
+    SOFTCE__PRIOR,       /* (C) smoothing prior (options.smoothing_prior) */
     SOFTCE__LOSS,        /* output: element-shaped (none) or 0-d */
     SOFTCE__LSE_OUT,     /* output, element-shaped */
     SOFTCE__GRAD_LOGITS, /* output, logits-shaped (also log_softmax's out) */
     SOFTCE__GRAD_TARGET, /* output, logits-shaped */
+    SOFTCE__ARGMAX_OUT,  /* output, element-shaped, I32/I64 (options.out_argmax) */
+    SOFTCE__CORRECT_OUT, /* output, element-shaped, any dtype (options.out_correct) */
+    SOFTCE__ZLOSS_OUT,   /* output, element-shaped (options.out_z_loss) */
     SOFTCE__NUM_SLOTS
 };
+
+/* Size of softce_options in release 1.0 (the fields up to flags). */
+#define SOFTCE__OPTIONS_V1_0_SIZE 40
 
 #define SOFTCE__MAX_EDIMS (SOFTCE_MAX_DIMS - 1)
 
@@ -90,6 +100,16 @@ typedef struct softce__plan {
     int64_t es[SOFTCE__NUM_SLOTS][SOFTCE__MAX_EDIMS]; /* element strides per slot */
     int64_t cs[SOFTCE__NUM_SLOTS];                /* class stride per slot (0 if none) */
     int grad_loss_scalar; /* grad_loss is 0-d (mean/sum) */
+    /* 1.1 options (defaults reproduce 1.0) */
+    double z_loss;        /* >= 0 */
+    double softcap;       /* 0 = off */
+    double logit_scale;   /* 1 = off */
+    int denominator;      /* softce_denominator */
+    int empty;            /* softce_empty */
+    double denominator_value;
+    int smoothing;        /* softce_smoothing */
+    int kl;               /* SOFTCE_FLAG_KL */
+    int extended;         /* any 1.1 option or extra output in use: row mode only */
 } softce__plan;
 
 /* validate.c: checks every operand and option; on success fills `plan` (via plan.c). */

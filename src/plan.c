@@ -16,7 +16,7 @@ static void slot_strides(const softce__plan *p, int slot, int cax, int en, int64
     memset(es, 0, sizeof(int64_t) * SOFTCE__MAX_EDIMS);
     if (!t)
         return;
-    if (slot == SOFTCE__WEIGHT) {
+    if (slot == SOFTCE__WEIGHT || slot == SOFTCE__PRIOR) {
         *cs = t->strides[0];
     } else if (logits_shaped(p, slot)) {
         int n = 0;

@@ -1,7 +1,9 @@
 /* Row mode: one element (row of C classes) at a time through the row kernels. */
 #include "driver.h"
 
+#include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- one row ------------------------------------------------------------------------- */
@@ -53,89 +55,240 @@ static double weight_at(const softce__context *cx, int64_t i) {
     return cx->w ? softce__row_value(cx, cx->w, i) : 1.0;
 }
 
-/* A hard target's row as "spike" (1-eps) w_t at t plus uniform eps/C: returns the loss. */
-static double hard_row(const softce__context *cx, const softce__cursor *c, int64_t t, const row_bufs *rb) {
+/* x log x with 0 log 0 = 0. */
+static double xlogx(double v) { return v != 0.0 ? v * log(v) : 0.0; }
+
+/* First index of the largest value of a compute-type row (a NaN counts as largest). */
+static int64_t row_argmax(const softce__context *cx, const void *row) {
+    const int64_t n = cx->p->C;
+    int64_t best = 0;
+    double m = softce__row_value(cx, row, 0);
+    for (int64_t i = 1; i < n && m == m; i++) {
+        double v = softce__row_value(cx, row, i);
+        if (v > m || v != v) {
+            m = v;
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* What an element needs besides the loss kernels (the 1.1 options). */
+typedef struct element_info {
+    double s;       /* sample weight (1 without) */
+    int64_t argmax; /* of the raw logits, when out_argmax / out_correct is wanted, else -1 */
+    int transform;  /* logit_scale / softcap in use */
+} element_info;
+
+/* The row the kernels see: the staged logits, transformed into the x buffer when asked. */
+static const void *logits_row(const softce__context *cx, const softce__cursor *c,
+                              const row_bufs *rb, element_info *ei) {
+    const softce__plan *p = cx->p;
+    const void *x = stage(cx, SOFTCE__LOGITS, cx->x_direct, c, rb->x);
+    ei->argmax = p->t[SOFTCE__ARGMAX_OUT] || p->t[SOFTCE__CORRECT_OUT] ? row_argmax(cx, x) : -1;
+    if (ei->transform) {
+        cx->k->transform(x, p->C, p->logit_scale, p->softcap, rb->x);
+        x = rb->x;
+    }
+    return x;
+}
+
+/* The extra per-element outputs (options.out_*) and the lse. */
+static void store_extras(const softce__context *cx, const softce__cursor *c,
+                         const element_info *ei, softce__lse lse, int correct, double zterm) {
+    const softce__plan *p = cx->p;
+    softce__store_elem(p, SOFTCE__LSE_OUT, c, softce__lse_value(lse));
+    if (!p->extended)
+        return;
+    const softce_tensor *t;
+    if ((t = p->t[SOFTCE__ARGMAX_OUT]))
+        softce__store_int(t->dtype, t->data, c->off[SOFTCE__ARGMAX_OUT], ei->argmax);
+    if ((t = p->t[SOFTCE__CORRECT_OUT]))
+        softce__store_int(t->dtype, t->data, c->off[SOFTCE__CORRECT_OUT], correct);
+    softce__store_elem(p, SOFTCE__ZLOSS_OUT, c, zterm);
+}
+
+/* Chain rule through the logit transform, then the gradient row to its tensor. */
+static void finish_grad(const softce__context *cx, const softce__cursor *c, const element_info *ei,
+                        const void *z, void *out) {
+    const softce__plan *p = cx->p;
+    if (ei->transform)
+        cx->k->chain(out, z, p->C, p->logit_scale, p->softcap);
+    finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
+}
+
+/* The z-loss term of an element (before the sample weight). */
+static double z_term(const softce__plan *p, softce__lse lse) {
+    double l = softce__lse_value(lse);
+    return p->z_loss != 0.0 ? p->z_loss * l * l : 0.0;
+}
+
+/* A hard target's row as "spike" at t plus a smoothing part q0 (uniform a0, or eps * prior):
+   returns the loss. */
+static double hard_row(const softce__context *cx, const softce__cursor *c, int64_t t,
+                       const row_bufs *rb, element_info *ei) {
     const softce__plan *p = cx->p;
     const softce__row_kernels *k = cx->k;
-    const double a0 = p->eps / (double)p->C, spike = (1.0 - p->eps) * weight_at(cx, t);
-    const void *x = stage(cx, SOFTCE__LOGITS, cx->x_direct, c, rb->x);
+    const double wt = weight_at(cx, t);
+    double a0 = p->eps / (double)p->C, a1 = 0.0, qt = 1.0 - p->eps; /* q_t beyond the a0 part */
+    const void *prior = NULL;
+    if (p->smoothing == SOFTCE_SMOOTHING_OTHERS) {
+        a0 = p->C > 1 ? p->eps / (double)(p->C - 1) : 0.0;
+        qt = p->C > 1 ? 1.0 - p->eps - a0 : 1.0;
+    } else if (cx->prior) {
+        prior = cx->prior, a1 = p->eps, a0 = 0.0;
+    }
+    const double spike = qt * wt;
+    const double S = prior ? p->eps * cx->prior_wsum : a0 * cx->wsum; /* sum w q0 */
+    const void *x = logits_row(cx, c, rb, ei);
     const double xt = softce__row_value(cx, x, t);
     /* Without smoothing no class weight but w_t enters: the kernels' unweighted fast path. */
-    const void *w = a0 != 0.0 ? cx->w : NULL;
+    const void *w = a0 != 0.0 || prior ? cx->w : NULL;
     double g = 1.0, loss;
     softce__lse lse;
     if (p->op != SOFTCE__OP_FORWARD)
-        g = softce__upstream(p, c) * cx->inv_d;
+        g = softce__upstream(p, c) * cx->inv_d * ei->s;
     if (p->op != SOFTCE__OP_BACKWARD) { /* forward: the fused kernel without stores */
         void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
                         ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
                         : NULL;
-        lse = k->fused(x, NULL, w, p->C, 0.0, a0, spike, g, out, &loss);
+        lse = k->fused(x, prior, w, p->C, a1, a0, spike, p->z_loss, g, out, &loss);
         if (out) {
             add_at(cx, out, t, -g * spike);
-            finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
+            finish_grad(cx, c, ei, x, out);
         }
     } else {
         lse = row_lse(cx, c, x);
         loss = 0.0;
         if (p->t[SOFTCE__GRAD_LOGITS]) {
             void *out = out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out);
-            k->grad(x, NULL, w, p->C, lse, g * (a0 * cx->wsum + spike), 0.0, g * a0, out);
+            double coef = S + spike;
+            if (p->z_loss != 0.0)
+                coef += 2.0 * p->z_loss * softce__lse_value(lse);
+            k->grad(x, prior, w, p->C, lse, g * coef, g * a1, g * a0, out);
             add_at(cx, out, t, -g * spike);
-            finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
+            finish_grad(cx, c, ei, x, out);
         }
     }
     if (spike != 0.0)
         loss += spike * ((lse.hi - xt) + lse.lo); /* keeps lo when |hi| >> 1e16 */
-    softce__store_elem(p, SOFTCE__LSE_OUT, c, softce__lse_value(lse));
-    return loss;
+    if (p->kl) { /* + sum_i w_i q_i log q_i, in closed form */
+        double q0t = prior ? p->eps * softce__row_value(cx, prior, t) : a0;
+        double rest = prior ? cx->kl_prior - wt * xlogx(q0t) : (cx->wsum - wt) * xlogx(a0);
+        loss += rest + wt * xlogx(q0t + qt);
+    }
+    const double zterm = z_term(p, lse) * ei->s;
+    store_extras(cx, c, ei, lse, ei->argmax == t, zterm);
+    return loss * ei->s + zterm;
 }
 
-/* A soft target's row, q = (1 - eps) p + eps / C: returns the loss. */
-static double soft_row(const softce__context *cx, const softce__cursor *c, const row_bufs *rb) {
+/* sum_i w_i q_i log q_i of a soft row (q = a1 p + a0), in double. */
+static double soft_entropy_term(const softce__context *cx, const void *q, double a1, double a0) {
+    double h = 0.0;
+    for (int64_t i = 0; i < cx->p->C; i++)
+        h += weight_at(cx, i) * xlogx(a1 * softce__row_value(cx, q, i) + a0);
+    return h;
+}
+
+/* KL's part of the gradient w.r.t. a soft target: out_i += c w_i (log q_i + 1) where q_i > 0
+   (0 where q_i = 0, as PyTorch's xlogy). */
+static void kl_grad_target(const softce__context *cx, const void *q, double a1, double a0,
+                           double cf, void *out) {
+    for (int64_t i = 0; i < cx->p->C; i++) {
+        double qi = a1 * softce__row_value(cx, q, i) + a0;
+        if (qi > 0.0)
+            add_at(cx, out, i, cf * weight_at(cx, i) * (log(qi) + 1.0));
+    }
+}
+
+/* A soft target's row, q = a1 p + a0 (uniform / others smoothing) or (1 - eps) p + eps prior
+   staged into the p buffer: returns the loss. */
+static double soft_row(const softce__context *cx, const softce__cursor *c, const row_bufs *rb,
+                       element_info *ei) {
     const softce__plan *p = cx->p;
     const softce__row_kernels *k = cx->k;
-    const double a1 = 1.0 - p->eps, a0 = p->eps / (double)p->C;
-    const void *x = stage(cx, SOFTCE__LOGITS, cx->x_direct, c, rb->x);
+    double a1 = 1.0 - p->eps, a0 = p->eps / (double)p->C; /* what the kernels see */
+    if (p->smoothing == SOFTCE_SMOOTHING_OTHERS) {
+        a0 = p->C > 1 ? p->eps / (double)(p->C - 1) : 0.0;
+        a1 = p->C > 1 ? 1.0 - p->eps - a0 : 1.0;
+    }
+    const double dq = cx->prior ? 1.0 - p->eps : a1; /* d q_i / d p_i */
+    const void *x = logits_row(cx, c, rb, ei);
     const void *q = stage(cx, SOFTCE__TARGET, cx->p_direct, c, rb->p);
+    int correct = ei->argmax >= 0 && row_argmax(cx, q) == ei->argmax;
+    if (cx->prior) { /* q = (1 - eps) p + eps prior, staged */
+        for (int64_t i = 0; i < p->C; i++) {
+            double v = dq * softce__row_value(cx, q, i) +
+                       p->eps * softce__row_value(cx, cx->prior, i);
+            if (p->compute_f64)
+                ((double *)rb->p)[i] = v;
+            else
+                ((float *)rb->p)[i] = (float)v;
+        }
+        q = rb->p, a1 = 1.0, a0 = 0.0;
+    }
     double g = 1.0, loss, swq;
     softce__lse lse;
     if (p->op != SOFTCE__OP_FORWARD)
-        g = softce__upstream(p, c) * cx->inv_d;
+        g = softce__upstream(p, c) * cx->inv_d * ei->s;
     if (p->op != SOFTCE__OP_BACKWARD) { /* forward: the fused kernel without stores */
         void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
                         ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
                         : NULL;
-        lse = k->fused(x, q, cx->w, p->C, a1, a0, 0.0, g, out, &loss);
+        lse = k->fused(x, q, cx->w, p->C, a1, a0, 0.0, p->z_loss, g, out, &loss);
         if (out)
-            finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
-        softce__store_elem(p, SOFTCE__LSE_OUT, c, softce__lse_value(lse));
-        return loss;
+            finish_grad(cx, c, ei, x, out);
+    } else {
+        lse = row_lse(cx, c, x);
+        loss = k->soft_loss(x, q, cx->w, p->C, lse, a1, a0, &swq);
+        if (p->t[SOFTCE__GRAD_TARGET]) {
+            /* computed before grad_logits: an in-place grad_logits may overwrite x */
+            void *out = out_row(cx, SOFTCE__GRAD_TARGET, cx->gt_direct, c, rb->out);
+            k->grad_target(x, cx->w, p->C, lse, g * dq, out);
+            if (p->kl)
+                kl_grad_target(cx, q, a1, a0, g * dq, out);
+            finish_row(cx, SOFTCE__GRAD_TARGET, cx->gt_direct, c, out);
+        }
+        if (p->t[SOFTCE__GRAD_LOGITS]) {
+            void *out = out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out);
+            double coef = swq;
+            if (p->z_loss != 0.0)
+                coef += 2.0 * p->z_loss * softce__lse_value(lse);
+            k->grad(x, q, cx->w, p->C, lse, g * coef, g * a1, g * a0, out);
+            finish_grad(cx, c, ei, x, out);
+        }
     }
-    lse = row_lse(cx, c, x);
-    loss = k->soft_loss(x, q, cx->w, p->C, lse, a1, a0, &swq);
-    if (p->op == SOFTCE__OP_BACKWARD && p->t[SOFTCE__GRAD_TARGET]) {
-        /* computed before grad_logits: an in-place grad_logits may overwrite x */
-        void *out = out_row(cx, SOFTCE__GRAD_TARGET, cx->gt_direct, c, rb->out);
-        k->grad_target(x, cx->w, p->C, lse, g * a1, out);
-        finish_row(cx, SOFTCE__GRAD_TARGET, cx->gt_direct, c, out);
-    }
-    if (p->op == SOFTCE__OP_BACKWARD && p->t[SOFTCE__GRAD_LOGITS]) {
-        void *out = out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out);
-        k->grad(x, q, cx->w, p->C, lse, g * swq, g * a1, g * a0, out);
-        finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
-    }
-    softce__store_elem(p, SOFTCE__LSE_OUT, c, softce__lse_value(lse));
-    return loss;
+    if (p->kl)
+        loss += soft_entropy_term(cx, q, a1, a0);
+    const double zterm = z_term(p, lse) * ei->s;
+    store_extras(cx, c, ei, lse, correct, zterm);
+    return loss * ei->s + zterm;
 }
 
-static void zero_row(const softce__context *cx, const softce__cursor *c, const row_bufs *rb) {
+static void zero_out(const softce__context *cx, int slot, int is_direct, const softce__cursor *c,
+                     const row_bufs *rb) {
     const softce__plan *p = cx->p;
-    if (!p->t[SOFTCE__GRAD_LOGITS])
+    if (!p->t[slot])
         return;
-    void *out = out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out);
+    void *out = out_row(cx, slot, is_direct, c, rb->out);
     memset(out, 0, (size_t)p->C * (size_t)cx->tsize); /* all-zero bits = +0.0 */
-    finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
+    finish_row(cx, slot, is_direct, c, out);
+}
+
+/* An ignored (hard target == ignore_index) or masked (sample weight 0) element: no loss, zero
+   gradients; the lse and argmax are still reported. */
+static void skipped_row(const softce__context *cx, const softce__cursor *c, const row_bufs *rb,
+                        element_info *ei) {
+    const softce__plan *p = cx->p;
+    /* reported values first: an in-place grad_logits overwrites the logits below */
+    if (p->t[SOFTCE__LSE_OUT] || p->t[SOFTCE__ARGMAX_OUT] || p->t[SOFTCE__CORRECT_OUT] ||
+        p->t[SOFTCE__ZLOSS_OUT]) {
+        const void *x = logits_row(cx, c, rb, ei);
+        store_extras(cx, c, ei, cx->k->lse(x, p->C), 0, 0.0);
+    }
+    zero_out(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb);
+    if (p->op == SOFTCE__OP_BACKWARD)
+        zero_out(cx, SOFTCE__GRAD_TARGET, cx->gt_direct, c, rb);
 }
 
 static void log_softmax_row(const softce__context *cx, const softce__cursor *c, const row_bufs *rb) {
@@ -152,18 +305,22 @@ static double element(const softce__context *cx, const softce__cursor *c, const 
         log_softmax_row(cx, c, rb);
         return 0.0;
     }
-    if (p->soft)
-        return soft_row(cx, c, rb);
-    const softce_tensor *t = p->t[SOFTCE__TARGET];
-    int64_t cls = softce__load_int(t->dtype, t->data, c->off[SOFTCE__TARGET]);
-    if (cls != p->ignore_index)
-        return hard_row(cx, c, cls, rb);
-    zero_row(cx, c, rb);
-    if (p->t[SOFTCE__LSE_OUT])
-        softce__store_elem(p, SOFTCE__LSE_OUT, c,
-                           softce__lse_value(cx->k->lse(
-                               stage(cx, SOFTCE__LOGITS, cx->x_direct, c, rb->x), p->C)));
-    return 0.0;
+    element_info ei = {1.0, -1, p->logit_scale != 1.0 || p->softcap != 0.0};
+    const softce_tensor *sw = p->t[SOFTCE__SAMPLE_W];
+    if (sw)
+        ei.s = softce__load(sw->dtype, sw->data, c->off[SOFTCE__SAMPLE_W]);
+    int64_t cls = -1;
+    int skip = ei.s == 0.0;
+    if (!p->soft) {
+        const softce_tensor *t = p->t[SOFTCE__TARGET];
+        cls = softce__load_int(t->dtype, t->data, c->off[SOFTCE__TARGET]);
+        skip |= cls == p->ignore_index;
+    }
+    if (skip) {
+        skipped_row(cx, c, rb, &ei);
+        return 0.0;
+    }
+    return p->soft ? soft_row(cx, c, rb, &ei) : hard_row(cx, c, cls, rb, &ei);
 }
 
 double softce__rows_block(const softce__context *cx, int64_t e0, int64_t e1, char *scratch) {
@@ -189,16 +346,43 @@ int softce__row_direct(const softce__plan *p, int slot, int tsize) {
            (t->dtype == SOFTCE_DTYPE_F32 || t->dtype == SOFTCE_DTYPE_F64);
 }
 
-/* Scratch rows: x, p and one output, in the compute type, when anything is not direct. */
+/* Scratch rows: x, p and one output, in the compute type, when anything is not direct (or
+   the logits are transformed, or a soft target is mixed with a prior). */
 size_t softce__rows_scratch(const softce__context *cx) {
     const softce__plan *p = cx->p;
     int any = !cx->x_direct || (p->soft && !cx->p_direct) ||
               (p->t[SOFTCE__GRAD_LOGITS] && !cx->gx_direct) ||
-              (p->t[SOFTCE__GRAD_TARGET] && !cx->gt_direct);
+              (p->t[SOFTCE__GRAD_TARGET] && !cx->gt_direct) || p->logit_scale != 1.0 ||
+              p->softcap != 0.0 || (p->soft && p->t[SOFTCE__PRIOR]);
     size_t bytes;
     if (!any)
         return 0;
     if (__builtin_mul_overflow((size_t)p->C, (size_t)(3 * cx->tsize), &bytes))
         return SIZE_MAX; /* cannot be allocated: the driver reports out of memory */
     return bytes;
+}
+
+softce_status softce__rows_prepare(softce__context *cx) {
+    const softce__plan *p = cx->p;
+    const softce_tensor *pr = p->t[SOFTCE__PRIOR];
+    cx->prior = NULL;
+    cx->prior_wsum = cx->kl_prior = 0.0;
+    if (!pr || p->op == SOFTCE__OP_LOG_SOFTMAX)
+        return SOFTCE_OK;
+    size_t bytes;
+    if (__builtin_mul_overflow((size_t)p->C, (size_t)cx->tsize, &bytes) ||
+        !(cx->prior = malloc(bytes)))
+        return softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY, "cannot allocate the smoothing prior");
+    softce__gather(pr->dtype, pr->data, p->cs[SOFTCE__PRIOR], p->C, p->compute_f64, cx->prior);
+    for (int64_t i = 0; i < p->C; i++) {
+        double wi = weight_at(cx, i), pi = softce__row_value(cx, cx->prior, i);
+        cx->prior_wsum += wi * pi;
+        cx->kl_prior += wi * xlogx(p->eps * pi);
+    }
+    return SOFTCE_OK;
+}
+
+void softce__rows_release(softce__context *cx) {
+    free(cx->prior);
+    cx->prior = NULL;
 }

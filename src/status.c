@@ -18,7 +18,8 @@
     X(SOFTCE_ERROR_OPTION, "invalid option")                                                   \
     X(SOFTCE_ERROR_TARGET, "class index out of range")                                         \
     X(SOFTCE_ERROR_OUT_OF_MEMORY, "out of memory")                                             \
-    X(SOFTCE_ERROR_INTERNAL, "internal error")
+    X(SOFTCE_ERROR_INTERNAL, "internal error")                                                 \
+    X(SOFTCE_ERROR_EMPTY_MEAN, "mean over nothing")
 
 const char *softce_status_name(softce_status status) {
     switch (status) {

@@ -3,9 +3,12 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 static const char *const slot_names[SOFTCE__NUM_SLOTS] = {
-    "logits", "target", "weight", "grad_loss", "lse", "loss", "lse", "grad_logits", "grad_target"};
+    "logits",      "target",      "weight",     "grad_loss",     "lse",
+    "sample_weight", "smoothing_prior", "loss", "lse",         "grad_logits",
+    "grad_target", "out_argmax",  "out_correct", "out_z_loss"};
 
 static int is_output(int slot) { return slot >= SOFTCE__LOSS; }
 
@@ -83,10 +86,24 @@ static softce_status check_no_self_overlap(const softce_tensor *t, const char *n
     return SOFTCE_OK;
 }
 
-static softce_status check_options(const softce_options *o) {
-    if (o->struct_size != sizeof(softce_options))
-        return softce__fail(SOFTCE_ERROR_STRUCT_SIZE, "options: struct_size = %u, expected %u",
-                            (unsigned)o->struct_size, (unsigned)sizeof(softce_options));
+/* The caller's options as a whole current struct: fields beyond its struct_size (a caller
+   compiled against 1.0) take their defaults. */
+static softce_status read_options(const softce_options *in, softce_options *o) {
+    softce_options_init(o);
+    if (in->struct_size != sizeof(softce_options) &&
+        in->struct_size != SOFTCE__OPTIONS_V1_0_SIZE)
+        return softce__fail(SOFTCE_ERROR_STRUCT_SIZE,
+                            "options: struct_size = %u, expected %u (or %u, release 1.0)",
+                            (unsigned)in->struct_size, (unsigned)sizeof(softce_options),
+                            (unsigned)SOFTCE__OPTIONS_V1_0_SIZE);
+    memcpy(o, in, in->struct_size);
+    o->struct_size = sizeof *o;
+    return SOFTCE_OK;
+}
+
+static int finite_d(double v) { return v - v == 0.0; }
+
+static softce_status check_options(softce__op op, const softce_options *o) {
     if (o->reduction < SOFTCE_REDUCTION_MEAN || o->reduction > SOFTCE_REDUCTION_NONE)
         return softce__fail(SOFTCE_ERROR_OPTION,
                             "options: reduction = %d is not MEAN (1), SUM (2) or NONE (3)",
@@ -97,9 +114,55 @@ static softce_status check_options(const softce_options *o) {
     if (o->num_threads < 0)
         return softce__fail(SOFTCE_ERROR_OPTION, "options: num_threads = %d is negative",
                             (int)o->num_threads);
-    if (o->flags != 0)
+    if (o->flags & ~SOFTCE_FLAG_KL)
         return softce__fail(SOFTCE_ERROR_OPTION, "options: unknown flags 0x%x",
-                            (unsigned)o->flags);
+                            (unsigned)(o->flags & ~SOFTCE_FLAG_KL));
+    if (!(finite_d(o->z_loss) && o->z_loss >= 0.0))
+        return softce__fail(SOFTCE_ERROR_OPTION, "options: z_loss = %g is not finite and >= 0",
+                            o->z_loss);
+    if (!(o->softcap == 0.0 || (finite_d(o->softcap) && o->softcap > 0.0)))
+        return softce__fail(SOFTCE_ERROR_OPTION,
+                            "options: softcap = %g is neither 0 (off) nor finite and > 0",
+                            o->softcap);
+    if (!(finite_d(o->logit_scale) && o->logit_scale > 0.0))
+        return softce__fail(SOFTCE_ERROR_OPTION, "options: logit_scale = %g is not finite and > 0",
+                            o->logit_scale);
+    if (o->denominator < SOFTCE_DENOMINATOR_AUTO || o->denominator > SOFTCE_DENOMINATOR_VALUE)
+        return softce__fail(SOFTCE_ERROR_OPTION,
+                            "options: denominator = %d is not AUTO (0), VALID (1), WEIGHTS (2), "
+                            "ELEMENTS (3) or VALUE (4)",
+                            (int)o->denominator);
+    if (o->denominator == SOFTCE_DENOMINATOR_VALUE &&
+        !(finite_d(o->denominator_value) && o->denominator_value > 0.0))
+        return softce__fail(SOFTCE_ERROR_OPTION,
+                            "options: denominator_value = %g is not finite and > 0",
+                            o->denominator_value);
+    if (o->empty < SOFTCE_EMPTY_NAN || o->empty > SOFTCE_EMPTY_ERROR)
+        return softce__fail(SOFTCE_ERROR_OPTION,
+                            "options: empty = %d is not NAN (0), ZERO (1) or ERROR (2)",
+                            (int)o->empty);
+    if (o->smoothing < SOFTCE_SMOOTHING_UNIFORM || o->smoothing > SOFTCE_SMOOTHING_OTHERS)
+        return softce__fail(SOFTCE_ERROR_OPTION,
+                            "options: smoothing = %d is not UNIFORM (0) or OTHERS (1)",
+                            (int)o->smoothing);
+    if (o->smoothing_prior && o->smoothing != SOFTCE_SMOOTHING_UNIFORM)
+        return softce__fail(SOFTCE_ERROR_OPTION,
+                            "options: smoothing_prior needs smoothing = UNIFORM (0)");
+    if (o->reserved != 0)
+        return softce__fail(SOFTCE_ERROR_STRUCT_SIZE, "options: reserved = %d, must be 0",
+                            (int)o->reserved);
+    if (op != SOFTCE__OP_FORWARD && op != SOFTCE__OP_FORWARD_BACKWARD) {
+        const char *extra = o->out_lse      ? "out_lse"
+                            : o->out_argmax ? "out_argmax"
+                            : o->out_correct ? "out_correct"
+                            : o->out_z_loss  ? "out_z_loss"
+                                             : NULL;
+        if (extra)
+            return softce__fail(SOFTCE_ERROR_OPTION,
+                                "options: %s is only written by softce_forward and "
+                                "softce_forward_backward",
+                                extra);
+    }
     return SOFTCE_OK;
 }
 
@@ -229,16 +292,26 @@ static softce_status check_operands(const softce_tensor *const *t, int reduction
     for (int s = SOFTCE__GRAD_LOSS; st == SOFTCE_OK && s < SOFTCE__NUM_SLOTS; s++) {
         if (!t[s])
             continue;
-        if (!softce__dtype_is_float(t[s]->dtype))
+        if (s == SOFTCE__ARGMAX_OUT) {
+            if (t[s]->dtype != SOFTCE_DTYPE_I32 && t[s]->dtype != SOFTCE_DTYPE_I64)
+                return softce__fail(SOFTCE_ERROR_DTYPE, "%s: dtype %s is not i32 or i64",
+                                    names[s], softce__dtype_name(t[s]->dtype));
+            if (t[s]->dtype == SOFTCE_DTYPE_I32 && lg->shape[cax] > INT32_MAX)
+                return softce__fail(SOFTCE_ERROR_DTYPE, "%s: i32 cannot hold class %lld",
+                                    names[s], (long long)(lg->shape[cax] - 1));
+        } else if (s != SOFTCE__CORRECT_OUT && !softce__dtype_is_float(t[s]->dtype)) {
             return softce__fail(SOFTCE_ERROR_DTYPE, "%s: dtype %s is not a float type",
                                 names[s], softce__dtype_name(t[s]->dtype));
+        }
         if (s == SOFTCE__GRAD_LOSS || s == SOFTCE__LOSS)
             st = reduced ? check_shape(t[s], names[s], 0, es, "0-d for mean/sum")
                          : check_shape(t[s], names[s], en, es, "per element for none");
-        else if (s == SOFTCE__LSE_IN || s == SOFTCE__LSE_OUT)
-            st = check_shape(t[s], names[s], en, es, "per element");
-        else
+        else if (s == SOFTCE__PRIOR)
+            st = check_shape(t[s], names[s], 1, &lg->shape[cax], "(C)");
+        else if (s == SOFTCE__GRAD_LOGITS || s == SOFTCE__GRAD_TARGET)
             st = check_shape(t[s], names[s], lg->ndim, lg->shape, "logits shape");
+        else
+            st = check_shape(t[s], names[s], en, es, "per element");
     }
     if (st == SOFTCE_OK && t[SOFTCE__GRAD_TARGET] && !*soft)
         return softce__fail(SOFTCE_ERROR_DTYPE,
@@ -249,23 +322,37 @@ static softce_status check_operands(const softce_tensor *const *t, int reduction
 softce_status softce__validate(softce__op op, const softce_options *opts,
                                const softce_tensor *const slots[SOFTCE__NUM_SLOTS],
                                softce__plan *plan) {
-    softce_options defaults;
-    if (!opts) {
-        softce_options_init(&defaults);
-        opts = &defaults;
-    }
-    softce_status st = check_options(opts);
-    if (st != SOFTCE_OK)
+    softce_options o;
+    softce_status st = SOFTCE_OK;
+    if (!opts)
+        softce_options_init(&o);
+    else if ((st = read_options(opts, &o)) != SOFTCE_OK)
         return st;
+    if ((st = check_options(op, &o)) != SOFTCE_OK)
+        return st;
+    if (o.out_lse && slots[SOFTCE__LSE_OUT])
+        return softce__fail(SOFTCE_ERROR_OPTION,
+                            "options: out_lse and the lse argument are both given");
     const softce_tensor *t[SOFTCE__NUM_SLOTS];
     for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
         t[s] = slots[s];
-    t[SOFTCE__WEIGHT] = opts->weight;
+    t[SOFTCE__WEIGHT] = o.weight;
+    if (op != SOFTCE__OP_LOG_SOFTMAX) { /* log_softmax reads only num_threads and flags */
+        t[SOFTCE__SAMPLE_W] = o.sample_weight;
+        t[SOFTCE__PRIOR] = o.smoothing_prior;
+    }
+    if (o.out_lse)
+        t[SOFTCE__LSE_OUT] = o.out_lse;
+    t[SOFTCE__ARGMAX_OUT] = o.out_argmax;
+    t[SOFTCE__CORRECT_OUT] = o.out_correct;
+    t[SOFTCE__ZLOSS_OUT] = o.out_z_loss;
     const char *names[SOFTCE__NUM_SLOTS];
     for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
         names[s] = slot_names[s];
     if (op == SOFTCE__OP_LOG_SOFTMAX)
         names[SOFTCE__GRAD_LOGITS] = "out";
+    if (o.out_lse)
+        names[SOFTCE__LSE_OUT] = "out_lse";
     if ((st = check_present(op, t, names)) != SOFTCE_OK)
         return st;
     extent ext[SOFTCE__NUM_SLOTS] = {{0, 0}};
@@ -273,7 +360,7 @@ softce_status softce__validate(softce__op op, const softce_options *opts,
         if (t[s] && (st = check_descriptor(t[s], names[s], &ext[s])) != SOFTCE_OK)
             return st;
     int soft = 0;
-    if ((st = check_operands(t, opts->reduction, &soft, names)) != SOFTCE_OK)
+    if ((st = check_operands(t, o.reduction, &soft, names)) != SOFTCE_OK)
         return st;
     if ((st = check_overlaps(op, t, ext, names)) != SOFTCE_OK)
         return st;
@@ -281,10 +368,22 @@ softce_status softce__validate(softce__op op, const softce_options *opts,
     const softce_tensor *lg = t[SOFTCE__LOGITS];
     plan->op = op;
     plan->soft = soft;
-    plan->reduction = opts->reduction;
-    plan->ignore_index = opts->ignore_index;
-    plan->eps = opts->label_smoothing;
-    plan->num_threads = opts->num_threads;
+    plan->reduction = o.reduction;
+    plan->ignore_index = o.ignore_index;
+    plan->eps = o.label_smoothing;
+    plan->num_threads = o.num_threads;
+    plan->z_loss = o.z_loss;
+    plan->softcap = o.softcap;
+    plan->logit_scale = o.logit_scale;
+    plan->denominator = o.denominator;
+    plan->empty = o.empty;
+    plan->denominator_value = o.denominator_value;
+    plan->smoothing = o.smoothing;
+    plan->kl = (o.flags & SOFTCE_FLAG_KL) != 0 && op != SOFTCE__OP_LOG_SOFTMAX;
+    plan->extended = o.z_loss != 0.0 || o.softcap != 0.0 || o.logit_scale != 1.0 || plan->kl ||
+                     o.smoothing != SOFTCE_SMOOTHING_UNIFORM || t[SOFTCE__SAMPLE_W] ||
+                     t[SOFTCE__PRIOR] || t[SOFTCE__ARGMAX_OUT] || t[SOFTCE__CORRECT_OUT] ||
+                     t[SOFTCE__ZLOSS_OUT];
     plan->compute_f64 = lg->dtype == SOFTCE_DTYPE_F64;
     plan->C = lg->shape[lg->ndim == 1 ? 0 : 1];
     plan->E = ext[SOFTCE__LOGITS].numel / plan->C;

@@ -25,7 +25,7 @@ static void test_version(void **state) {
              SOFTCE_VERSION_PATCH);
     assert_string_equal(buf, SOFTCE_VERSION_STRING);
     assert_string_equal(softce_version_string(), SOFTCE_VERSION_STRING);
-    assert_string_equal(softce_version_string(), "1.0.0");
+    assert_string_equal(softce_version_string(), "1.1.0");
     assert_int_equal(SOFTCE_VERSION_NUMBER, 10000);
     assert_int_equal(softce_version(), SOFTCE_VERSION_NUMBER);
 }

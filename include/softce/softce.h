@@ -45,14 +45,14 @@ extern "C" {
 /** Major version; also the ABI version (the SONAME is libsoftce.so.MAJOR). @since 1.0.0 */
 #define SOFTCE_VERSION_MAJOR 1
 /** Minor version: additions only. @since 1.0.0 */
-#define SOFTCE_VERSION_MINOR 0
+#define SOFTCE_VERSION_MINOR 1
 /** Patch version: fixes only. @since 1.0.0 */
 #define SOFTCE_VERSION_PATCH 0
 /** MAJOR*10000 + MINOR*100 + PATCH. @since 1.0.0 */
 #define SOFTCE_VERSION_NUMBER                                                                  \
     (SOFTCE_VERSION_MAJOR * 10000 + SOFTCE_VERSION_MINOR * 100 + SOFTCE_VERSION_PATCH)
 /** "MAJOR.MINOR.PATCH". @since 1.0.0 */
-#define SOFTCE_VERSION_STRING "1.0.0"
+#define SOFTCE_VERSION_STRING "1.1.0"
 
 /**
  * @brief Version of the library actually loaded, as SOFTCE_VERSION_NUMBER.
@@ -100,7 +100,9 @@ typedef enum softce_status {
     SOFTCE_ERROR_OPTION = 9,         /**< An option is out of range or unknown. */
     SOFTCE_ERROR_TARGET = 10,        /**< A class index is outside [0, C) and not ignore_index. */
     SOFTCE_ERROR_OUT_OF_MEMORY = 11, /**< A scratch allocation failed. */
-    SOFTCE_ERROR_INTERNAL = 12       /**< A bug in the library; please report it. */
+    SOFTCE_ERROR_INTERNAL = 12,      /**< A bug in the library; please report it. */
+    SOFTCE_ERROR_EMPTY_MEAN = 13     /**< A mean over nothing with empty = SOFTCE_EMPTY_ERROR
+                                          (@since 1.1.0). */
 } softce_status;
 
 /**
@@ -199,8 +201,63 @@ typedef enum softce_reduction {
 } softce_reduction;
 
 /**
+ * @brief Denominator of a MEAN reduction (softce_options.denominator). 0 is the default.
+ *
+ * "Counted" elements are those not ignored (hard target == ignore_index) and whose sample
+ * weight is not 0.
+ * @since 1.1.0
+ */
+typedef enum softce_denominator {
+    SOFTCE_DENOMINATOR_AUTO = 0,     /**< PyTorch's rule (default): hard targets: the sum of the
+                                          class weights of the non-ignored targets (their count
+                                          without weights); soft targets: the element count.
+                                          Sample weights do not change it. */
+    SOFTCE_DENOMINATOR_VALID = 1,    /**< The number of counted elements. */
+    SOFTCE_DENOMINATOR_WEIGHTS = 2,  /**< The sum of the weights applied: over non-ignored
+                                          elements, sample weight times (hard targets) the
+                                          class weight of the target. */
+    SOFTCE_DENOMINATOR_ELEMENTS = 3, /**< All elements, ignored or not. */
+    SOFTCE_DENOMINATOR_VALUE = 4     /**< softce_options.denominator_value (finite, > 0): e.g. a
+                                          global count for gradient accumulation. */
+} softce_denominator;
+
+/**
+ * @brief What a MEAN over a zero denominator gives (softce_options.empty). 0 is the default.
+ * @since 1.1.0
+ */
+typedef enum softce_empty {
+    SOFTCE_EMPTY_NAN = 0,  /**< NaN loss, zero gradient (PyTorch; default). */
+    SOFTCE_EMPTY_ZERO = 1, /**< Zero loss, zero gradient. */
+    SOFTCE_EMPTY_ERROR = 2 /**< The call fails with SOFTCE_ERROR_EMPTY_MEAN, writing nothing. */
+} softce_empty;
+
+/**
+ * @brief Where label smoothing puts its mass epsilon (softce_options.smoothing).
+ * @since 1.1.0
+ */
+typedef enum softce_smoothing {
+    SOFTCE_SMOOTHING_UNIFORM = 0, /**< epsilon / C on every class (PyTorch; default). */
+    SOFTCE_SMOOTHING_OTHERS = 1   /**< epsilon / (C - 1) on the classes other than the target:
+                                       q = (1 - eps) p + eps (1 - p) / (C - 1) (Megatron's
+                                       convention; with C == 1 no smoothing). */
+} softce_smoothing;
+
+/** softce_options.flags bit: return KL(q || softmax) = CE - H(q) instead of CE (same gradient
+ *  w.r.t. the logits). @since 1.1.0 */
+#define SOFTCE_FLAG_KL 1u
+
+/**
  * @brief Options of every call. Initialise with softce_options_init(); fields are only ever
- *        appended, and struct_size tells the library which ones the caller knows.
+ *        appended, and struct_size tells the library which ones the caller knows (a caller
+ *        compiled against 1.0 passes the 1.0 size and gets the defaults of the later fields).
+ *
+ * Per element, with logits x (C values), class weights w (1 without `weight`), sample weight s
+ * (1 without `sample_weight`) and the smoothed target distribution q (docs/numerics.md):
+ *   z_i  = softcap * tanh(logit_scale * x_i / softcap)   (softcap > 0), else logit_scale * x_i
+ *   lse  = log sum_i exp(z_i)
+ *   loss = s * ( -sum_i w_i q_i (z_i - lse)  [+ sum_i w_i q_i log q_i with SOFTCE_FLAG_KL]
+ *                + z_loss * lse^2 )
+ * and 0 for an ignored element (or s == 0: a masked element).
  * @since 1.0.0
  */
 typedef struct softce_options {
@@ -210,12 +267,49 @@ typedef struct softce_options {
     double label_smoothing;      /**< Epsilon in [0, 1] (default 0). */
     const softce_tensor *weight; /**< NULL or a (C) f32/f64 tensor of class weights. */
     int32_t num_threads;         /**< >= 0; 0 = the OpenMP default (default 0). */
-    uint32_t flags;              /**< Reserved for future flags: must be 0. */
+    uint32_t flags;              /**< 0 or SOFTCE_FLAG_KL (@since 1.1.0); other bits must be 0. */
+    /* ---- appended in 1.1.0 ---- */
+    double z_loss;      /**< z-loss coefficient >= 0: adds z_loss * lse^2 per element (default 0).
+                             @since 1.1.0 */
+    double softcap;     /**< 0 (default: off) or > 0: z = softcap * tanh(z / softcap).
+                             @since 1.1.0 */
+    double logit_scale; /**< > 0 (default 1): logits are multiplied by it first (inverse
+                             temperature). @since 1.1.0 */
+    const softce_tensor *sample_weight; /**< NULL or an element-shaped float tensor: one weight
+                                             per element, multiplying its loss; 0 masks the
+                                             element out (hard and soft targets).
+                                             @since 1.1.0 */
+    int32_t denominator;      /**< A softce_denominator value (default AUTO). @since 1.1.0 */
+    int32_t empty;            /**< A softce_empty value (default NAN). @since 1.1.0 */
+    double denominator_value; /**< The denominator for SOFTCE_DENOMINATOR_VALUE (else unused).
+                                   @since 1.1.0 */
+    int32_t smoothing;        /**< A softce_smoothing value (default UNIFORM). @since 1.1.0 */
+    int32_t reserved;         /**< Must be 0. @since 1.1.0 */
+    const softce_tensor *smoothing_prior; /**< NULL or a (C) float tensor: label smoothing moves
+                                               mass eps toward this distribution instead of the
+                                               uniform one (smoothing must be UNIFORM).
+                                               @since 1.1.0 */
+    /* Extra per-element outputs (element-shaped, NULL = not wanted), written by
+       softce_forward() and softce_forward_backward() only. */
+    const softce_tensor *out_lse;     /**< Float: log-sum-exp of the (transformed) logits.
+                                           @since 1.1.0 */
+    const softce_tensor *out_argmax;  /**< I32/I64: the first index of the largest logit (a NaN
+                                           counts as largest). @since 1.1.0 */
+    const softce_tensor *out_correct; /**< Any dtype: 1 where argmax == the target class (soft
+                                           targets: the target's first argmax), else 0 (also for
+                                           ignored elements). @since 1.1.0 */
+    const softce_tensor *out_z_loss;  /**< Float: the element's z-loss term s * z_loss * lse^2
+                                           (0 when ignored). @since 1.1.0 */
 } softce_options;
 
 /**
  * @brief Sets every field to its default (mean, ignore_index -100, no smoothing, no weight,
- *        default threads, no flags) and struct_size to sizeof(softce_options).
+ *        default threads, no flags, and the 1.1 fields: no z-loss, no softcap, logit_scale 1,
+ *        no sample weights, AUTO denominator, NaN for an empty mean, uniform smoothing, no
+ *        extra outputs) and struct_size to sizeof(softce_options).
+ *
+ * Programs built against 1.0 keep calling the 1.0 version of this function (symbol version
+ * SOFTCE_1), which fills only the 1.0 fields.
  * @param opts Options to fill; nothing happens when NULL.
  * @since 1.0.0
  */

@@ -54,13 +54,20 @@ typedef struct softce__row_kernels {
          pass 2: e_i = exp(x_i - m) stored in out; s = sum e_i; S = sum w_i q_i;
                  U = sum w_i q_i (m - x_i)   (terms with w_i q_i == 0 skipped)
          lse = {m, log(s)};  *loss = S * log(s) + U  (= -sum w q (x - lse), no cancellation)
-         pass 3: out_i = g * ((S + spike) * e_i / s - w_i * q_i)
+         pass 3: out_i = g * ((S + spike + 2 zl lse) * e_i / s - w_i * q_i)
        with q_i = a1 * p_i + a0 (p NULL: q_i = a0). `spike` is extra probability mass the
-       caller handles itself (the hard target's (1-eps) w_t: it subtracts g*spike at t after).
+       caller handles itself (the hard target's (1-eps) w_t: it subtracts g*spike at t after);
+       zl is the z-loss coefficient (the caller adds zl lse^2 to the loss).
        out may be exactly x (in place), or NULL: forward only (no stores, no pass 3; the
        cheapest way to the loss). Returns {m, log s}; all sums in double. */
     softce__lse (*fused)(const void *x, const void *p, const void *w, int64_t n, double a1, double a0,
-                    double spike, double g, void *out, double *loss);
+                         double spike, double zl, double g, void *out, double *loss);
+    /* Logit transform (options logit_scale and softcap): z_i = cap * tanh(scale * x_i / cap)
+       for cap > 0, else scale * x_i. z may be exactly x. */
+    void (*transform)(const void *x, int64_t n, double scale, double cap, void *z);
+    /* Its chain rule, from the transformed row z: g_i *= scale * (1 - (z_i / cap)^2) for
+       cap > 0, else g_i *= scale. */
+    void (*chain)(void *g, const void *z, int64_t n, double scale, double cap);
 } softce__row_kernels;
 
 /*

@@ -86,7 +86,8 @@ static void FN(log_softmax)(const void *xv, int64_t n, softce__lse lse, void *ou
 }
 
 static softce__lse FN(fused)(const void *xv, const void *pv, const void *wv, int64_t n, double a1,
-                             double a0, double spike, double g, void *outv, double *loss) {
+                             double a0, double spike, double zl, double g, void *outv,
+                             double *loss) {
     const T *x = xv, *p = pv, *w = wv;
     T *out = outv;
     T m = FN(row_max)(x, n);
@@ -112,7 +113,8 @@ static softce__lse FN(fused)(const void *xv, const void *pv, const void *wv, int
         *loss = u; /* no mass: avoid 0 * inf */
     if (!out) /* forward only */
         return lse;
-    const T scale = (T)(g * (swq + spike) / s);
+    const double coef = zl != 0.0 ? swq + spike + 2.0 * zl * ((double)m + ls) : swq + spike;
+    const T scale = (T)(g * coef / s);
     const T c1 = (T)(g * a1), c0 = (T)(g * a0);
     for (int64_t i = 0; i < n; i++) {
         T q = p ? c1 * p[i] + c0 : c0;
@@ -122,6 +124,36 @@ static softce__lse FN(fused)(const void *xv, const void *pv, const void *wv, int
     return lse;
 }
 
+/* The transform in double (libm tanh), rounded once to T. */
+static void FN(transform)(const void *xv, int64_t n, double scale, double cap, void *zv) {
+    const T *x = xv;
+    T *z = zv;
+    if (cap > 0.0) {
+        const double k = scale / cap;
+        for (int64_t i = 0; i < n; i++)
+            z[i] = (T)(cap * tanh(k * (double)x[i]));
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            z[i] = (T)(scale * (double)x[i]);
+    }
+}
+
+static void FN(chain)(void *gv, const void *zv, int64_t n, double scale, double cap) {
+    T *g = gv;
+    const T *z = zv;
+    if (cap > 0.0) {
+        const double inv = 1.0 / cap;
+        for (int64_t i = 0; i < n; i++) {
+            double t = (double)z[i] * inv;
+            g[i] = (T)((double)g[i] * (scale * ((1.0 - t) * (1.0 + t))));
+        }
+    } else {
+        const T k = (T)scale;
+        for (int64_t i = 0; i < n; i++)
+            g[i] *= k;
+    }
+}
+
 const softce__row_kernels CAT(softce__row_scalar, SFX) = {
         .lse = FN(lse),
     .soft_loss = FN(soft_loss),
@@ -129,6 +161,8 @@ const softce__row_kernels CAT(softce__row_scalar, SFX) = {
     .grad_target = FN(grad_target),
     .log_softmax = FN(log_softmax),
     .fused = FN(fused),
+    .transform = FN(transform),
+    .chain = FN(chain),
 };
 
 #undef SPLIT_LSE

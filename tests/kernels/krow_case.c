@@ -66,7 +66,7 @@ static void fill_target(krow *c, uint64_t *rng) {
 }
 
 krow krow_make(uint64_t *rng, int64_t n, int kind, int f64, int with_p, int with_w) {
-    krow c = {n, f64, kalloc(n, 1), NULL, NULL, kalloc(n, f64), NULL, NULL, 1.0, 0.0, 0.0, 1.0};
+    krow c = {n, f64, kalloc(n, 1), NULL, NULL, kalloc(n, f64), NULL, NULL, 1.0, 0.0, 0.0, 0.0, 1.0};
     fill_logits(&c, rng, kind);
     if (with_p) {
         c.p = kalloc(n, 1);
@@ -84,6 +84,9 @@ krow krow_make(uint64_t *rng, int64_t n, int kind, int f64, int with_p, int with
     c.a0 = eps / (double)n;
     c.spike = krand_unit(rng) < 0.5 ? 0.0 : 0.9;
     c.g = krand_unit(rng) < 0.5 ? 1.0 : 0.1 + 2.0 * krand_unit(rng);
+    /* z-loss on a quarter of the cases, drawn without consuming the generator (the cases
+       of the other fields stay as they were) */
+    c.zl = c.g != 1.0 && c.spike == 0.0 ? 1e-4 * (1.0 + c.g) : 0.0;
     for (int64_t i = 0; i < n; i++) { /* round to the compute type, keep both views equal */
         kput(c.xt, i, c.x[i], f64);
         c.x[i] = kget(c.xt, i, f64);
@@ -152,7 +155,8 @@ double kref_fused(const krow *c, double *out, double *loss) {
         s += exp(c->x[i] - m);
     }
     *loss = S == 0.0 ? U : S * log(s) + U;
+    double coef = S + c->spike + 2.0 * c->zl * (m + log(s)); /* + z-loss: d(zl lse^2) */
     for (int64_t i = 0; i < c->n; i++)
-        out[i] = c->g * ((S + c->spike) * exp(c->x[i] - m) / s - kref_wq(c, i));
+        out[i] = c->g * (coef * exp(c->x[i] - m) / s - kref_wq(c, i));
     return m + log(s);
 }

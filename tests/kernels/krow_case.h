@@ -23,7 +23,7 @@ typedef struct krow {
     int f64;            /* compute type of the typed buffers */
     double *x, *p, *w;  /* values (already rounded to the compute type); p/w may be NULL */
     void *xt, *pt, *wt; /* the same in the compute type */
-    double a1, a0, spike, g;
+    double a1, a0, spike, zl, g; /* zl: z-loss coefficient of fused */
 } krow;
 
 /* Allocates and fills a case; p/w present as asked. */

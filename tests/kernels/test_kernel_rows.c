@@ -171,10 +171,14 @@ static void fused_tolerances(const kctx *k, double m, double lse, double *tol_lo
     *tol_loss = (8.0 * k->u + sum_err(k)) * (fabs(S * (lse - m)) + fabs(S) + su) +
                 1e-12 * (su + sa * (lse - m));
     for (int64_t i = 0; i < c->n; i++) {
-        double e = exp(c->x[i] - m), ke = fabs(c->g * (S + c->spike) * e / s);
+        double coef = fabs(S + c->spike) + 2.0 * c->zl * fabs(lse);
+        double e = exp(c->x[i] - m), ke = fabs(c->g * coef * e / s);
         double arg = ke > 0.0 ? 2.0 * k->u * fabs(c->x[i] - m) : 0.0;
+        /* the z-loss part 2 zl lse carries the lse's absolute error */
+        double zerr = 2.0 * c->zl * (sum_err(k) + 8.0 * k->u * (1.0 + fabs(lse - m)) +
+                                     0x1p-51 * fabs(lse));
         tol_out[i] = (arg + 16.0 * k->u + sum_err(k)) * (ke + fabs(c->g * kref_wq(c, i))) +
-                     k->tiny * fabs(c->g * (S + c->spike));
+                     k->tiny * fabs(c->g * coef) + fabs(c->g) * zerr * e / s;
     }
 }
 
@@ -184,9 +188,9 @@ static void check_fused(const kctx *k) {
     void *o1 = kalloc(c->n, f), *o2 = kalloc(c->n, f), *o3 = kalloc(c->n, f);
     double *ro = kalloc(c->n, 1), *tol = kalloc(c->n, 1), l1, l2, l3, rl, tl;
     memcpy(o2, c->xt, (size_t)c->n * (f ? 8 : 4));
-    double e1 = LSEV(k->t->k->fused(c->xt, c->pt, c->wt, c->n, c->a1, c->a0, c->spike, c->g, o1, &l1));
-    double e2 = LSEV(k->t->k->fused(o2, c->pt, c->wt, c->n, c->a1, c->a0, c->spike, c->g, o2, &l2));
-    double e3 = LSEV(k->s->fused(c->xt, c->pt, c->wt, c->n, c->a1, c->a0, c->spike, c->g, o3, &l3));
+    double e1 = LSEV(k->t->k->fused(c->xt, c->pt, c->wt, c->n, c->a1, c->a0, c->spike, c->zl, c->g, o1, &l1));
+    double e2 = LSEV(k->t->k->fused(o2, c->pt, c->wt, c->n, c->a1, c->a0, c->spike, c->zl, c->g, o2, &l2));
+    double e3 = LSEV(k->s->fused(c->xt, c->pt, c->wt, c->n, c->a1, c->a0, c->spike, c->zl, c->g, o3, &l3));
     expect_same_rows(k, "fused-in-place", o2, o1);
     expect(k, "fused-in-place-lse", 0, e2, e1, 0.0);
     expect(k, "fused-in-place-loss", 0, l2, l1, 0.0);

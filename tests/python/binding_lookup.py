@@ -68,7 +68,7 @@ class LookupTests(unittest.TestCase):
         fields = out.split("|")
         self.assertEqual(fields[0], "OK", out)
         self.assertEqual(fields[1], path)
-        self.assertEqual(fields[2], "1.0.0")
+        self.assertEqual(fields[2], "1.1.0")
         self.assertEqual([os.path.realpath(p) for p in fields[3:]], [os.path.realpath(mapped)])
 
     def test_env_wins_over_package_dir(self):

@@ -71,7 +71,7 @@ class ApiTests(unittest.TestCase):
                      "cross_entropy_backward", "log_softmax", "version", "library_path"):
             self.assertTrue(callable(getattr(softce, name)), name)
         self.assertTrue(issubclass(softce.SoftceError, ValueError))
-        self.assertEqual(softce.version(), "1.0.0")
+        self.assertEqual(softce.version(), "1.1.0")
         self.assertTrue(softce.__doc__)
         if os.environ.get("SOFTCE_LIBRARY"):
             self.assertEqual(softce.library_path(), os.environ["SOFTCE_LIBRARY"])

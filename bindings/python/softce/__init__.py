@@ -34,7 +34,7 @@ from ._api import (
 )
 from ._errors import SoftceError
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 __all__ = [
     "SoftceError",

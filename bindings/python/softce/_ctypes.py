@@ -36,6 +36,7 @@ STATUS_NAMES = (
     "SOFTCE_ERROR_TARGET",
     "SOFTCE_ERROR_OUT_OF_MEMORY",
     "SOFTCE_ERROR_INTERNAL",
+    "SOFTCE_ERROR_EMPTY_MEAN",
 )
 STATUS = {name: value for value, name in enumerate(STATUS_NAMES)}
 
@@ -65,6 +66,21 @@ class Options(ctypes.Structure):
         ("weight", ctypes.POINTER(Tensor)),
         ("num_threads", ctypes.c_int32),
         ("flags", ctypes.c_uint32),
+        # appended in 1.1.0
+        ("z_loss", ctypes.c_double),
+        ("softcap", ctypes.c_double),
+        ("logit_scale", ctypes.c_double),
+        ("sample_weight", ctypes.POINTER(Tensor)),
+        ("denominator", ctypes.c_int32),
+        ("empty", ctypes.c_int32),
+        ("denominator_value", ctypes.c_double),
+        ("smoothing", ctypes.c_int32),
+        ("reserved", ctypes.c_int32),
+        ("smoothing_prior", ctypes.POINTER(Tensor)),
+        ("out_lse", ctypes.POINTER(Tensor)),
+        ("out_argmax", ctypes.POINTER(Tensor)),
+        ("out_correct", ctypes.POINTER(Tensor)),
+        ("out_z_loss", ctypes.POINTER(Tensor)),
     ]
 
 

@@ -112,8 +112,10 @@ class _Plan:
                                 "not fit int64")
         threads = torch.get_num_threads() if num_threads is None else int(num_threads)
         threads = max(min(threads, 2**31 - 1), -1)  # -1: still refused by the library
-        return C.Options(_OPTIONS_SIZE, red, ignore_index, float(label_smoothing), None,
-                         threads, 0)
+        o = C.Options(_OPTIONS_SIZE, red, ignore_index, float(label_smoothing), None,
+                      threads, 0)
+        o.logit_scale = 1.0  # the only 1.1 field whose default is not 0
+        return o
 
     def _target(self, target, ignore_index):
         if self.soft:
