@@ -139,3 +139,57 @@ softce_status softce_log_softmax(const softce_options *opts, const softce_tensor
     s[SOFTCE__GRAD_LOGITS] = out;
     return run(SOFTCE__OP_LOG_SOFTMAX, opts, s);
 }
+
+static softce_status run_topk(softce__op op, const softce_options *opts,
+                              const softce_tensor *const slots[SOFTCE__NUM_SLOTS], int32_t rest) {
+    softce__clear_error();
+    softce__plan plan;
+    softce_status st = softce__validate_topk(op, opts, slots, rest, &plan);
+    return st == SOFTCE_OK ? softce__run(&plan) : st;
+}
+
+softce_status softce_topk_forward(const softce_options *opts, const softce_tensor *logits,
+                                  const softce_tensor *topk_index, const softce_tensor *topk_prob,
+                                  int32_t rest, const softce_tensor *loss,
+                                  const softce_tensor *lse) {
+    const softce_tensor *s[SOFTCE__NUM_SLOTS] = {0};
+    s[SOFTCE__LOGITS] = logits;
+    s[SOFTCE__TARGET] = topk_index;
+    s[SOFTCE__TOPK_PROB] = topk_prob;
+    s[SOFTCE__LOSS] = loss;
+    s[SOFTCE__LSE_OUT] = lse;
+    return run_topk(SOFTCE__OP_FORWARD, opts, s, rest);
+}
+
+softce_status softce_topk_backward(const softce_options *opts, const softce_tensor *logits,
+                                   const softce_tensor *topk_index,
+                                   const softce_tensor *topk_prob, int32_t rest,
+                                   const softce_tensor *grad_loss, const softce_tensor *lse,
+                                   const softce_tensor *grad_logits,
+                                   const softce_tensor *grad_prob) {
+    const softce_tensor *s[SOFTCE__NUM_SLOTS] = {0};
+    s[SOFTCE__LOGITS] = logits;
+    s[SOFTCE__TARGET] = topk_index;
+    s[SOFTCE__TOPK_PROB] = topk_prob;
+    s[SOFTCE__GRAD_LOSS] = grad_loss;
+    s[SOFTCE__LSE_IN] = lse;
+    s[SOFTCE__GRAD_LOGITS] = grad_logits;
+    s[SOFTCE__GRAD_TARGET] = grad_prob;
+    return run_topk(SOFTCE__OP_BACKWARD, opts, s, rest);
+}
+
+softce_status softce_topk_forward_backward(const softce_options *opts, const softce_tensor *logits,
+                                           const softce_tensor *topk_index,
+                                           const softce_tensor *topk_prob, int32_t rest,
+                                           const softce_tensor *grad_loss,
+                                           const softce_tensor *loss,
+                                           const softce_tensor *grad_logits) {
+    const softce_tensor *s[SOFTCE__NUM_SLOTS] = {0};
+    s[SOFTCE__LOGITS] = logits;
+    s[SOFTCE__TARGET] = topk_index;
+    s[SOFTCE__TOPK_PROB] = topk_prob;
+    s[SOFTCE__GRAD_LOSS] = grad_loss;
+    s[SOFTCE__LOSS] = loss;
+    s[SOFTCE__GRAD_LOGITS] = grad_logits;
+    return run_topk(SOFTCE__OP_FORWARD_BACKWARD, opts, s, rest);
+}

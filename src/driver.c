@@ -21,6 +21,7 @@
 
 typedef struct target_scan {
     int64_t first_bad; /* element index, or -1 */
+    int64_t bad_k;     /* top-k: which of the K */
     int64_t bad_value;
     double wsum;       /* PyTorch's denominator: sum of w[t] over non-ignored targets */
     double valid;      /* counted elements: not ignored, sample weight != 0 */
@@ -29,7 +30,7 @@ typedef struct target_scan {
 
 static void scan_block(const softce__context *cx, int64_t b, target_scan *out) {
     const softce__plan *p = cx->p;
-    const softce_tensor *t = p->soft ? NULL : p->t[SOFTCE__TARGET];
+    const softce_tensor *t = p->soft ? NULL : p->t[SOFTCE__TARGET]; /* hard targets */
     const softce_tensor *sw = p->t[SOFTCE__SAMPLE_W];
     const double *wd = cx->w && cx->tsize == 8 ? cx->w : NULL;
     const float *wf = cx->w && cx->tsize == 4 ? cx->w : NULL;
@@ -42,15 +43,28 @@ static void scan_block(const softce__context *cx, int64_t b, target_scan *out) {
     softce__cursor c;
     softce__cursor_seek(p, &c, e);
     out->first_bad = -1;
+    out->bad_k = 0;
     out->bad_value = 0;
     out->wsum = 0.0;
     out->valid = 0.0;
     out->wapplied = 0.0;
+    const softce_tensor *ki = p->topk ? p->t[SOFTCE__TARGET] : NULL;
     while (e < e1) { /* runs along the innermost element dim */
         int64_t run = inner >= 0 ? p->shape[inner] - c.idx[inner] : 1;
         run = run < e1 - e ? run : e1 - e;
         for (int64_t r = 0; r < run; r++) {
             double wt = 1.0;
+            for (int64_t k = 0; ki && k < p->K; k++) { /* top-k indices */
+                int64_t cls = softce__load_int(ki->dtype, ki->data, c.off[SOFTCE__TARGET] +
+                                                                        r * es +
+                                                                        k * p->cs[SOFTCE__TARGET]);
+                if (cls < 0 || cls >= p->C) {
+                    out->first_bad = e + r;
+                    out->bad_k = k;
+                    out->bad_value = cls;
+                    return;
+                }
+            }
             if (t) {
                 int64_t cls = softce__load_int(t->dtype, t->data, c.off[SOFTCE__TARGET] + r * es);
                 if (cls == p->ignore_index)
@@ -90,7 +104,12 @@ static softce_status scan_targets(const softce__context *cx, int nt, target_scan
     softce_status st = SOFTCE_OK;
     total->wsum = total->valid = total->wapplied = 0.0;
     for (int64_t b = 0; b < cx->nblocks && st == SOFTCE_OK; b++) {
-        if (scans[b].first_bad >= 0)
+        if (scans[b].first_bad >= 0 && cx->p->topk)
+            st = softce__fail(SOFTCE_ERROR_TARGET,
+                              "topk_index[%lld][%lld] = %lld is outside [0, %lld)",
+                              (long long)scans[b].first_bad, (long long)scans[b].bad_k,
+                              (long long)scans[b].bad_value, (long long)cx->p->C);
+        else if (scans[b].first_bad >= 0)
             st = softce__fail(SOFTCE_ERROR_TARGET, "target[%lld] = %lld is outside [0, %lld)",
                               (long long)scans[b].first_bad, (long long)scans[b].bad_value,
                               (long long)cx->p->C);
@@ -106,10 +125,10 @@ static softce_status scan_targets(const softce__context *cx, int nt, target_scan
    anything is written. */
 static softce_status mean_denominator(const softce__context *cx, int nt, double *den) {
     const softce__plan *p = cx->p;
-    target_scan sc = {-1, 0, (double)p->E, (double)p->E, (double)p->E};
+    target_scan sc = {-1, 0, 0, (double)p->E, (double)p->E, (double)p->E};
     softce_status st = SOFTCE_OK;
     int need = p->E > 0 && p->op != SOFTCE__OP_LOG_SOFTMAX &&
-               (!p->soft || (p->t[SOFTCE__SAMPLE_W] && p->reduction == SOFTCE_REDUCTION_MEAN &&
+               (!p->soft || p->topk || (p->t[SOFTCE__SAMPLE_W] && p->reduction == SOFTCE_REDUCTION_MEAN &&
                              (p->denominator == SOFTCE_DENOMINATOR_VALID ||
                               p->denominator == SOFTCE_DENOMINATOR_WEIGHTS)));
     if (need && (st = scan_targets(cx, nt, &sc)) != SOFTCE_OK)
@@ -204,7 +223,7 @@ static void setup(softce__context *cx, const softce__plan *p) {
     cx->block_rows = rows < 1 ? 1 : rows > SOFTCE__MAX_BLOCK_ROWS ? SOFTCE__MAX_BLOCK_ROWS : rows;
     cx->nblocks = (p->E + cx->block_rows - 1) / cx->block_rows;
     cx->x_direct = softce__row_direct(p, SOFTCE__LOGITS, cx->tsize);
-    cx->p_direct = p->soft && softce__row_direct(p, SOFTCE__TARGET, cx->tsize);
+    cx->p_direct = p->soft && !p->topk && softce__row_direct(p, SOFTCE__TARGET, cx->tsize);
     cx->gx_direct = softce__row_direct(p, SOFTCE__GRAD_LOGITS, cx->tsize);
     cx->gt_direct = softce__row_direct(p, SOFTCE__GRAD_TARGET, cx->tsize);
     cx->scratch_per_thread = cx->col ? softce__tiles_scratch(cx) : softce__rows_scratch(cx);

@@ -67,6 +67,7 @@ enum {
     SOFTCE__LSE_IN,      /* element-shaped, read by backward */
     SOFTCE__SAMPLE_W,    /* element-shaped sample weights (options.sample_weight) */
     SOFTCE__PRIOR,       /* (C) smoothing prior (options.smoothing_prior) */
+    SOFTCE__TOPK_PROB,   /* top-k probabilities, element shape + (K) (TARGET holds the indices) */
     SOFTCE__LOSS,        /* output: element-shaped (none) or 0-d */
     SOFTCE__LSE_OUT,     /* output, element-shaped */
     SOFTCE__GRAD_LOGITS, /* output, logits-shaped (also log_softmax's out) */
@@ -110,12 +111,22 @@ typedef struct softce__plan {
     int smoothing;        /* softce_smoothing */
     int kl;               /* SOFTCE_FLAG_KL */
     int extended;         /* any 1.1 option or extra output in use: row mode only */
+    /* sparse top-k soft target: TARGET = indices, TOPK_PROB = probabilities, GRAD_TARGET =
+       their gradient, all element shape + (K); cs[] of those slots is the K stride */
+    int topk;
+    int topk_rest;        /* softce_topk_rest */
+    int64_t K;
 } softce__plan;
 
 /* validate.c: checks every operand and option; on success fills `plan` (via plan.c). */
 softce_status softce__validate(softce__op op, const softce_options *opts,
                                const softce_tensor *const slots[SOFTCE__NUM_SLOTS],
                                softce__plan *plan);
+/* The same for a sparse top-k target (slots TARGET = indices, TOPK_PROB, GRAD_TARGET = the
+   probabilities' gradient); rest is a softce_topk_rest value. */
+softce_status softce__validate_topk(softce__op op, const softce_options *opts,
+                                    const softce_tensor *const slots[SOFTCE__NUM_SLOTS],
+                                    int32_t rest, softce__plan *plan);
 
 /* plan.c: element dims and strides of every operand. */
 void softce__plan_layout(softce__plan *plan);

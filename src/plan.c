@@ -3,9 +3,16 @@
 
 #include <string.h>
 
+/* Top-k operands: element shape + (K). */
+static int topk_shaped(const softce__plan *p, int slot) {
+    return p->topk && (slot == SOFTCE__TARGET || slot == SOFTCE__TOPK_PROB ||
+                       slot == SOFTCE__GRAD_TARGET);
+}
+
 static int logits_shaped(const softce__plan *p, int slot) {
-    return slot == SOFTCE__LOGITS || slot == SOFTCE__GRAD_LOGITS || slot == SOFTCE__GRAD_TARGET ||
-           (slot == SOFTCE__TARGET && p->soft);
+    return !topk_shaped(p, slot) &&
+           (slot == SOFTCE__LOGITS || slot == SOFTCE__GRAD_LOGITS || slot == SOFTCE__GRAD_TARGET ||
+            (slot == SOFTCE__TARGET && p->soft));
 }
 
 /* Element strides (uncollapsed, over the logits' element dims) and class stride of a slot. */
@@ -18,6 +25,10 @@ static void slot_strides(const softce__plan *p, int slot, int cax, int en, int64
         return;
     if (slot == SOFTCE__WEIGHT || slot == SOFTCE__PRIOR) {
         *cs = t->strides[0];
+    } else if (topk_shaped(p, slot)) { /* element dims, then K (its stride as the "class" one) */
+        for (int k = 0; k < en; k++)
+            es[k] = t->strides[k];
+        *cs = t->strides[en];
     } else if (logits_shaped(p, slot)) {
         int n = 0;
         for (int k = 0; k < t->ndim; k++)

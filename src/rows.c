@@ -9,7 +9,7 @@
 /* ---- one row ------------------------------------------------------------------------- */
 
 typedef struct row_bufs {
-    void *x, *p, *out;
+    void *x, *p, *out, *gt; /* gt: top-k only, the dense gradient w.r.t. the target */
 } row_bufs;
 
 static const void *stage(const softce__context *cx, int slot, int is_direct, const softce__cursor *c,
@@ -201,6 +201,98 @@ static void kl_grad_target(const softce__context *cx, const void *q, double a1, 
     }
 }
 
+/* ---- sparse top-k targets: staged as the equivalent dense row ----------------------- */
+
+static int64_t topk_index(const softce__context *cx, const softce__cursor *c, int64_t k) {
+    const softce__plan *p = cx->p;
+    const softce_tensor *t = p->t[SOFTCE__TARGET];
+    return softce__load_int(t->dtype, t->data, c->off[SOFTCE__TARGET] + k * p->cs[SOFTCE__TARGET]);
+}
+
+/* Whether entry k is the first to list its class. */
+static int topk_first(const softce__context *cx, const softce__cursor *c, int64_t k, int64_t cls) {
+    for (int64_t j = 0; j < k; j++)
+        if (topk_index(cx, c, j) == cls)
+            return 0;
+    return 1;
+}
+
+/* Share of the unlisted mass per unlisted class (0 for REST_IGNORE or when all are listed). */
+static double topk_rest_share(const softce__context *cx, const softce__cursor *c) {
+    const softce__plan *p = cx->p;
+    if (p->topk_rest != SOFTCE_TOPK_REST_UNIFORM)
+        return 0.0;
+    const softce_tensor *pt = p->t[SOFTCE__TOPK_PROB];
+    int64_t listed = 0;
+    double mass = 0.0;
+    for (int64_t k = 0; k < p->K; k++) {
+        mass += softce__load(pt->dtype, pt->data, c->off[SOFTCE__TOPK_PROB] +
+                                                       k * p->cs[SOFTCE__TOPK_PROB]);
+        listed += topk_first(cx, c, k, topk_index(cx, c, k));
+    }
+    return listed < p->C ? (1.0 - mass) / (double)(p->C - listed) : 0.0;
+}
+
+static void set_at(const softce__context *cx, void *row, int64_t i, double v) {
+    if (cx->p->compute_f64)
+        ((double *)row)[i] = v;
+    else
+        ((float *)row)[i] = (float)v;
+}
+
+/* The dense target row p of a top-k element, in the compute type. */
+static const void *topk_stage(const softce__context *cx, const softce__cursor *c, void *buf) {
+    const softce__plan *p = cx->p;
+    const softce_tensor *pt = p->t[SOFTCE__TOPK_PROB];
+    const double u = topk_rest_share(cx, c);
+    for (int64_t i = 0; i < p->C; i++)
+        set_at(cx, buf, i, u);
+    for (int64_t k = 0; k < p->K; k++) /* listed classes start from 0 */
+        set_at(cx, buf, topk_index(cx, c, k), 0.0);
+    for (int64_t k = 0; k < p->K; k++) {
+        int64_t cls = topk_index(cx, c, k);
+        double v = softce__load(pt->dtype, pt->data,
+                                c->off[SOFTCE__TOPK_PROB] + k * p->cs[SOFTCE__TOPK_PROB]);
+        set_at(cx, buf, cls, softce__row_value(cx, buf, cls) + v);
+    }
+    return buf;
+}
+
+/* grad_prob from the dense gradient w.r.t. p (row gd): entry k gets gd[i_k], and with
+   REST_UNIFORM also d(share)/d(prob_k) = -1 / (C - listed) times the sum of gd over the
+   unlisted classes. */
+static void topk_grad_prob(const softce__context *cx, const softce__cursor *c, const void *gd) {
+    const softce__plan *p = cx->p;
+    const softce_tensor *gp = p->t[SOFTCE__GRAD_TARGET];
+    double rest = 0.0;
+    if (p->topk_rest == SOFTCE_TOPK_REST_UNIFORM) {
+        int64_t listed = 0;
+        double all = 0.0, in_list = 0.0;
+        for (int64_t i = 0; i < p->C; i++)
+            all += softce__row_value(cx, gd, i);
+        for (int64_t k = 0; k < p->K; k++) {
+            int64_t cls = topk_index(cx, c, k);
+            if (topk_first(cx, c, k, cls)) {
+                listed++;
+                in_list += softce__row_value(cx, gd, cls);
+            }
+        }
+        rest = listed < p->C ? -(all - in_list) / (double)(p->C - listed) : 0.0;
+    }
+    for (int64_t k = 0; k < p->K; k++)
+        softce__store(gp->dtype, gp->data,
+                      c->off[SOFTCE__GRAD_TARGET] + k * p->cs[SOFTCE__GRAD_TARGET],
+                      softce__row_value(cx, gd, topk_index(cx, c, k)) + rest);
+}
+
+static void topk_zero_grad_prob(const softce__context *cx, const softce__cursor *c) {
+    const softce__plan *p = cx->p;
+    const softce_tensor *gp = p->t[SOFTCE__GRAD_TARGET];
+    for (int64_t k = 0; gp && k < p->K; k++)
+        softce__store(gp->dtype, gp->data,
+                      c->off[SOFTCE__GRAD_TARGET] + k * p->cs[SOFTCE__GRAD_TARGET], 0.0);
+}
+
 /* A soft target's row, q = a1 p + a0 (uniform / others smoothing) or (1 - eps) p + eps prior
    staged into the p buffer: returns the loss. */
 static double soft_row(const softce__context *cx, const softce__cursor *c, const row_bufs *rb,
@@ -214,7 +306,8 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
     }
     const double dq = cx->prior ? 1.0 - p->eps : a1; /* d q_i / d p_i */
     const void *x = logits_row(cx, c, rb, ei);
-    const void *q = stage(cx, SOFTCE__TARGET, cx->p_direct, c, rb->p);
+    const void *q = p->topk ? topk_stage(cx, c, rb->p)
+                            : stage(cx, SOFTCE__TARGET, cx->p_direct, c, rb->p);
     int correct = ei->argmax >= 0 && row_argmax(cx, q) == ei->argmax;
     if (cx->prior) { /* q = (1 - eps) p + eps prior, staged */
         for (int64_t i = 0; i < p->C; i++) {
@@ -243,11 +336,14 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
         loss = k->soft_loss(x, q, cx->w, p->C, lse, a1, a0, &swq);
         if (p->t[SOFTCE__GRAD_TARGET]) {
             /* computed before grad_logits: an in-place grad_logits may overwrite x */
-            void *out = out_row(cx, SOFTCE__GRAD_TARGET, cx->gt_direct, c, rb->out);
+            void *out = p->topk ? rb->gt : out_row(cx, SOFTCE__GRAD_TARGET, cx->gt_direct, c, rb->out);
             k->grad_target(x, cx->w, p->C, lse, g * dq, out);
             if (p->kl)
                 kl_grad_target(cx, q, a1, a0, g * dq, out);
-            finish_row(cx, SOFTCE__GRAD_TARGET, cx->gt_direct, c, out);
+            if (p->topk)
+                topk_grad_prob(cx, c, out);
+            else
+                finish_row(cx, SOFTCE__GRAD_TARGET, cx->gt_direct, c, out);
         }
         if (p->t[SOFTCE__GRAD_LOGITS]) {
             void *out = out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out);
@@ -287,7 +383,9 @@ static void skipped_row(const softce__context *cx, const softce__cursor *c, cons
         store_extras(cx, c, ei, cx->k->lse(x, p->C), 0, 0.0);
     }
     zero_out(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb);
-    if (p->op == SOFTCE__OP_BACKWARD)
+    if (p->op == SOFTCE__OP_BACKWARD && p->topk)
+        topk_zero_grad_prob(cx, c);
+    else if (p->op == SOFTCE__OP_BACKWARD)
         zero_out(cx, SOFTCE__GRAD_TARGET, cx->gt_direct, c, rb);
 }
 
@@ -326,7 +424,8 @@ static double element(const softce__context *cx, const softce__cursor *c, const 
 double softce__rows_block(const softce__context *cx, int64_t e0, int64_t e1, char *scratch) {
     const softce__plan *p = cx->p;
     size_t row = (size_t)p->C * (size_t)cx->tsize;
-    row_bufs rb = {scratch, scratch ? scratch + row : NULL, scratch ? scratch + 2 * row : NULL};
+    row_bufs rb = {scratch, scratch ? scratch + row : NULL, scratch ? scratch + 2 * row : NULL,
+                   scratch && p->topk ? scratch + 3 * row : NULL};
     softce__cursor c;
     softce__cursor_seek(p, &c, e0);
     double sum = 0.0;
@@ -353,11 +452,11 @@ size_t softce__rows_scratch(const softce__context *cx) {
     int any = !cx->x_direct || (p->soft && !cx->p_direct) ||
               (p->t[SOFTCE__GRAD_LOGITS] && !cx->gx_direct) ||
               (p->t[SOFTCE__GRAD_TARGET] && !cx->gt_direct) || p->logit_scale != 1.0 ||
-              p->softcap != 0.0 || (p->soft && p->t[SOFTCE__PRIOR]);
+              p->softcap != 0.0 || (p->soft && p->t[SOFTCE__PRIOR]) || p->topk;
     size_t bytes;
     if (!any)
         return 0;
-    if (__builtin_mul_overflow((size_t)p->C, (size_t)(3 * cx->tsize), &bytes))
+    if (__builtin_mul_overflow((size_t)p->C, (size_t)((p->topk ? 4 : 3) * cx->tsize), &bytes))
         return SIZE_MAX; /* cannot be allocated: the driver reports out of memory */
     return bytes;
 }

@@ -7,7 +7,7 @@
 
 static const char *const slot_names[SOFTCE__NUM_SLOTS] = {
     "logits",      "target",      "weight",     "grad_loss",     "lse",
-    "sample_weight", "smoothing_prior", "loss", "lse",         "grad_logits",
+    "sample_weight", "smoothing_prior", "topk_prob", "loss", "lse",  "grad_logits",
     "grad_target", "out_argmax",  "out_correct", "out_z_loss"};
 
 static int is_output(int slot) { return slot >= SOFTCE__LOSS; }
@@ -256,8 +256,8 @@ static softce_status check_present(softce__op op, const softce_tensor *const *t,
 }
 
 /* Dtype, rank and shape of every operand against the logits. */
-static softce_status check_operands(const softce_tensor *const *t, int reduction, int *soft,
-                                    const char *const *names) {
+static softce_status check_operands(const softce_tensor *const *t, int reduction, int topk,
+                                    int *soft, const char *const *names) {
     const softce_tensor *lg = t[SOFTCE__LOGITS];
     if (!softce__dtype_is_float(lg->dtype))
         return softce__fail(SOFTCE_ERROR_DTYPE, "logits: dtype %s is not f32, f64, f16 or bf16",
@@ -272,15 +272,42 @@ static softce_status check_operands(const softce_tensor *const *t, int reduction
     int en = element_shape(lg, es);
     softce_status st = SOFTCE_OK;
     const softce_tensor *tg = t[SOFTCE__TARGET];
-    *soft = tg && softce__dtype_is_float(tg->dtype);
-    if (tg && !*soft && !softce__dtype_is_int(tg->dtype))
-        return softce__fail(SOFTCE_ERROR_DTYPE, "target: dtype %s is neither i32/i64 (class "
-                            "indices) nor a float type (probabilities)",
-                            softce__dtype_name(tg->dtype));
-    if (tg)
-        st = *soft ? check_shape(tg, "target", lg->ndim, lg->shape, "soft target = logits shape")
-                   : check_shape(tg, "target", en, es, "class indices = logits shape without "
-                                                       "the class axis");
+    if (topk) { /* indices and probabilities: element shape + (K) */
+        *soft = 1;
+        if (!softce__dtype_is_int(tg->dtype))
+            return softce__fail(SOFTCE_ERROR_DTYPE, "topk_index: dtype %s is not i32 or i64",
+                                softce__dtype_name(tg->dtype));
+        if (tg->ndim != en + 1)
+            return softce__fail(SOFTCE_ERROR_SHAPE,
+                                "topk_index: ndim = %d, expected %d (element shape + (K))",
+                                (int)tg->ndim, en + 1);
+        int64_t ks[SOFTCE_MAX_DIMS];
+        for (int k = 0; k < en; k++)
+            ks[k] = es[k];
+        ks[en] = tg->shape[en];
+        st = check_shape(tg, "topk_index", en + 1, ks, "element shape + (K)");
+        const int kslots[2] = {SOFTCE__TOPK_PROB, SOFTCE__GRAD_TARGET};
+        for (int j = 0; j < 2 && st == SOFTCE_OK; j++) {
+            const softce_tensor *u = t[kslots[j]];
+            if (!u)
+                continue;
+            if (!softce__dtype_is_float(u->dtype))
+                return softce__fail(SOFTCE_ERROR_DTYPE, "%s: dtype %s is not a float type",
+                                    names[kslots[j]], softce__dtype_name(u->dtype));
+            st = check_shape(u, names[kslots[j]], en + 1, ks, "the shape of topk_index");
+        }
+    } else {
+        *soft = tg && softce__dtype_is_float(tg->dtype);
+        if (tg && !*soft && !softce__dtype_is_int(tg->dtype))
+            return softce__fail(SOFTCE_ERROR_DTYPE, "target: dtype %s is neither i32/i64 (class "
+                                "indices) nor a float type (probabilities)",
+                                softce__dtype_name(tg->dtype));
+        if (tg)
+            st = *soft ? check_shape(tg, "target", lg->ndim, lg->shape,
+                                     "soft target = logits shape")
+                       : check_shape(tg, "target", en, es, "class indices = logits shape "
+                                                           "without the class axis");
+    }
     const softce_tensor *w = t[SOFTCE__WEIGHT];
     if (st == SOFTCE_OK && w) {
         if (w->dtype != SOFTCE_DTYPE_F32 && w->dtype != SOFTCE_DTYPE_F64)
@@ -290,7 +317,7 @@ static softce_status check_operands(const softce_tensor *const *t, int reduction
     }
     int reduced = reduction != SOFTCE_REDUCTION_NONE;
     for (int s = SOFTCE__GRAD_LOSS; st == SOFTCE_OK && s < SOFTCE__NUM_SLOTS; s++) {
-        if (!t[s])
+        if (!t[s] || s == SOFTCE__TOPK_PROB || (topk && s == SOFTCE__GRAD_TARGET))
             continue;
         if (s == SOFTCE__ARGMAX_OUT) {
             if (t[s]->dtype != SOFTCE_DTYPE_I32 && t[s]->dtype != SOFTCE_DTYPE_I64)
@@ -319,9 +346,10 @@ static softce_status check_operands(const softce_tensor *const *t, int reduction
     return st;
 }
 
-softce_status softce__validate(softce__op op, const softce_options *opts,
-                               const softce_tensor *const slots[SOFTCE__NUM_SLOTS],
-                               softce__plan *plan) {
+static softce_status validate_call(softce__op op, const softce_options *opts,
+                                   const softce_tensor *const slots[SOFTCE__NUM_SLOTS],
+                                   int32_t topk_rest, softce__plan *plan) {
+    const int topk = topk_rest >= 0;
     softce_options o;
     softce_status st = SOFTCE_OK;
     if (!opts)
@@ -353,14 +381,20 @@ softce_status softce__validate(softce__op op, const softce_options *opts,
         names[SOFTCE__GRAD_LOGITS] = "out";
     if (o.out_lse)
         names[SOFTCE__LSE_OUT] = "out_lse";
+    if (topk) {
+        names[SOFTCE__TARGET] = "topk_index";
+        names[SOFTCE__GRAD_TARGET] = "grad_prob";
+    }
     if ((st = check_present(op, t, names)) != SOFTCE_OK)
         return st;
+    if (topk && !t[SOFTCE__TOPK_PROB])
+        return softce__fail(SOFTCE_ERROR_NULL_POINTER, "topk_prob is NULL");
     extent ext[SOFTCE__NUM_SLOTS] = {{0, 0}};
     for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
         if (t[s] && (st = check_descriptor(t[s], names[s], &ext[s])) != SOFTCE_OK)
             return st;
     int soft = 0;
-    if ((st = check_operands(t, o.reduction, &soft, names)) != SOFTCE_OK)
+    if ((st = check_operands(t, o.reduction, topk, &soft, names)) != SOFTCE_OK)
         return st;
     if ((st = check_overlaps(op, t, ext, names)) != SOFTCE_OK)
         return st;
@@ -383,7 +417,10 @@ softce_status softce__validate(softce__op op, const softce_options *opts,
     plan->extended = o.z_loss != 0.0 || o.softcap != 0.0 || o.logit_scale != 1.0 || plan->kl ||
                      o.smoothing != SOFTCE_SMOOTHING_UNIFORM || t[SOFTCE__SAMPLE_W] ||
                      t[SOFTCE__PRIOR] || t[SOFTCE__ARGMAX_OUT] || t[SOFTCE__CORRECT_OUT] ||
-                     t[SOFTCE__ZLOSS_OUT];
+                     t[SOFTCE__ZLOSS_OUT] || topk;
+    plan->topk = topk;
+    plan->topk_rest = topk ? topk_rest : 0;
+    plan->K = topk ? t[SOFTCE__TARGET]->shape[t[SOFTCE__TARGET]->ndim - 1] : 0;
     plan->compute_f64 = lg->dtype == SOFTCE_DTYPE_F64;
     plan->C = lg->shape[lg->ndim == 1 ? 0 : 1];
     plan->E = ext[SOFTCE__LOGITS].numel / plan->C;
@@ -393,4 +430,19 @@ softce_status softce__validate(softce__op op, const softce_options *opts,
     if (plan->E > 0) /* strides of empty tensors are unchecked: they are never used */
         softce__plan_layout(plan);
     return SOFTCE_OK;
+}
+
+softce_status softce__validate(softce__op op, const softce_options *opts,
+                               const softce_tensor *const slots[SOFTCE__NUM_SLOTS],
+                               softce__plan *plan) {
+    return validate_call(op, opts, slots, -1, plan);
+}
+
+softce_status softce__validate_topk(softce__op op, const softce_options *opts,
+                                    const softce_tensor *const slots[SOFTCE__NUM_SLOTS],
+                                    int32_t rest, softce__plan *plan) {
+    if (rest != SOFTCE_TOPK_REST_IGNORE && rest != SOFTCE_TOPK_REST_UNIFORM)
+        return softce__fail(SOFTCE_ERROR_OPTION, "rest = %d is not IGNORE (0) or UNIFORM (1)",
+                            (int)rest);
+    return validate_call(op, opts, slots, rest, plan);
 }

@@ -397,6 +397,93 @@ SOFTCE_API softce_status softce_forward_backward(const softce_options *opts,
 SOFTCE_API softce_status softce_log_softmax(const softce_options *opts,
                                             const softce_tensor *logits, const softce_tensor *out);
 
+/* ======================================================================================
+ * Sparse top-k soft targets (@since 1.1.0)
+ *
+ * A soft target given as K (class index, probability) pairs per element: topk_index
+ * (I32/I64) and topk_prob (any float dtype), both shaped like the element shape plus a last
+ * dimension K (e.g. (N, K) for (N, C) logits; (N, d1, K) for (N, C, d1)). Results equal those
+ * of the dense soft target p with p_i = the sum of the probabilities listed for class i, and,
+ * with SOFTCE_TOPK_REST_UNIFORM, the remaining mass 1 - sum_k prob_k spread evenly over the
+ * classes not listed (none when every class is listed). Every option of dense soft targets
+ * applies. Indices must lie in [0, C) (else SOFTCE_ERROR_TARGET); a class may be listed twice.
+ * Memory for the target stays O(elements x K).
+ * ====================================================================================== */
+
+/**
+ * @brief Where the probability mass not listed in a top-k target goes.
+ * @since 1.1.0
+ */
+typedef enum softce_topk_rest {
+    SOFTCE_TOPK_REST_IGNORE = 0, /**< Nowhere: the classes not listed have probability 0. */
+    SOFTCE_TOPK_REST_UNIFORM = 1 /**< Spread evenly over the classes not listed. */
+} softce_topk_rest;
+
+/**
+ * @brief Cross-entropy loss of a sparse top-k soft target.
+ * @param opts       NULL or options.
+ * @param logits     Logits.
+ * @param topk_index I32/I64 class indices, element shape + (K).
+ * @param topk_prob  Float probabilities, the shape of topk_index.
+ * @param rest       A softce_topk_rest value.
+ * @param loss       Output loss.
+ * @param lse        NULL or output log-sum-exp per element.
+ * @return SOFTCE_OK or an error status; on error no output is written.
+ * @since 1.1.0
+ */
+SOFTCE_API softce_status softce_topk_forward(const softce_options *opts,
+                                             const softce_tensor *logits,
+                                             const softce_tensor *topk_index,
+                                             const softce_tensor *topk_prob, int32_t rest,
+                                             const softce_tensor *loss, const softce_tensor *lse);
+
+/**
+ * @brief Gradients of a sparse top-k loss w.r.t. the logits and the K probabilities.
+ *
+ * At least one of grad_logits and grad_prob must be given.
+ * @param opts        NULL or options (must equal those of the forward call).
+ * @param logits      Logits.
+ * @param topk_index  I32/I64 class indices, element shape + (K).
+ * @param topk_prob   Float probabilities, the shape of topk_index.
+ * @param rest        A softce_topk_rest value.
+ * @param grad_loss   NULL (= 1) or the upstream gradient, shaped like the loss.
+ * @param lse         NULL (recomputed) or the log-sum-exp written by softce_topk_forward().
+ * @param grad_logits NULL or output shaped like logits; may be exactly `logits` (in place).
+ * @param grad_prob   NULL or float output shaped like topk_prob.
+ * @return SOFTCE_OK or an error status; on error no output is written.
+ * @since 1.1.0
+ */
+SOFTCE_API softce_status softce_topk_backward(const softce_options *opts,
+                                              const softce_tensor *logits,
+                                              const softce_tensor *topk_index,
+                                              const softce_tensor *topk_prob, int32_t rest,
+                                              const softce_tensor *grad_loss,
+                                              const softce_tensor *lse,
+                                              const softce_tensor *grad_logits,
+                                              const softce_tensor *grad_prob);
+
+/**
+ * @brief Fused loss and gradient w.r.t. the logits of a sparse top-k target.
+ * @param opts        NULL or options.
+ * @param logits      Logits.
+ * @param topk_index  I32/I64 class indices, element shape + (K).
+ * @param topk_prob   Float probabilities, the shape of topk_index.
+ * @param rest        A softce_topk_rest value.
+ * @param grad_loss   NULL (= 1) or the upstream gradient, shaped like the loss.
+ * @param loss        NULL or output loss.
+ * @param grad_logits Output shaped like logits; may be exactly `logits` (in place).
+ * @return SOFTCE_OK or an error status; on error no output is written.
+ * @since 1.1.0
+ */
+SOFTCE_API softce_status softce_topk_forward_backward(const softce_options *opts,
+                                                      const softce_tensor *logits,
+                                                      const softce_tensor *topk_index,
+                                                      const softce_tensor *topk_prob,
+                                                      int32_t rest,
+                                                      const softce_tensor *grad_loss,
+                                                      const softce_tensor *loss,
+                                                      const softce_tensor *grad_logits);
+
 #ifdef __cplusplus
 }
 #endif
