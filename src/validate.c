@@ -251,7 +251,8 @@ static softce_status check_present(softce__op op, const softce_tensor *const *t,
             return softce__fail(SOFTCE_ERROR_NULL_POINTER, "%s is NULL", names[s]);
     if (op == SOFTCE__OP_BACKWARD && !t[SOFTCE__GRAD_LOGITS] && !t[SOFTCE__GRAD_TARGET])
         return softce__fail(SOFTCE_ERROR_NULL_POINTER,
-                            "grad_logits and grad_target are both NULL: nothing to compute");
+                            "grad_logits and %s are both NULL: nothing to compute",
+                            names[SOFTCE__GRAD_TARGET]);
     return SOFTCE_OK;
 }
 

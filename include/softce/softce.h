@@ -226,7 +226,8 @@ typedef enum softce_denominator {
  * @since 1.1.0
  */
 typedef enum softce_empty {
-    SOFTCE_EMPTY_NAN = 0,  /**< NaN loss, zero gradient (PyTorch; default). */
+    SOFTCE_EMPTY_NAN = 0,  /**< NaN loss and gradients as PyTorch gives them (default):
+                                ignored and masked elements get zero gradients. */
     SOFTCE_EMPTY_ZERO = 1, /**< Zero loss, zero gradient. */
     SOFTCE_EMPTY_ERROR = 2 /**< The call fails with SOFTCE_ERROR_EMPTY_MEAN, writing nothing. */
 } softce_empty;
