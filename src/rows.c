@@ -10,6 +10,12 @@
 
 typedef struct row_bufs {
     void *x, *p, *out, *gt; /* gt: top-k only, the dense gradient w.r.t. the target */
+    /* top-k only: per-class sums of the listed probabilities and marks (only the listed
+       classes are ever touched), and the K entries of the element */
+    double *P;
+    unsigned char *mark;
+    int64_t *ki;
+    double *kp;
 } row_bufs;
 
 static const void *stage(const softce__context *cx, int slot, int is_direct, const softce__cursor *c,
@@ -293,6 +299,83 @@ static void topk_zero_grad_prob(const softce__context *cx, const softce__cursor 
                       c->off[SOFTCE__GRAD_TARGET] + k * p->cs[SOFTCE__GRAD_TARGET], 0.0);
 }
 
+/* Fast top-k row (forward and fused, no KL, no out_correct): no dense row is staged. With
+   p = u + (P - u)[listed] (u = the rest share, P_c = the listed probabilities of class c) the
+   smoothed target is q = a0' (+ eps prior) + d_c at each listed class c, a0' = A u + B and
+   d_c = A (P_c - u): the kernels' uniform part plus spikes, as for hard targets. */
+static double topk_fast_row(const softce__context *cx, const softce__cursor *c,
+                            const row_bufs *rb, element_info *ei) {
+    const softce__plan *p = cx->p;
+    const softce_tensor *it = p->t[SOFTCE__TARGET], *pt = p->t[SOFTCE__TOPK_PROB];
+    double A = 1.0 - p->eps, B = p->eps / (double)p->C;
+    if (p->smoothing == SOFTCE_SMOOTHING_OTHERS) {
+        B = p->C > 1 ? p->eps / (double)(p->C - 1) : 0.0;
+        A = p->C > 1 ? 1.0 - p->eps - B : 1.0;
+    } else if (cx->prior) {
+        B = 0.0;
+    }
+    /* the K entries; per-class sums P_c; distinct classes counted with marks */
+    double mass = 0.0;
+    int64_t listed = 0;
+    for (int64_t k = 0; k < p->K; k++) {
+        int64_t cls = softce__load_int(it->dtype, it->data,
+                                       c->off[SOFTCE__TARGET] + k * p->cs[SOFTCE__TARGET]);
+        double v = softce__load(pt->dtype, pt->data,
+                                c->off[SOFTCE__TOPK_PROB] + k * p->cs[SOFTCE__TOPK_PROB]);
+        rb->ki[k] = cls;
+        rb->kp[k] = v;
+        rb->P[cls] = 0.0;
+        rb->mark[cls] = 0;
+        mass += v;
+    }
+    for (int64_t k = 0; k < p->K; k++) {
+        rb->P[rb->ki[k]] += rb->kp[k];
+        if (!rb->mark[rb->ki[k]]) {
+            rb->mark[rb->ki[k]] = 1;
+            listed++;
+        }
+    }
+    const double u = p->topk_rest == SOFTCE_TOPK_REST_UNIFORM && listed < p->C
+                         ? (1.0 - mass) / (double)(p->C - listed)
+                         : 0.0;
+    const double a0 = A * u + B, a1 = cx->prior ? p->eps : 0.0;
+    const void *prior = cx->prior;
+    const void *x = logits_row(cx, c, rb, ei);
+    double spike = 0.0; /* sum of w_c d_c over the distinct listed classes */
+    for (int64_t k = 0; k < p->K; k++) {
+        int64_t cls = rb->ki[k];
+        if (rb->mark[cls] == 1) {
+            spike += weight_at(cx, cls) * A * (rb->P[cls] - u);
+            rb->mark[cls] = 2;
+            rb->kp[k] = softce__row_value(cx, x, cls); /* kept: in place, out overwrites x */
+        }
+    }
+    const void *w = a0 != 0.0 || prior ? cx->w : NULL;
+    double g = 1.0, loss;
+    if (p->op != SOFTCE__OP_FORWARD)
+        g = softce__upstream(p, c) * cx->inv_d * ei->s;
+    void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
+                    ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
+                    : NULL;
+    softce__lse lse = cx->k->fused(x, prior, w, p->C, a1, a0, spike, p->z_loss, g, out, &loss);
+    for (int64_t k = 0; k < p->K; k++) { /* the spikes, once per distinct class */
+        int64_t cls = rb->ki[k];
+        if (rb->mark[cls] != 2)
+            continue;
+        rb->mark[cls] = 3;
+        double wd = weight_at(cx, cls) * A * (rb->P[cls] - u);
+        if (out)
+            add_at(cx, out, cls, -g * wd);
+        if (wd != 0.0)
+            loss += wd * ((lse.hi - rb->kp[k]) + lse.lo);
+    }
+    if (out)
+        finish_grad(cx, c, ei, x, out);
+    const double zterm = z_term(p, lse) * ei->s;
+    store_extras(cx, c, ei, lse, 0, zterm);
+    return loss * ei->s + zterm;
+}
+
 /* A soft target's row, q = a1 p + a0 (uniform / others smoothing) or (1 - eps) p + eps prior
    staged into the p buffer: returns the loss. */
 static double soft_row(const softce__context *cx, const softce__cursor *c, const row_bufs *rb,
@@ -418,14 +501,45 @@ static double element(const softce__context *cx, const softce__cursor *c, const 
         skipped_row(cx, c, rb, &ei);
         return 0.0;
     }
+    if (p->topk && p->op != SOFTCE__OP_BACKWARD && !p->kl && !p->t[SOFTCE__CORRECT_OUT])
+        return topk_fast_row(cx, c, rb, &ei);
     return p->soft ? soft_row(cx, c, rb, &ei) : hard_row(cx, c, cls, rb, &ei);
+}
+
+/* Top-k scratch after the x, p and out rows: gt (C values), P (C doubles), kp (K doubles),
+   ki (K int64), mark (C bytes), each 64-byte aligned. Fills o[5] with the offsets when given;
+   returns the total (SIZE_MAX on overflow: the driver reports out of memory). */
+static size_t topk_offsets(const softce__plan *p, int tsize, size_t o[5]) {
+    const size_t sizes[6] = {0, (size_t)tsize, sizeof(double), sizeof(double), sizeof(int64_t), 1};
+    const int64_t counts[6] = {3 * p->C, p->C, p->C, p->K, p->K, p->C};
+    size_t total = 0;
+    for (int r = 0; r < 6; r++) {
+        size_t bytes;
+        size_t unit = r == 0 ? (size_t)tsize : sizes[r];
+        if (__builtin_mul_overflow((size_t)counts[r], unit, &bytes) ||
+            __builtin_add_overflow(total, bytes + 63, &total))
+            return SIZE_MAX;
+        total &= ~(size_t)63;
+        if (o && r < 5)
+            o[r] = total;
+    }
+    return total + 64;
 }
 
 double softce__rows_block(const softce__context *cx, int64_t e0, int64_t e1, char *scratch) {
     const softce__plan *p = cx->p;
     size_t row = (size_t)p->C * (size_t)cx->tsize;
     row_bufs rb = {scratch, scratch ? scratch + row : NULL, scratch ? scratch + 2 * row : NULL,
-                   scratch && p->topk ? scratch + 3 * row : NULL};
+                   NULL, NULL, NULL, NULL, NULL};
+    if (p->topk && scratch) {
+        size_t o[5];
+        topk_offsets(p, cx->tsize, o);
+        rb.gt = scratch + o[0];
+        rb.P = (double *)(void *)(scratch + o[1]);
+        rb.kp = (double *)(void *)(scratch + o[2]);
+        rb.ki = (int64_t *)(void *)(scratch + o[3]);
+        rb.mark = (unsigned char *)(scratch + o[4]);
+    }
     softce__cursor c;
     softce__cursor_seek(p, &c, e0);
     double sum = 0.0;
@@ -456,7 +570,9 @@ size_t softce__rows_scratch(const softce__context *cx) {
     size_t bytes;
     if (!any)
         return 0;
-    if (__builtin_mul_overflow((size_t)p->C, (size_t)((p->topk ? 4 : 3) * cx->tsize), &bytes))
+    if (p->topk)
+        return topk_offsets(p, cx->tsize, NULL);
+    if (__builtin_mul_overflow((size_t)p->C, (size_t)(3 * cx->tsize), &bytes))
         return SIZE_MAX; /* cannot be allocated: the driver reports out of memory */
     return bytes;
 }

@@ -20,6 +20,14 @@ torch.nn.functional.cross_entropy and torch.nn.CrossEntropyLoss with autograd (i
 explicitly; docs/pytorch.md). Failures raise SoftceError (a ValueError) with .status, .name and
 .detail.
 
+Options added in 1.1 (keyword only, off by default): z_loss, softcap, logit_scale,
+sample_weight, denominator, empty, smoothing, smoothing_prior, kl; and extras=('lse', 'argmax',
+'correct', 'z_loss') for per-element extra outputs, returned as a trailing dict:
+
+    loss, grad, ex = softce.cross_entropy_forward_backward(
+        logits, target, z_loss=1e-4, sample_weight=mask, denominator="valid",
+        extras=("correct",))
+
 The library is found through SOFTCE_LIBRARY (a path), else a libsoftce.so* next to this package,
 else the system loader (libsoftce.so.1). See docs/python.md.
 """
@@ -33,6 +41,11 @@ from ._api import (
     version,
 )
 from ._errors import SoftceError
+from ._topk import (
+    cross_entropy_topk,
+    cross_entropy_topk_backward,
+    cross_entropy_topk_forward_backward,
+)
 
 __version__ = "1.1.0"
 
@@ -41,6 +54,9 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_backward",
     "cross_entropy_forward_backward",
+    "cross_entropy_topk",
+    "cross_entropy_topk_backward",
+    "cross_entropy_topk_forward_backward",
     "library_path",
     "log_softmax",
     "version",

@@ -98,6 +98,12 @@ _PROTOTYPES = {
     "softce_backward": (_STATUS, [_P_O, _P_T, _P_T, _P_T, _P_T, _P_T, _P_T]),
     "softce_forward_backward": (_STATUS, [_P_O, _P_T, _P_T, _P_T, _P_T, _P_T]),
     "softce_log_softmax": (_STATUS, [_P_O, _P_T, _P_T]),
+    # sparse top-k soft targets (1.1.0): the int32_t argument is a softce_topk_rest value
+    "softce_topk_forward": (_STATUS, [_P_O, _P_T, _P_T, _P_T, ctypes.c_int32, _P_T, _P_T]),
+    "softce_topk_backward": (_STATUS, [_P_O, _P_T, _P_T, _P_T, ctypes.c_int32, _P_T, _P_T,
+                                       _P_T, _P_T]),
+    "softce_topk_forward_backward": (_STATUS, [_P_O, _P_T, _P_T, _P_T, ctypes.c_int32, _P_T,
+                                               _P_T, _P_T]),
 }
 
 _lock = threading.Lock()
@@ -168,3 +174,19 @@ def library_path():
     """The path or name the library was loaded from."""
     lib()
     return _loaded[1]
+
+
+# ---- vocabulary sharding (softce_shard_*, @since 1.1.0; used by softce.distributed) ----------
+SHARD_STATS = 16  # SOFTCE_SHARD_STATS: f64 statistics per element
+_PROTOTYPES.update({
+    # (opts, logits_shard, target, class_offset, num_classes, stats)
+    "softce_shard_stats": (_STATUS, [_P_O, _P_T, _P_T, ctypes.c_int64, ctypes.c_int64, _P_T]),
+    # (a, b, out)
+    "softce_shard_combine": (_STATUS, [_P_T, _P_T, _P_T]),
+    # (opts, target, stats, loss, lse)
+    "softce_shard_finalize": (_STATUS, [_P_O, _P_T, _P_T, _P_T, _P_T]),
+    # (opts, logits_shard, target, class_offset, num_classes, stats, grad_loss, grad_logits,
+    #  grad_target)
+    "softce_shard_backward": (_STATUS, [_P_O, _P_T, _P_T, ctypes.c_int64, ctypes.c_int64, _P_T,
+                                        _P_T, _P_T, _P_T]),
+})

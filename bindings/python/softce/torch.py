@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from . import _ctypes as C
+from ._api import extra_names, option_fields
 from ._errors import check, raise_binding_error
 
 __all__ = ["CrossEntropyLoss", "cross_entropy"]
@@ -84,7 +85,7 @@ class _Plan:
     """Options, target and weight of one call; builds descriptors and calls the library."""
 
     def __init__(self, input, target, weight, ignore_index, reduction, label_smoothing,
-                 num_threads):
+                 num_threads, opt=None, extras=()):
         self.dtype = input.dtype
         self.class_dim = 1 if input.dim() >= 2 else 0
         shape = tuple(input.shape)
@@ -98,6 +99,68 @@ class _Plan:
             self.weight = self._weight(weight)
             self.w_t = describe(self.weight, _FLOAT_CODES[self.weight.dtype])
             self.opts.weight = ctypes.pointer(self.w_t)
+        self.sample_weight = self.prior = None
+        if opt:
+            self._new_options(**opt)
+        self.extras = {}
+        for name in extras:
+            self._extra(name)
+
+    def _new_options(self, sample_weight=None, smoothing_prior=None, **scalars):
+        for field, value in option_fields(**scalars).items():
+            setattr(self.opts, field, value)
+        if sample_weight is not None:
+            sw = self._float_operand(sample_weight, "sample_weight")
+            if sw.dim() == 0:  # a scalar applies to every element (zero strides: no copy)
+                sw = sw.expand(self.lse_shape)
+            self.sample_weight = sw
+            self.sw_t = describe(sw, _FLOAT_CODES[sw.dtype])
+            self.opts.sample_weight = ctypes.pointer(self.sw_t)
+        if smoothing_prior is not None:
+            self.prior = self._float_operand(smoothing_prior, "smoothing_prior")
+            self.prior_t = describe(self.prior, _FLOAT_CODES[self.prior.dtype])
+            self.opts.smoothing_prior = ctypes.pointer(self.prior_t)
+
+    def _float_operand(self, t, what):
+        """sample_weight / smoothing_prior: a CPU tensor of any float dtype (others are
+        converted); no gradient flows to it, so one that requires grad is refused."""
+        if not isinstance(t, torch.Tensor):
+            t = torch.as_tensor(t)
+        if t.requires_grad and torch.is_grad_enabled():
+            raise_binding_error("SOFTCE_ERROR_OPTION", f"{what} requires grad: softce computes "
+                                f"no gradient for it (pass {what}.detach())")
+        if t.device.type != "cpu" or t.layout != torch.strided:
+            raise_binding_error("SOFTCE_ERROR_OPTION", f"{what} must be a strided CPU tensor, "
+                                f"not {t.device.type} / {t.layout}")
+        t = _plain(t.detach())
+        if t.dtype not in _FLOAT_CODES:
+            if t.is_complex():
+                raise_binding_error("SOFTCE_ERROR_DTYPE", f"{what} must be real, not {t.dtype}")
+            t = t.to(torch.float64 if self.dtype == torch.float64 else torch.float32)
+        return t
+
+    def _extra(self, name):
+        """Allocates one extra output (written by the forward) and points the options at it."""
+        wide = torch.float64 if self.dtype == torch.float64 else torch.float32
+        dtype = {"lse": wide, "z_loss": wide, "argmax": torch.int64,
+                 "correct": torch.int32}[name]
+        codes = {torch.float32: C.DTYPE_F32, torch.float64: C.DTYPE_F64,
+                 torch.int32: C.DTYPE_I32, torch.int64: C.DTYPE_I64}
+        t = torch.empty(self.lse_shape, dtype=dtype)
+        d = describe(t, codes[dtype])
+        setattr(self.opts, "out_" + name, ctypes.pointer(d))
+        self.extras[name] = t
+
+    def extras_result(self):
+        out = dict(self.extras)
+        if "correct" in out:
+            out["correct"] = out["correct"].bool()
+        return out
+
+    def clear_extras(self):
+        """softce_backward refuses the extra outputs (they are written by the forward)."""
+        for name in ("lse", "argmax", "correct", "z_loss"):
+            setattr(self.opts, "out_" + name, None)
 
     @staticmethod
     def _options(ignore_index, reduction, label_smoothing, num_threads):
@@ -149,6 +212,8 @@ class _Plan:
         return torch.empty(self.loss_shape, dtype=self.dtype)
 
     def new_lse(self):
+        if "lse" in self.extras:  # the requested extra output is the kept log-sum-exp
+            return self.extras["lse"]
         dt = torch.float64 if self.dtype == torch.float64 else torch.float32
         return torch.empty(self.lse_shape, dtype=dt)
 
@@ -159,6 +224,8 @@ class _Plan:
         return describe(t, self.t_code)
 
     def forward(self, x, loss, lse=None):
+        if lse is not None and "lse" in self.extras:  # the library takes one of the two
+            self.opts.out_lse = None
         lse_t = None if lse is None else self._x(lse)
         check(_lib().softce_forward(ctypes.byref(self.opts), ctypes.byref(self._x(x)),
                                     ctypes.byref(self._t(self.target)),
@@ -229,6 +296,7 @@ class _CrossEntropyWithTargetGrad(torch.autograd.Function):
         plan.forward(input, loss, lse)
         ctx.save_for_backward(input, plan.target, lse)
         plan.release()
+        plan.clear_extras()
         ctx.plan = plan
         return loss
 
@@ -246,7 +314,8 @@ class _CrossEntropyWithTargetGrad(torch.autograd.Function):
 
 
 def _handled(input, target, weight):
-    """True when libsoftce takes the call; else torch.nn.functional.cross_entropy does."""
+    """True when libsoftce takes the call; else torch.nn.functional.cross_entropy does
+    (which has none of the 1.1 options: cross_entropy() refuses them then)."""
     tensors = (input, target) if weight is None else (input, target, weight)
     for t in tensors:
         if not isinstance(t, torch.Tensor):
@@ -276,9 +345,30 @@ def _may_overwrite(input):
     return True
 
 
+_DEFAULTS = dict(z_loss=0.0, softcap=None, logit_scale=1.0, sample_weight=None,
+                 denominator="auto", empty="nan", smoothing="uniform", smoothing_prior=None,
+                 kl=False)
+
+
+def _non_default(opt):
+    """Names of the 1.1 options that differ from their defaults."""
+    out = []
+    for k, v in opt.items():
+        d = _DEFAULTS[k]
+        if d is None or isinstance(d, str):
+            if v is not d and not (isinstance(v, str) and v == d):
+                out.append(k)
+        elif isinstance(v, torch.Tensor) or isinstance(v, bool) != isinstance(d, bool) \
+                or v != d:
+            out.append(k)
+    return out
+
+
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
                   reduce=None, reduction="mean", label_smoothing=0.0, *, inplace=False,
-                  num_threads=None):
+                  num_threads=None, z_loss=0.0, softcap=None, logit_scale=1.0,
+                  sample_weight=None, denominator="auto", empty="nan", smoothing="uniform",
+                  smoothing_prior=None, kl=False, extras=()):
     """torch.nn.functional.cross_entropy computed by libsoftce (same arguments and results).
 
     Extensions (keyword only):
@@ -288,40 +378,81 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         then hold their gradient, not logits, after the call. Default False.
       num_threads: threads of the library call; None = torch.get_num_threads(), 0 = OpenMP's
         default. Results are bitwise identical for any value.
+      z_loss, softcap, logit_scale, sample_weight, denominator, empty, smoothing,
+        smoothing_prior, kl: the options added in libsoftce 1.1, as in softce.cross_entropy()
+        (docs/pytorch.md, docs/numerics.md). sample_weight and smoothing_prior are tensors
+        (or array-likes) that get no gradient: one that requires grad is refused.
+      extras: names among 'lse', 'argmax', 'correct', 'z_loss': when not empty the result is
+        (loss, {name: tensor of the element shape}); those tensors carry no gradient.
     Raises softce.SoftceError (a ValueError) where the library refuses the arguments.
     """
     if size_average is not None or reduce is not None:
         reduction = torch.nn._reduction.legacy_get_string(size_average, reduce)
+    opt = dict(z_loss=z_loss, softcap=softcap, logit_scale=logit_scale,
+               sample_weight=sample_weight, denominator=denominator, empty=empty,
+               smoothing=smoothing, smoothing_prior=smoothing_prior, kl=kl)
+    names = extra_names(extras)
     if not _handled(input, target, weight):
+        extended = _non_default(opt) + (["extras"] if names else [])
+        if extended:
+            raise_binding_error("SOFTCE_ERROR_OPTION", f"{', '.join(extended)}: only "
+                                "libsoftce implements these options, and it cannot take "
+                                "this call (tensors not on the CPU or not strided, a "
+                                "non-float input, more than 8 dimensions, a weight that "
+                                "requires grad or a tensor subclass)")
         return F.cross_entropy(input, target, weight, None, ignore_index, None, reduction,
                                label_smoothing)
     input = _plain(input)
-    plan = _Plan(input, target, weight, ignore_index, reduction, label_smoothing, num_threads)
+    plan = _Plan(input, target, weight, ignore_index, reduction, label_smoothing, num_threads,
+                 opt, names)
     grad_on = torch.is_grad_enabled()
     if grad_on and plan.soft and target.requires_grad:
-        return _CrossEntropyWithTargetGrad.apply(input, target, plan)
-    if grad_on and input.requires_grad:
+        loss = _CrossEntropyWithTargetGrad.apply(input, target, plan)
+    elif grad_on and input.requires_grad:
         if inplace and _may_overwrite(input):
-            return _FusedCrossEntropy.apply(input, plan, True)[0]
-        return _FusedCrossEntropy.apply(input, plan, False)
-    loss = plan.new_loss()
-    plan.forward(input, loss)
-    return loss
+            loss = _FusedCrossEntropy.apply(input, plan, True)[0]
+        else:
+            loss = _FusedCrossEntropy.apply(input, plan, False)
+    else:
+        loss = plan.new_loss()
+        plan.forward(input, loss)
+    return (loss, plan.extras_result()) if names else loss
 
 
 class CrossEntropyLoss(torch.nn.CrossEntropyLoss):
     """torch.nn.CrossEntropyLoss computed by libsoftce: same constructor, attributes, results.
 
-    Keyword-only extensions: inplace and num_threads, as in softce.torch.cross_entropy().
+    Keyword-only extensions: inplace, num_threads and the 1.1 options z_loss, softcap,
+    logit_scale, denominator, empty, smoothing, smoothing_prior (a buffer, like weight) and kl,
+    as in softce.torch.cross_entropy(). forward(input, target, *, sample_weight=None,
+    extras=()) takes the per-batch ones.
     """
 
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
-                 reduction="mean", label_smoothing=0.0, *, inplace=False, num_threads=None):
+                 reduction="mean", label_smoothing=0.0, *, inplace=False, num_threads=None,
+                 z_loss=0.0, softcap=None, logit_scale=1.0, denominator="auto", empty="nan",
+                 smoothing="uniform", smoothing_prior=None, kl=False):
         super().__init__(weight, size_average, ignore_index, reduce, reduction, label_smoothing)
         self.inplace = inplace
         self.num_threads = num_threads
+        option_fields(z_loss, softcap, logit_scale, denominator, empty, smoothing, kl)  # check
+        self.z_loss = z_loss
+        self.softcap = softcap
+        self.logit_scale = logit_scale
+        self.denominator = denominator
+        self.empty = empty
+        self.smoothing = smoothing
+        self.kl = kl
+        if smoothing_prior is not None and not isinstance(smoothing_prior, torch.Tensor):
+            smoothing_prior = torch.as_tensor(smoothing_prior)
+        self.register_buffer("smoothing_prior", smoothing_prior)
 
-    def forward(self, input, target):
+    def forward(self, input, target, *, sample_weight=None, extras=()):
         return cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
                              reduction=self.reduction, label_smoothing=self.label_smoothing,
-                             inplace=self.inplace, num_threads=self.num_threads)
+                             inplace=self.inplace, num_threads=self.num_threads,
+                             z_loss=self.z_loss, softcap=self.softcap,
+                             logit_scale=self.logit_scale, sample_weight=sample_weight,
+                             denominator=self.denominator, empty=self.empty,
+                             smoothing=self.smoothing, smoothing_prior=self.smoothing_prior,
+                             kl=self.kl, extras=extras)
