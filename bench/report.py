@@ -108,10 +108,42 @@ def peers_table(rows):
         "\n".join(out)
 
 
+def torch113_rows(peer_rows):
+    """PyTorch 1.13's rows at the largest thread count of its run (the goals' 2 threads)."""
+    rows = [r for r in peer_rows if r["impl"] == "torch" and r["version"].startswith("1.13")]
+    top = max((int(r["threads"]) for r in rows), default=0)
+    return [r for r in rows if int(r["threads"]) == top]
+
+
+def goal_table(peer_rows):
+    """Per shape, target and op: softce's speedup over PyTorch 1.13 against the goal."""
+    soft = {key(r, "shape", "dtype", "target", "op", "threads"): r
+            for r in peer_rows if r["impl"] == "softce"}
+    idx = {key(q, "shape", "dtype", "target", "op"): q for q in torch113_rows(peer_rows)}
+    out = ["| shape | dtype | target | forward (>= 5x) | fused (>= 8x) | fused in place (>= 8x) |",
+           "|---|---|---|---:|---:|---:|"]
+    for shape in shapes_in(list(idx.values())):
+        for dtype in ("f32", "bf16"):
+            for target in ("hard", "soft"):
+                cells = []
+                for op, peer_op, need in (("forward", "forward", 5.0), ("fused", "fused", 8.0),
+                                          ("fused_inplace", "fused", 8.0)):
+                    q = idx.get((shape, dtype, target, peer_op))
+                    s = q and soft.get((shape, dtype, target, op, q["threads"]))
+                    if not s:
+                        cells.append("-")
+                        continue
+                    x = float(q["median_ms"]) / float(s["median_ms"])
+                    cells.append(f"{x:.1f}x {'ok' if x >= need else '**below**'}")
+                if any(c != "-" for c in cells):
+                    out.append(f"| {shape} | {dtype} | {target} | " + " | ".join(cells) + " |")
+    return "\n".join(out) if len(out) > 2 else ""
+
+
 def goals(bench_rows, peer_rows):
     """The issue's outcomes, one line each: PASS / FAIL / n/a with the worst case."""
     lines = []
-    torch113 = [r for r in peer_rows if r["impl"] == "torch" and r["version"].startswith("1.13")]
+    torch113 = torch113_rows(peer_rows)
     soft = {key(r, "shape", "dtype", "target", "op", "threads"): r
             for r in peer_rows if r["impl"] == "softce"}
     for op, need in (("fused", 8.0), ("forward", 5.0)):
@@ -144,6 +176,10 @@ def verdict(goal, values, need, unit):
 def render(bench_rows, peer_files):
     peer_rows = [r for _, rows in peer_files for r in rows]
     parts = ["### Goals of the issue (current numbers)\n", goals(bench_rows, peer_rows)]
+    table = goal_table(peer_rows)
+    if table:
+        parts += ["", "Speedup over PyTorch 1.13 per case (same process, its largest thread "
+                  "count; peer time / softce time):\n", table]
     for t in sorted({int(r["threads"]) for r in bench_rows}):
         parts += ["", f"### softce_bench, {t} thread(s): GB/s of logits (% of the roofline)\n",
                   bench_table(bench_rows, t)]

@@ -79,6 +79,23 @@ configure_file(${CMAKE_CURRENT_LIST_DIR}/softce.pc.in ${PROJECT_BINARY_DIR}/soft
 install(FILES ${PROJECT_BINARY_DIR}/softce.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT development)
 
+# libsoftce_mpi (mpi/, only when MPI was found): its own export file, loaded by
+# softceConfig.cmake after finding MPI (component "mpi"), and softce_mpi.pc.
+if(TARGET softce_mpi)
+  install(EXPORT softceMpiTargets NAMESPACE softce::
+    DESTINATION ${SOFTCE_INSTALL_CMAKEDIR} COMPONENT development)
+  set(SOFTCE_MPI_PC_CFLAGS "")
+  foreach(_softce_dir IN LISTS MPI_C_INCLUDE_DIRS)
+    string(APPEND SOFTCE_MPI_PC_CFLAGS " -I${_softce_dir}")
+  endforeach()
+  string(STRIP "${SOFTCE_MPI_PC_CFLAGS}" SOFTCE_MPI_PC_CFLAGS)
+  string(REPLACE ";" " " SOFTCE_MPI_PC_LIBS "${MPI_C_LIBRARIES}")
+  configure_file(${PROJECT_SOURCE_DIR}/mpi/softce_mpi.pc.in ${PROJECT_BINARY_DIR}/softce_mpi.pc
+                 @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/softce_mpi.pc
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT development)
+endif()
+
 # Man pages (development component), the API reference target `docs` and the docs tests.
 include(SoftceDocs)
 # Debian packages (CPack): last, after every install rule.

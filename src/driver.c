@@ -238,34 +238,32 @@ static void run_block(const softce__context *cx, int64_t b, int tid) {
                                 : softce__rows_block(cx, e0, e1, mine);
 }
 
-/* Split mode: parallel loops over (row, chunk) items, serial per-row combines in between. */
+/* Split mode: one parallel region over (row, chunk) items: phase A, the serial per-row combine
+   (in chunk order), then phase B unless the call is forward only. Two barriers at most,
+   never one per row; forward has none inside (its combine runs after the region). */
 static void run_split_phases(const softce__context *cx, int nt, softce__split_row *rows,
                              softce__split_part *parts) {
     const softce__plan *p = cx->p;
     const int64_t nch = softce__split_chunks(p), items = p->E * nch;
+    const int forward = p->op == SOFTCE__OP_FORWARD;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
 #pragma omp for schedule(static)
         for (int64_t i = 0; i < items; i++)
             softce__split_phase_a(cx, &rows[i / nch], i % nch * SOFTCE__SPLIT_CHUNK,
                                   chunk_len(p, i % nch), &parts[i]);
+        if (!forward) {
 #pragma omp single
-        for (int64_t e = 0; e < p->E; e++)
-            softce__split_combine_a(cx, &rows[e], &parts[e * nch], nch);
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < items; i++)
-            softce__split_phase_b(cx, &rows[i / nch], i % nch * SOFTCE__SPLIT_CHUNK,
-                                  chunk_len(p, i % nch), &parts[i]);
-#pragma omp single
-        for (int64_t e = 0; e < p->E; e++)
-            softce__split_combine_b(cx, &rows[e], &parts[e * nch], nch);
-        if (softce__split_needs_c(p)) {
-#pragma omp for schedule(static)
+            for (int64_t e = 0; e < p->E; e++)
+                softce__split_combine_a(cx, &rows[e], &parts[e * nch], nch);
+#pragma omp for schedule(static) nowait
             for (int64_t i = 0; i < items; i++)
-                softce__split_phase_c(cx, &rows[i / nch], i % nch * SOFTCE__SPLIT_CHUNK,
-                                      chunk_len(p, i % nch));
+                softce__split_phase_b(cx, &rows[i / nch], i % nch * SOFTCE__SPLIT_CHUNK,
+                                      chunk_len(p, i % nch), &parts[i]);
         }
     }
+    for (int64_t e = 0; forward && e < p->E; e++)
+        softce__split_combine_a(cx, &rows[e], &parts[e * nch], nch);
 }
 
 static softce_status run_split(const softce__context *cx, double denominator) {

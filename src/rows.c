@@ -215,27 +215,35 @@ static int64_t topk_index(const softce__context *cx, const softce__cursor *c, in
     return softce__load_int(t->dtype, t->data, c->off[SOFTCE__TARGET] + k * p->cs[SOFTCE__TARGET]);
 }
 
-/* Whether entry k is the first to list its class. */
-static int topk_first(const softce__context *cx, const softce__cursor *c, int64_t k, int64_t cls) {
-    for (int64_t j = 0; j < k; j++)
-        if (topk_index(cx, c, j) == cls)
-            return 0;
-    return 1;
+/* Marks the first entry listing each class (mark[class] = 1 + k of that entry; only the listed
+   classes are touched); returns the number of distinct classes. */
+static int64_t topk_mark_first(const softce__context *cx, const softce__cursor *c,
+                               const row_bufs *rb) {
+    int64_t listed = 0;
+    for (int64_t k = 0; k < cx->p->K; k++)
+        rb->mark[topk_index(cx, c, k)] = 0;
+    for (int64_t k = 0; k < cx->p->K; k++) {
+        int64_t cls = topk_index(cx, c, k);
+        if (!rb->mark[cls]) {
+            rb->mark[cls] = 1;
+            rb->ki[listed++] = cls; /* the distinct classes, in order of first listing */
+        }
+    }
+    return listed;
 }
 
 /* Share of the unlisted mass per unlisted class (0 for REST_IGNORE or when all are listed). */
-static double topk_rest_share(const softce__context *cx, const softce__cursor *c) {
+static double topk_rest_share(const softce__context *cx, const softce__cursor *c,
+                              const row_bufs *rb) {
     const softce__plan *p = cx->p;
     if (p->topk_rest != SOFTCE_TOPK_REST_UNIFORM)
         return 0.0;
     const softce_tensor *pt = p->t[SOFTCE__TOPK_PROB];
-    int64_t listed = 0;
     double mass = 0.0;
-    for (int64_t k = 0; k < p->K; k++) {
+    for (int64_t k = 0; k < p->K; k++)
         mass += softce__load(pt->dtype, pt->data, c->off[SOFTCE__TOPK_PROB] +
                                                        k * p->cs[SOFTCE__TOPK_PROB]);
-        listed += topk_first(cx, c, k, topk_index(cx, c, k));
-    }
+    int64_t listed = topk_mark_first(cx, c, rb);
     return listed < p->C ? (1.0 - mass) / (double)(p->C - listed) : 0.0;
 }
 
@@ -247,10 +255,11 @@ static void set_at(const softce__context *cx, void *row, int64_t i, double v) {
 }
 
 /* The dense target row p of a top-k element, in the compute type. */
-static const void *topk_stage(const softce__context *cx, const softce__cursor *c, void *buf) {
+static const void *topk_stage(const softce__context *cx, const softce__cursor *c,
+                              const row_bufs *rb, void *buf) {
     const softce__plan *p = cx->p;
     const softce_tensor *pt = p->t[SOFTCE__TOPK_PROB];
-    const double u = topk_rest_share(cx, c);
+    const double u = topk_rest_share(cx, c, rb);
     for (int64_t i = 0; i < p->C; i++)
         set_at(cx, buf, i, u);
     for (int64_t k = 0; k < p->K; k++) /* listed classes start from 0 */
@@ -267,22 +276,18 @@ static const void *topk_stage(const softce__context *cx, const softce__cursor *c
 /* grad_prob from the dense gradient w.r.t. p (row gd): entry k gets gd[i_k], and with
    REST_UNIFORM also d(share)/d(prob_k) = -1 / (C - listed) times the sum of gd over the
    unlisted classes. */
-static void topk_grad_prob(const softce__context *cx, const softce__cursor *c, const void *gd) {
+static void topk_grad_prob(const softce__context *cx, const softce__cursor *c,
+                           const row_bufs *rb, const void *gd) {
     const softce__plan *p = cx->p;
     const softce_tensor *gp = p->t[SOFTCE__GRAD_TARGET];
     double rest = 0.0;
     if (p->topk_rest == SOFTCE_TOPK_REST_UNIFORM) {
-        int64_t listed = 0;
+        const int64_t listed = topk_mark_first(cx, c, rb);
         double all = 0.0, in_list = 0.0;
         for (int64_t i = 0; i < p->C; i++)
             all += softce__row_value(cx, gd, i);
-        for (int64_t k = 0; k < p->K; k++) {
-            int64_t cls = topk_index(cx, c, k);
-            if (topk_first(cx, c, k, cls)) {
-                listed++;
-                in_list += softce__row_value(cx, gd, cls);
-            }
-        }
+        for (int64_t j = 0; j < listed; j++)
+            in_list += softce__row_value(cx, gd, rb->ki[j]);
         rest = listed < p->C ? -(all - in_list) / (double)(p->C - listed) : 0.0;
     }
     for (int64_t k = 0; k < p->K; k++)
@@ -389,7 +394,7 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
     }
     const double dq = cx->prior ? 1.0 - p->eps : a1; /* d q_i / d p_i */
     const void *x = logits_row(cx, c, rb, ei);
-    const void *q = p->topk ? topk_stage(cx, c, rb->p)
+    const void *q = p->topk ? topk_stage(cx, c, rb, rb->p)
                             : stage(cx, SOFTCE__TARGET, cx->p_direct, c, rb->p);
     int correct = ei->argmax >= 0 && row_argmax(cx, q) == ei->argmax;
     if (cx->prior) { /* q = (1 - eps) p + eps prior, staged */
@@ -424,7 +429,7 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
             if (p->kl)
                 kl_grad_target(cx, q, a1, a0, g * dq, out);
             if (p->topk)
-                topk_grad_prob(cx, c, out);
+                topk_grad_prob(cx, c, rb, out);
             else
                 finish_row(cx, SOFTCE__GRAD_TARGET, cx->gt_direct, c, out);
         }

@@ -1,10 +1,13 @@
 /*
  * Split mode: few rows with a huge class count (a language-model vocabulary). Each row is cut
  * into fixed chunks of SOFTCE__SPLIT_CHUNK classes, whatever the thread count, and the driver
- * runs the phases below as parallel loops over all (row, chunk) items with one barrier each:
- *   A  lse of every chunk                       -> combined per row in chunk order: row lse
- *   B  loss terms (and hard/target gradients)   -> combined per row: loss, sum w q
- *   C  soft-target gradients (need sum w q)
+ * runs at most two parallel loops over all (row, chunk) items:
+ *   A  per chunk: its lse {m_k, log s_k} and its loss terms relative to it,
+ *      l_k = -sum w q (x - lse_k) and S_k = sum w q (one read of the chunk, then one from L2)
+ *   -> combined per row in chunk order: lse = {M, log sum s_k e^(m_k - M)} and
+ *      loss = sum_k l_k + S_k (lse - lse_k) (+ the hard target's spike): forward is done
+ *   B  gradients (and log_softmax / grad_target), which need the row lse and sum w q.
+ * lse - lse_k >= 0 and l_k >= 0 for w q >= 0: the correction adds, nothing cancels.
  * Used when every operand is direct (f32/f64 of the compute type, class stride 1).
  */
 #include "driver.h"
@@ -51,14 +54,36 @@ void softce__split_row_init(const softce__context *cx, int64_t e, softce__split_
     row->g = p->op == SOFTCE__OP_FORWARD ? 1.0 : softce__upstream(p, &row->cur) * cx->inv_d;
 }
 
+/* The loss terms of a chunk relative to `lse` (its own in phase A, the row's in the combine):
+   -sum w q (x - lse) and sum w q. Hard targets only have the uniform smoothing part here. */
+static double chunk_loss(const softce__context *cx, const softce__split_row *row, int64_t c0,
+                         int64_t n, softce__lse lse, double *swq) {
+    const softce__plan *p = cx->p;
+    const double a0 = p->eps / (double)p->C;
+    const void *x = chunk_ptr(cx, SOFTCE__LOGITS, row, c0), *w = chunk_w(cx, c0);
+    *swq = 0.0;
+    if (p->soft)
+        return cx->k->soft_loss(x, chunk_ptr(cx, SOFTCE__TARGET, row, c0), w, n, lse,
+                                1.0 - p->eps, a0, swq);
+    if (a0 != 0.0 && !row->ignored && p->op != SOFTCE__OP_BACKWARD)
+        return cx->k->soft_loss(x, NULL, w, n, lse, 0.0, a0, swq);
+    return 0.0;
+}
+
 void softce__split_phase_a(const softce__context *cx, const softce__split_row *row, int64_t c0,
                            int64_t n, softce__split_part *part) {
     part->lse = cx->k->lse(chunk_ptr(cx, SOFTCE__LOGITS, row, c0), n);
+    part->loss = part->swq = 0.0;
+    if (cx->p->op != SOFTCE__OP_LOG_SOFTMAX && isfinite(part->lse.hi))
+        part->loss = chunk_loss(cx, row, c0, n, part->lse, &part->swq);
 }
 
-/* Row lse from its chunks (chunk order), and x_t of a hard target (read before any write). */
+/* Per row, in chunk order: the row lse, x_t of a hard target (read before any write), the
+   loss and sum w q. A chunk whose own lse is not finite (all -inf) gets its terms again
+   relative to the row lse (an -inf logit with w q != 0 is an infinite loss, not NaN). */
 void softce__split_combine_a(const softce__context *cx, softce__split_row *row,
                              const softce__split_part *parts, int64_t nchunks) {
+    const softce__plan *p = cx->p;
     double m = -INFINITY, s = 0.0;
     for (int64_t k = 0; k < nchunks; k++)
         m = parts[k].lse.hi > m || parts[k].lse.hi != parts[k].lse.hi ? parts[k].lse.hi : m;
@@ -66,10 +91,28 @@ void softce__split_combine_a(const softce__context *cx, softce__split_row *row,
         s += exp((parts[k].lse.hi - m) + parts[k].lse.lo);
     row->lse.hi = m;
     row->lse.lo = m == -INFINITY ? 0.0 : log(s);
+    row->loss = row->swq = 0.0;
     if (row->t >= 0 && !row->ignored) {
         row->xt = softce__row_value(cx, chunk_ptr(cx, SOFTCE__LOGITS, row, row->t), 0);
-        row->spike = (1.0 - cx->p->eps) * (cx->w ? softce__row_value(cx, cx->w, row->t) : 1.0);
+        row->spike = (1.0 - p->eps) * (cx->w ? softce__row_value(cx, cx->w, row->t) : 1.0);
     }
+    if (p->op == SOFTCE__OP_LOG_SOFTMAX)
+        return;
+    for (int64_t k = 0; k < nchunks; k++) {
+        const softce__lse lk = parts[k].lse;
+        double loss = parts[k].loss, swq = parts[k].swq;
+        if (!isfinite(lk.hi)) {
+            int64_t c0 = k * SOFTCE__SPLIT_CHUNK;
+            int64_t n = p->C - c0 < SOFTCE__SPLIT_CHUNK ? p->C - c0 : SOFTCE__SPLIT_CHUNK;
+            loss = chunk_loss(cx, row, c0, n, row->lse, &swq);
+        } else if (swq != 0.0) { /* lse - lse_k >= 0 */
+            loss += swq * ((row->lse.hi - lk.hi) + (row->lse.lo - lk.lo));
+        }
+        row->loss += loss;
+        row->swq += swq;
+    }
+    if (row->t >= 0 && !row->ignored && row->spike != 0.0)
+        row->loss += row->spike * ((row->lse.hi - row->xt) + row->lse.lo);
 }
 
 static void zero_chunk(const softce__context *cx, const softce__split_row *row, int64_t c0,
@@ -78,23 +121,17 @@ static void zero_chunk(const softce__context *cx, const softce__split_row *row, 
         memset(chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0), 0, (size_t)n * (size_t)cx->tsize);
 }
 
-static void hard_chunk(const softce__context *cx, const softce__split_row *row, int64_t c0,
-                       int64_t n, softce__split_part *part) {
+static void hard_grad(const softce__context *cx, const softce__split_row *row, int64_t c0,
+                      int64_t n) {
     const softce__plan *p = cx->p;
-    const double a0 = p->eps / (double)p->C;
-    const void *x = chunk_ptr(cx, SOFTCE__LOGITS, row, c0), *w = chunk_w(cx, c0);
-    double swq;
+    const double a0 = p->eps / (double)p->C, g = row->g;
     if (row->ignored) {
         zero_chunk(cx, row, c0, n);
         return;
     }
-    if (a0 != 0.0 && p->op != SOFTCE__OP_BACKWARD) /* before an in-place gradient */
-        part->loss = cx->k->soft_loss(x, NULL, w, n, row->lse, 0.0, a0, &swq);
-    if (p->op == SOFTCE__OP_FORWARD || !p->t[SOFTCE__GRAD_LOGITS])
-        return;
     char *out = chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0);
-    const double g = row->g;
-    cx->k->grad(x, NULL, w, n, row->lse, g * (a0 * cx->wsum + row->spike), 0.0, g * a0, out);
+    cx->k->grad(chunk_ptr(cx, SOFTCE__LOGITS, row, c0), NULL, chunk_w(cx, c0), n, row->lse,
+                g * (a0 * cx->wsum + row->spike), 0.0, g * a0, out);
     if (row->t >= c0 && row->t < c0 + n) {
         if (cx->tsize == 8)
             ((double *)out)[row->t - c0] -= g * row->spike;
@@ -103,48 +140,28 @@ static void hard_chunk(const softce__context *cx, const softce__split_row *row, 
     }
 }
 
+/* Phase B: everything written along the class axis (needs the combined row). The soft
+   target's gradient reads x before an in-place grad_logits overwrites it. */
 void softce__split_phase_b(const softce__context *cx, const softce__split_row *row, int64_t c0,
                            int64_t n, softce__split_part *part) {
     const softce__plan *p = cx->p;
     const void *x = chunk_ptr(cx, SOFTCE__LOGITS, row, c0), *w = chunk_w(cx, c0);
-    part->loss = part->swq = 0.0;
+    (void)part;
     if (p->op == SOFTCE__OP_LOG_SOFTMAX) {
         cx->k->log_softmax(x, n, row->lse, chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0));
         return;
     }
+    if (p->op == SOFTCE__OP_FORWARD)
+        return;
     if (!p->soft) {
-        hard_chunk(cx, row, c0, n, part);
+        if (p->t[SOFTCE__GRAD_LOGITS])
+            hard_grad(cx, row, c0, n);
         return;
     }
-    const double a1 = 1.0 - p->eps, a0 = p->eps / (double)p->C;
-    part->loss = cx->k->soft_loss(x, chunk_ptr(cx, SOFTCE__TARGET, row, c0), w, n, row->lse, a1,
-                                  a0, &part->swq);
-    if (p->op == SOFTCE__OP_BACKWARD && p->t[SOFTCE__GRAD_TARGET])
-        cx->k->grad_target(x, w, n, row->lse, row->g * a1,
-                           chunk_ptr(cx, SOFTCE__GRAD_TARGET, row, c0));
-}
-
-void softce__split_combine_b(const softce__context *cx, softce__split_row *row,
-                             const softce__split_part *parts, int64_t nchunks) {
-    row->loss = row->swq = 0.0;
-    for (int64_t k = 0; k < nchunks; k++) {
-        row->loss += parts[k].loss;
-        row->swq += parts[k].swq;
-    }
-    if (row->t >= 0 && !row->ignored && row->spike != 0.0)
-        row->loss += row->spike * ((row->lse.hi - row->xt) + row->lse.lo);
-    (void)cx;
-}
-
-int softce__split_needs_c(const softce__plan *p) {
-    return p->soft && p->op != SOFTCE__OP_FORWARD && p->t[SOFTCE__GRAD_LOGITS];
-}
-
-void softce__split_phase_c(const softce__context *cx, const softce__split_row *row, int64_t c0,
-                           int64_t n) {
-    const softce__plan *p = cx->p;
     const double a1 = 1.0 - p->eps, a0 = p->eps / (double)p->C, g = row->g;
-    cx->k->grad(chunk_ptr(cx, SOFTCE__LOGITS, row, c0), chunk_ptr(cx, SOFTCE__TARGET, row, c0),
-                chunk_w(cx, c0), n, row->lse, g * row->swq, g * a1, g * a0,
-                chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0));
+    if (p->op == SOFTCE__OP_BACKWARD && p->t[SOFTCE__GRAD_TARGET])
+        cx->k->grad_target(x, w, n, row->lse, g * a1, chunk_ptr(cx, SOFTCE__GRAD_TARGET, row, c0));
+    if (p->t[SOFTCE__GRAD_LOGITS])
+        cx->k->grad(x, chunk_ptr(cx, SOFTCE__TARGET, row, c0), w, n, row->lse, g * row->swq,
+                    g * a1, g * a0, chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0));
 }

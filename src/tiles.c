@@ -6,6 +6,7 @@
  * in place; the others are gathered into a [C][R] scratch tile (a transpose for row-major rows).
  */
 #include "driver.h"
+#include "kernels/col_rows.h"
 
 #define TILE SOFTCE__COL_TILE
 /* Small C: tiles beat rows even with a transpose. */
@@ -35,6 +36,7 @@ size_t softce__tiles_scratch(const softce__context *cx) {
 typedef struct tile_io {
     int64_t R;
     softce__cursor c; /* first position */
+    softce__col_kernel by_rows; /* the row-major kernel, when every operand suits it */
 } tile_io;
 
 /* Gathers the tile into buf[c * R + r]; the dtype switch is outside the loops. */
@@ -90,6 +92,25 @@ static const float *tile_in(const softce__plan *p, int slot, const tile_io *io, 
     return buf;
 }
 
+/* Operands whose classes are f32 and contiguous (row-major rows): read in place. */
+static int rows_direct(const softce__plan *p, int slot) {
+    const softce_tensor *t = p->t[slot];
+    return t && t->dtype == SOFTCE_DTYPE_F32 && p->ndim > 0 && p->cs[slot] == 1;
+}
+
+/* Every class-axis operand row-major f32, and few classes: the row-major column kernel. */
+static int rows_suitable(const softce__plan *p) {
+    return p->C <= SOFTCE__COL_ROWS_MAX_C && rows_direct(p, SOFTCE__LOGITS) &&
+           (!p->soft || rows_direct(p, SOFTCE__TARGET)) &&
+           (p->op != SOFTCE__OP_FORWARD_BACKWARD || rows_direct(p, SOFTCE__GRAD_LOGITS));
+}
+
+/* Operand `slot` for the row-major kernel: first row, rows `ld` floats apart. */
+static const float *rows_in(const softce__plan *p, int slot, const tile_io *io, int64_t *ld) {
+    *ld = p->es[slot][p->ndim - 1];
+    return (const float *)softce__slot_ptr(p, slot, io->c.off[slot]);
+}
+
 /* Class indices (-1 = ignored) and upstream gradients / D of the tile's positions. */
 static void tile_targets(const softce__context *cx, const tile_io *io, int32_t *t, double *g) {
     const softce__plan *p = cx->p;
@@ -98,7 +119,11 @@ static void tile_targets(const softce__context *cx, const tile_io *io, int32_t *
     if (!p->soft) {
         const softce_tensor *tt = p->t[SOFTCE__TARGET];
         const int64_t es = p->es[SOFTCE__TARGET][inner], off = io->c.off[SOFTCE__TARGET];
-        if (tt->dtype == SOFTCE_DTYPE_I64) {
+        if (tt->dtype == SOFTCE_DTYPE_I64 && es == 1) { /* the common case, vectorised */
+            const int64_t *src = (const int64_t *)tt->data + off;
+            for (int64_t r = 0; r < R; r++)
+                t[r] = src[r] == ign ? -1 : (int32_t)src[r];
+        } else if (tt->dtype == SOFTCE_DTYPE_I64) {
             const int64_t *src = (const int64_t *)tt->data + off;
             for (int64_t r = 0; r < R; r++)
                 t[r] = src[r * es] == ign ? -1 : (int32_t)src[r * es];
@@ -109,6 +134,8 @@ static void tile_targets(const softce__context *cx, const tile_io *io, int32_t *
         }
     }
     const softce_tensor *gt = p->t[SOFTCE__GRAD_LOSS];
+    if (p->op == SOFTCE__OP_FORWARD)
+        return;
     if (!gt) {
         for (int64_t r = 0; r < R; r++)
             g[r] = cx->inv_d;
@@ -124,15 +151,20 @@ static double tile_outputs(const softce__plan *p, const tile_io *io, const doubl
                            const double *loss) {
     const int inner = p->ndim - 1;
     const softce_tensor *lt = p->t[SOFTCE__LSE_OUT], *ls = p->t[SOFTCE__LOSS];
-    double sum = 0.0;
-    for (int64_t r = 0; r < io->R; r++)
-        sum += loss[r];
+    double part[4] = {0.0, 0.0, 0.0, 0.0}; /* a fixed order, four chains at once */
+    int64_t r = 0;
+    for (; r + 4 <= io->R; r += 4)
+        for (int k = 0; k < 4; k++)
+            part[k] += loss[r + k];
+    for (; r < io->R; r++)
+        part[0] += loss[r];
+    double sum = (part[0] + part[1]) + (part[2] + part[3]);
     if (lt)
-        for (int64_t r = 0; r < io->R; r++)
+        for (r = 0; r < io->R; r++)
             softce__store(lt->dtype, lt->data,
                           io->c.off[SOFTCE__LSE_OUT] + r * p->es[SOFTCE__LSE_OUT][inner], lse[r]);
     if (ls && p->reduction == SOFTCE_REDUCTION_NONE)
-        for (int64_t r = 0; r < io->R; r++)
+        for (r = 0; r < io->R; r++)
             softce__store(ls->dtype, ls->data,
                           io->c.off[SOFTCE__LOSS] + r * p->es[SOFTCE__LOSS][inner], loss[r]);
     return sum;
@@ -153,11 +185,21 @@ static double run_tile(const softce__context *cx, const tile_io *io, char *scrat
     a.spike = 1.0 - p->eps;
     a.lse = lse;
     a.loss = loss;
+    tile_targets(cx, io, t, g);
+    a.t = p->soft ? NULL : t;
+    if (io->by_rows) {
+        a.x = rows_in(p, SOFTCE__LOGITS, io, &a.ldx);
+        a.p = p->soft ? rows_in(p, SOFTCE__TARGET, io, &a.ldp) : NULL;
+        if (p->op == SOFTCE__OP_FORWARD_BACKWARD) {
+            a.g = g;
+            a.gx = (float *)rows_in(p, SOFTCE__GRAD_LOGITS, io, &a.ldg);
+        }
+        io->by_rows(&a);
+        return tile_outputs(p, io, lse, loss);
+    }
     a.x = tile_in(p, SOFTCE__LOGITS, io, xb, &a.ldx);
     if (p->soft)
         a.p = tile_in(p, SOFTCE__TARGET, io, pb, &a.ldp);
-    tile_targets(cx, io, t, g);
-    a.t = p->soft ? NULL : t;
     int gx_direct = tile_direct(p, SOFTCE__GRAD_LOGITS);
     if (p->op == SOFTCE__OP_FORWARD_BACKWARD) {
         a.g = g;
@@ -176,6 +218,7 @@ double softce__tiles_block(const softce__context *cx, int64_t e0, int64_t e1, ch
     const softce__plan *p = cx->p;
     tile_io io;
     softce__cursor_seek(p, &io.c, e0);
+    io.by_rows = rows_suitable(p) ? softce__kernels_col_rows() : NULL;
     double sum = 0.0;
     for (int64_t e = e0; e < e1; e += io.R) {
         int64_t left_in_dim = p->shape[p->ndim - 1] - io.c.idx[p->ndim - 1];

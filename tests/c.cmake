@@ -4,7 +4,7 @@
 #   common/  strided test tensors, random problems, full-cycle checks, API fixture
 find_package(Threads REQUIRED)
 
-set(SOFTCE_C_TESTS api validate values grad threads edge)
+set(SOFTCE_C_TESTS api validate values grad threads edge options)
 
 function(softce_test_target target)
   set_target_properties(${target} PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON
@@ -34,6 +34,8 @@ foreach(area IN LISTS SOFTCE_C_TESTS)
   add_test(NAME c_${area} COMMAND test_${area})
   set_tests_properties(c_${area} PROPERTIES LABELS "c" TIMEOUT 120)
 endforeach()
+# test_api looks up the symbol versions of softce_options_init (dlvsym).
+target_link_libraries(test_api PRIVATE ${CMAKE_DL_LIBS})
 
 # Every ISA path passes the whole C suite: the same executables again with the dispatch
 # forced (a level the CPU lacks falls back to the best one below it).

@@ -1,8 +1,11 @@
 /*
- * API contract: versions, status names, struct layout, initialisers, last_error, and the
- * NULL_POINTER / STRUCT_SIZE / DTYPE / NDIM errors of every operand (the other errors are in
- * test_validate.c); each failing call must leave every buffer byte-for-byte untouched.
+ * API contract: versions, status names, enumerator values, initialisers (both symbol versions
+ * of softce_options_init), callers built against 1.0 (a 40-byte options struct), last_error,
+ * and the NULL_POINTER / STRUCT_SIZE / DTYPE / NDIM errors of every operand (the other errors
+ * are in test_validate.c); each failing call must leave every buffer byte-for-byte untouched.
+ * The struct layout itself is pinned once, in tests/errors/test_layout.c.
  */
+#define _GNU_SOURCE /* dlvsym, MAP_ANONYMOUS */
 #include "common/apifx.h"
 
 #include <setjmp.h>
@@ -11,12 +14,18 @@
 
 #include <cmocka.h>
 
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-/* ---- versions, names, layout, initialisers ------------------------------------------- */
+/* Size of softce_options in release 1.0 (the fields up to flags). */
+#define OPTIONS_1_0_SIZE 40
+
+/* ---- versions, names, enumerators, initialisers ------------------------------------------- */
 
 static void test_version(void **state) {
     (void)state;
@@ -26,7 +35,7 @@ static void test_version(void **state) {
     assert_string_equal(buf, SOFTCE_VERSION_STRING);
     assert_string_equal(softce_version_string(), SOFTCE_VERSION_STRING);
     assert_string_equal(softce_version_string(), "1.1.0");
-    assert_int_equal(SOFTCE_VERSION_NUMBER, 10000);
+    assert_int_equal(SOFTCE_VERSION_NUMBER, 10100);
     assert_int_equal(softce_version(), SOFTCE_VERSION_NUMBER);
 }
 
@@ -44,9 +53,11 @@ static void test_status_names(void **state) {
                                         "SOFTCE_ERROR_OPTION",
                                         "SOFTCE_ERROR_TARGET",
                                         "SOFTCE_ERROR_OUT_OF_MEMORY",
-                                        "SOFTCE_ERROR_INTERNAL"};
+                                        "SOFTCE_ERROR_INTERNAL",
+                                        "SOFTCE_ERROR_EMPTY_MEAN"};
     assert_int_equal(SOFTCE_ERROR_INTERNAL, 12);
-    for (int i = 0; i <= 12; i++) {
+    assert_int_equal(SOFTCE_ERROR_EMPTY_MEAN, 13);
+    for (int i = 0; i <= 13; i++) {
         assert_string_equal(softce_status_name((softce_status)i), names[i]);
         const char *s = softce_status_string((softce_status)i);
         assert_non_null(s);
@@ -55,32 +66,15 @@ static void test_status_names(void **state) {
         for (int j = 0; j < i; j++)
             assert_string_not_equal(s, softce_status_string((softce_status)j));
     }
-    const int unknown[] = {13, 100, -1};
+    const int unknown[] = {14, 100, -1};
     for (int i = 0; i < 3; i++) {
         assert_string_equal(softce_status_name((softce_status)unknown[i]), "SOFTCE_ERROR_UNKNOWN");
         assert_string_equal(softce_status_string((softce_status)unknown[i]), "unknown status");
     }
 }
 
-static void test_layout(void **state) {
+static void test_enum_values(void **state) {
     (void)state;
-    assert_int_equal(SOFTCE_MAX_DIMS, 8);
-    assert_int_equal(sizeof(softce_tensor), 152);
-    assert_int_equal(offsetof(softce_tensor, struct_size), 0);
-    assert_int_equal(offsetof(softce_tensor, dtype), 4);
-    assert_int_equal(offsetof(softce_tensor, ndim), 8);
-    assert_int_equal(offsetof(softce_tensor, reserved), 12);
-    assert_int_equal(offsetof(softce_tensor, data), 16);
-    assert_int_equal(offsetof(softce_tensor, shape), 24);
-    assert_int_equal(offsetof(softce_tensor, strides), 88);
-    assert_int_equal(sizeof(softce_options), 40);
-    assert_int_equal(offsetof(softce_options, struct_size), 0);
-    assert_int_equal(offsetof(softce_options, reduction), 4);
-    assert_int_equal(offsetof(softce_options, ignore_index), 8);
-    assert_int_equal(offsetof(softce_options, label_smoothing), 16);
-    assert_int_equal(offsetof(softce_options, weight), 24);
-    assert_int_equal(offsetof(softce_options, num_threads), 32);
-    assert_int_equal(offsetof(softce_options, flags), 36);
     const int dt[] = {SOFTCE_DTYPE_INVALID, SOFTCE_DTYPE_F32, SOFTCE_DTYPE_F64, SOFTCE_DTYPE_F16,
                       SOFTCE_DTYPE_BF16,    SOFTCE_DTYPE_I32, SOFTCE_DTYPE_I64};
     for (int i = 0; i < 7; i++)
@@ -88,6 +82,28 @@ static void test_layout(void **state) {
     assert_int_equal(SOFTCE_REDUCTION_MEAN, 1);
     assert_int_equal(SOFTCE_REDUCTION_SUM, 2);
     assert_int_equal(SOFTCE_REDUCTION_NONE, 3);
+    /* 1.1 */
+    assert_int_equal(SOFTCE_FLAG_KL, 1);
+    assert_int_equal(SOFTCE_DENOMINATOR_AUTO, 0);
+    assert_int_equal(SOFTCE_DENOMINATOR_VALID, 1);
+    assert_int_equal(SOFTCE_DENOMINATOR_WEIGHTS, 2);
+    assert_int_equal(SOFTCE_DENOMINATOR_ELEMENTS, 3);
+    assert_int_equal(SOFTCE_DENOMINATOR_VALUE, 4);
+    assert_int_equal(SOFTCE_EMPTY_NAN, 0);
+    assert_int_equal(SOFTCE_EMPTY_ZERO, 1);
+    assert_int_equal(SOFTCE_EMPTY_ERROR, 2);
+    assert_int_equal(SOFTCE_SMOOTHING_UNIFORM, 0);
+    assert_int_equal(SOFTCE_SMOOTHING_OTHERS, 1);
+}
+
+/* The 1.0 fields hold their defaults. */
+static void assert_defaults_1_0(const softce_options *o) {
+    assert_int_equal(o->reduction, SOFTCE_REDUCTION_MEAN);
+    assert_int_equal(o->ignore_index, -100);
+    assert_true(o->label_smoothing == 0.0 && !signbit(o->label_smoothing));
+    assert_null(o->weight);
+    assert_int_equal(o->num_threads, 0);
+    assert_int_equal(o->flags, 0);
 }
 
 static void test_options_init(void **state) {
@@ -96,13 +112,141 @@ static void test_options_init(void **state) {
     memset(&o, 0xff, sizeof o);
     softce_options_init(&o);
     assert_int_equal(o.struct_size, sizeof(softce_options));
-    assert_int_equal(o.reduction, SOFTCE_REDUCTION_MEAN);
-    assert_int_equal(o.ignore_index, -100);
-    assert_true(o.label_smoothing == 0.0);
-    assert_null(o.weight);
-    assert_int_equal(o.num_threads, 0);
-    assert_int_equal(o.flags, 0);
+    assert_defaults_1_0(&o);
+    /* 1.1 fields: defaults that reproduce 1.0 */
+    assert_true(o.z_loss == 0.0 && !signbit(o.z_loss));
+    assert_true(o.softcap == 0.0 && !signbit(o.softcap));
+    assert_true(o.logit_scale == 1.0);
+    assert_null(o.sample_weight);
+    assert_int_equal(o.denominator, SOFTCE_DENOMINATOR_AUTO);
+    assert_int_equal(o.empty, SOFTCE_EMPTY_NAN);
+    assert_true(o.denominator_value == 0.0);
+    assert_int_equal(o.smoothing, SOFTCE_SMOOTHING_UNIFORM);
+    assert_int_equal(o.reserved, 0);
+    assert_null(o.smoothing_prior);
+    assert_null(o.out_lse);
+    assert_null(o.out_argmax);
+    assert_null(o.out_correct);
+    assert_null(o.out_z_loss);
+    /* every byte is written (there is no padding: tests/errors/test_layout.c) */
+    softce_options z;
+    memset(&z, 0, sizeof z);
+    softce_options_init(&z);
+    assert_memory_equal(&o, &z, sizeof o);
     softce_options_init(NULL); /* must not crash */
+}
+
+/* softce_options_init@SOFTCE_1 (what programs built against 1.0 call) writes exactly the 40
+   bytes of the 1.0 struct; the default version is SOFTCE_1.1. */
+typedef void (*options_init_fn)(softce_options *);
+
+static options_init_fn options_init_1_0(void) {
+    void *sym = dlvsym(RTLD_DEFAULT, "softce_options_init", "SOFTCE_1");
+    if (!sym)
+        fail_msg("dlvsym(softce_options_init, SOFTCE_1): %s", dlerror());
+    options_init_fn fn;
+    memcpy(&fn, &sym, sizeof fn);
+    return fn;
+}
+
+static void test_options_init_versions(void **state) {
+    (void)state;
+    void *v11 = dlvsym(RTLD_DEFAULT, "softce_options_init", "SOFTCE_1.1");
+    void *def = dlsym(RTLD_DEFAULT, "softce_options_init");
+    options_init_fn cur = softce_options_init, v10 = options_init_1_0();
+    void *pcur, *pv10;
+    memcpy(&pcur, &cur, sizeof pcur);
+    memcpy(&pv10, &v10, sizeof pv10);
+    assert_non_null(v11);
+    assert_ptr_equal(v11, def);  /* the default version is SOFTCE_1.1 ... */
+    assert_ptr_equal(v11, pcur); /* ... and it is what this program links to */
+    assert_ptr_not_equal(pv10, pcur);
+    assert_null(dlvsym(RTLD_DEFAULT, "softce_options_init", "SOFTCE_1.2"));
+    /* other functions exist only at SOFTCE_1 */
+    assert_non_null(dlvsym(RTLD_DEFAULT, "softce_forward", "SOFTCE_1"));
+    assert_null(dlvsym(RTLD_DEFAULT, "softce_forward", "SOFTCE_1.1"));
+
+    unsigned char buf[sizeof(softce_options) + 16];
+    memset(buf, 0xa5, sizeof buf);
+    v10((softce_options *)(void *)buf); /* a 1.0 caller: 40 bytes, then its own data */
+    softce_options o;
+    memcpy(&o, buf, OPTIONS_1_0_SIZE);
+    assert_int_equal(o.struct_size, OPTIONS_1_0_SIZE);
+    assert_defaults_1_0(&o);
+    for (size_t i = OPTIONS_1_0_SIZE; i < sizeof buf; i++)
+        if (buf[i] != 0xa5)
+            fail_msg("softce_options_init@SOFTCE_1 wrote byte %zu (canary)", i);
+    v10(NULL); /* must not crash */
+}
+
+/* Four calls with options `o` on the fixture; every output into `out` (f32, in order:
+   loss, lse, grad_logits, grad_target, fused loss, fused grad, log_softmax). */
+enum { RUN_FLOATS = 1 + FX_N + 2 * FX_N * FX_C + 1 + 2 * FX_N * FX_C };
+
+static void run_all(fx *f, const softce_options *o, const softce_tensor *target, float *out) {
+    const int64_t nc[2] = {FX_N, FX_C}, n[1] = {FX_N};
+    softce_tensor loss, lse, gx, gt, floss, fgx, lsm;
+    memset(out, 0x5a, sizeof(float) * RUN_FLOATS);
+    float *p = out;
+    softce_tensor_init(&loss, SOFTCE_DTYPE_F32, 0, NULL, p);
+    softce_tensor_init(&lse, SOFTCE_DTYPE_F32, 1, n, p += 1);
+    softce_tensor_init(&gx, SOFTCE_DTYPE_F32, 2, nc, p += FX_N);
+    softce_tensor_init(&gt, SOFTCE_DTYPE_F32, 2, nc, p += FX_N * FX_C);
+    softce_tensor_init(&floss, SOFTCE_DTYPE_F32, 0, NULL, p += FX_N * FX_C);
+    softce_tensor_init(&fgx, SOFTCE_DTYPE_F32, 2, nc, p += 1);
+    softce_tensor_init(&lsm, SOFTCE_DTYPE_F32, 2, nc, p += FX_N * FX_C);
+    int soft = target->dtype == SOFTCE_DTYPE_F32;
+    assert_int_equal(softce_forward(o, &f->x.t, target, &loss, &lse), SOFTCE_OK);
+    assert_int_equal(softce_backward(o, &f->x.t, target, NULL, NULL, &gx, soft ? &gt : NULL),
+                     SOFTCE_OK);
+    assert_int_equal(softce_forward_backward(o, &f->x.t, target, NULL, &floss, &fgx), SOFTCE_OK);
+    assert_int_equal(softce_log_softmax(o, &f->x.t, &lsm), SOFTCE_OK);
+}
+
+/* A program built against 1.0 passes a 40-byte struct filled by softce_options_init@SOFTCE_1:
+   the library reads those 40 bytes only (the struct ends right before an inaccessible page)
+   and the later fields take their defaults: the results equal those of a current struct with
+   the same 1.0 fields, bit for bit. */
+static void test_options_1_0_caller(void **state) {
+    fx *f = *state;
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char *map =
+        mmap(NULL, (size_t)(2 * page), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(map != MAP_FAILED);
+    assert_int_equal(mprotect(map + page, (size_t)page, PROT_NONE), 0);
+    softce_options *old = (softce_options *)(void *)(map + page - OPTIONS_1_0_SIZE);
+    float *a = tu_alloc(sizeof(float) * RUN_FLOATS), *b = tu_alloc(sizeof(float) * RUN_FLOATS);
+    for (int variant = 0; variant < 3; variant++) {
+        options_init_1_0()(old);
+        softce_options cur;
+        softce_options_init(&cur);
+        if (variant >= 1) { /* 1.0 fields other than the defaults */
+            old->reduction = cur.reduction = SOFTCE_REDUCTION_SUM;
+            old->label_smoothing = cur.label_smoothing = 0.125;
+            old->weight = cur.weight = &f->w.t;
+            old->num_threads = cur.num_threads = 1;
+            old->ignore_index = cur.ignore_index = 3;
+        }
+        if (variant == 2) /* a 1.1 flag bit is honoured in a 40-byte struct (flags is 1.0) */
+            old->flags = cur.flags = SOFTCE_FLAG_KL;
+        for (int soft = 0; soft < 2; soft++) {
+            const softce_tensor *t = soft ? &f->ts.t : &f->th.t;
+            run_all(f, old, t, a);
+            assert_string_equal(softce_last_error(), "");
+            run_all(f, &cur, t, b);
+            assert_memory_equal(a, b, sizeof(float) * RUN_FLOATS);
+        }
+    }
+    /* the same 40 bytes followed by fields that would be invalid if they were read */
+    unsigned char big[sizeof(softce_options)];
+    memset(big, 0xff, sizeof big);
+    memcpy(big, old, OPTIONS_1_0_SIZE);
+    run_all(f, (const softce_options *)(const void *)big, &f->th.t, a);
+    run_all(f, old, &f->th.t, b);
+    assert_memory_equal(a, b, sizeof(float) * RUN_FLOATS);
+    free(a);
+    free(b);
+    munmap(map, (size_t)(2 * page));
 }
 
 static void expect_init_fails(softce_status want, softce_dtype dt, int32_t ndim,
@@ -203,8 +347,10 @@ static void test_struct_size(void **state) {
         bad.reserved = 1;
         EXPECT_ALL(f, i, &bad, ss);
     }
-    const uint32_t sizes[] = {0, sizeof(softce_options) - 8, sizeof(softce_options) + 8};
-    for (int i = 0; i < 3; i++) {
+    /* only the 1.1 size (136) and the 1.0 size (40) are known */
+    const uint32_t sizes[] = {0,  4,  32,  39,  41,  44,  48,   64,
+                              72, 96, 128, 135, 137, 144, 1000, UINT32_MAX};
+    for (int i = 0; i < (int)(sizeof sizes / sizeof sizes[0]); i++) {
         softce_options o = f->o;
         o.struct_size = sizes[i];
         EXPECT(f, ss, softce_forward(&o, &f->x.t, &f->th.t, &f->loss0.t, NULL));
@@ -273,8 +419,10 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_status_names),
-        cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_enum_values),
         cmocka_unit_test(test_options_init),
+        cmocka_unit_test(test_options_init_versions),
+        T(test_options_1_0_caller),
         cmocka_unit_test(test_tensor_init),
         T(test_last_error),
         T(test_null_pointers),

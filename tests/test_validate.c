@@ -264,12 +264,16 @@ static void test_options(void **state) {
     o = f->o;
     o.num_threads = -1;
     expect_options(f, &o, op, true, __LINE__);
-    const uint32_t flags[] = {1u, 0x80000000u};
-    for (int i = 0; i < 2; i++) {
+    /* bit 0 is SOFTCE_FLAG_KL (1.1); every other bit is unknown */
+    const uint32_t flags[] = {2u, 3u, 0x80000000u, 0xfffffffeu};
+    for (int i = 0; i < 4; i++) {
         o = f->o;
         o.flags = flags[i];
         expect_options(f, &o, op, true, __LINE__);
     }
+    o = f->o;
+    o.flags = SOFTCE_FLAG_KL;
+    expect_options(f, &o, S(SOFTCE_OK), true, __LINE__);
     const double ok_eps[] = {0.0, 1.0};
     for (int i = 0; i < 2; i++) {
         o = f->o;
@@ -280,6 +284,428 @@ static void test_options(void **state) {
     o.ignore_index = INT64_MIN;
     o.num_threads = 1000;
     expect_options(f, &o, S(SOFTCE_OK), true, __LINE__);
+}
+
+/* ---- options added in 1.1 ---------------------------------------------------------------- */
+
+/* Calls made by expect_calls(): hard/soft forward (no lse argument), soft backward,
+   hard fused, log_softmax. */
+enum { C_FWD = 1, C_FWD_SOFT = 2, C_BWD = 4, C_FUSED = 8, C_LSM = 16, C_ALL = 31 };
+
+static void expect_calls(fx *f, const softce_options *o, unsigned allowed, unsigned calls,
+                         int line) {
+    const softce_tensor *x = &f->x.t, *th = &f->th.t, *ts = &f->ts.t;
+    if (calls & C_FWD) {
+        fx_snapshot(f);
+        fx_expect(f, allowed, softce_forward(o, x, th, &f->loss0.t, NULL), "fwd", __FILE__, line);
+    }
+    if (calls & C_FWD_SOFT) {
+        fx_snapshot(f);
+        fx_expect(f, allowed, softce_forward(o, x, ts, &f->loss0.t, NULL), "fwd soft", __FILE__,
+                  line);
+    }
+    if (calls & C_BWD) {
+        fx_snapshot(f);
+        fx_expect(f, allowed, softce_backward(o, x, ts, NULL, NULL, &f->gx.t, &f->gt.t), "bwd",
+                  __FILE__, line);
+    }
+    if (calls & C_FUSED) {
+        fx_snapshot(f);
+        fx_expect(f, allowed, softce_forward_backward(o, x, th, NULL, &f->loss0.t, &f->gx.t), "fb",
+                  __FILE__, line);
+    }
+    if (calls & C_LSM) {
+        fx_snapshot(f);
+        fx_expect(f, allowed, softce_log_softmax(o, x, &f->out.t), "lsm", __FILE__, line);
+    }
+}
+
+/* A contiguous view into the fixture's spare pool (checked untouched like every buffer),
+   starting `f32_off` * 4 bytes into it, whatever the dtype. */
+static softce_tensor pool_view(fx *f, int32_t dtype, int32_t ndim, const int64_t *shape,
+                               int64_t f32_off) {
+    softce_tensor t = {0};
+    int64_t step = 1;
+    t.struct_size = sizeof t;
+    t.dtype = dtype;
+    t.ndim = ndim;
+    t.data = (float *)f->pool.t.data + f32_off;
+    for (int32_t k = ndim - 1; k >= 0; k--) {
+        t.shape[k] = shape[k];
+        t.strides[k] = step;
+        step *= shape[k];
+    }
+    return t;
+}
+
+/* Pool offsets (in f32 elements, 8-byte aligned) of the 1.1 tensors. */
+enum { P_SW = 0, P_PRIOR = 8, P_OLSE = 16, P_ARGMAX = 24, P_CORRECT = 32, P_ZLOSS = 40 };
+
+static void test_options_1_1_values(void **state) {
+    fx *f = *state;
+    const unsigned op = S(SOFTCE_ERROR_OPTION), ok = S(SOFTCE_OK);
+    softce_options o;
+    const double bad_nonneg[] = {-1.0, -1e-300, NAN, INFINITY, -INFINITY};
+    for (int i = 0; i < 5; i++) {
+        o = f->o;
+        o.z_loss = bad_nonneg[i];
+        expect_calls(f, &o, op, C_ALL, __LINE__);
+    }
+    const double bad_cap[] = {-1.0, -1e-300, NAN, INFINITY, -INFINITY};
+    for (int i = 0; i < 5; i++) {
+        o = f->o;
+        o.softcap = bad_cap[i];
+        expect_calls(f, &o, op, C_ALL, __LINE__);
+    }
+    const double bad_scale[] = {0.0, -0.0, -2.0, NAN, INFINITY, -INFINITY};
+    for (int i = 0; i < 6; i++) {
+        o = f->o;
+        o.logit_scale = bad_scale[i];
+        expect_calls(f, &o, op, C_ALL, __LINE__);
+    }
+    const int32_t bad_den[] = {-1, 5, INT32_MIN, INT32_MAX};
+    for (int i = 0; i < 4; i++) {
+        o = f->o;
+        o.denominator = bad_den[i];
+        expect_calls(f, &o, op, C_ALL, __LINE__);
+    }
+    const double bad_value[] = {0.0, -0.0, -3.0, NAN, INFINITY, -INFINITY};
+    for (int i = 0; i < 6; i++) {
+        o = f->o;
+        o.denominator = SOFTCE_DENOMINATOR_VALUE;
+        o.denominator_value = bad_value[i];
+        expect_calls(f, &o, op, C_ALL, __LINE__);
+        o.denominator = SOFTCE_DENOMINATOR_ELEMENTS; /* unused unless VALUE */
+        expect_calls(f, &o, ok, C_ALL, __LINE__);
+    }
+    const int32_t bad_empty[] = {-1, 3, INT32_MIN};
+    for (int i = 0; i < 3; i++) {
+        o = f->o;
+        o.empty = bad_empty[i];
+        expect_calls(f, &o, op, C_ALL, __LINE__);
+    }
+    const int32_t bad_smoothing[] = {-1, 2, INT32_MAX};
+    for (int i = 0; i < 3; i++) {
+        o = f->o;
+        o.smoothing = bad_smoothing[i];
+        expect_calls(f, &o, op, C_ALL, __LINE__);
+    }
+    const int32_t bad_reserved[] = {1, -1, INT32_MIN};
+    for (int i = 0; i < 3; i++) {
+        o = f->o;
+        o.reserved = bad_reserved[i];
+        expect_calls(f, &o, S(SOFTCE_ERROR_STRUCT_SIZE), C_ALL, __LINE__);
+    }
+    /* accepted values, at and near the boundaries */
+    const double ok_zl[] = {0.0, -0.0, 1e-300, 1e-4, 1e3};
+    const double ok_cap[] = {0.0, -0.0, 1e-3, 30.0, 1e300};
+    const double ok_scale[] = {1e-300, 0.5, 1.0, 1e3};
+    for (int i = 0; i < 4; i++) {
+        o = f->o;
+        o.z_loss = ok_zl[i];
+        o.softcap = ok_cap[i];
+        o.logit_scale = ok_scale[i];
+        expect_calls(f, &o, ok, C_ALL, __LINE__);
+    }
+    for (int32_t d = SOFTCE_DENOMINATOR_AUTO; d <= SOFTCE_DENOMINATOR_VALUE; d++)
+        for (int32_t e = SOFTCE_EMPTY_NAN; e <= SOFTCE_EMPTY_ERROR; e++)
+            for (int32_t sm = SOFTCE_SMOOTHING_UNIFORM; sm <= SOFTCE_SMOOTHING_OTHERS; sm++) {
+                o = f->o;
+                o.denominator = d;
+                o.denominator_value = 1e-300;
+                o.empty = e;
+                o.smoothing = sm;
+                o.label_smoothing = 0.25;
+                o.flags = SOFTCE_FLAG_KL;
+                expect_calls(f, &o, ok, C_ALL, __LINE__);
+            }
+    /* the first bad option is reported: reduction before z_loss before reserved */
+    o = f->o;
+    o.reduction = 0;
+    o.z_loss = NAN;
+    o.reserved = 1;
+    expect_calls(f, &o, op, C_ALL, __LINE__);
+    o.reduction = SOFTCE_REDUCTION_SUM;
+    expect_calls(f, &o, op, C_ALL, __LINE__);
+    /* struct_size: 40 (1.0) and 136 (1.1) only */
+    const uint32_t bad_size[] = {0, 32, 39, 41, 48, 96, 135, 137, 144};
+    for (int i = 0; i < 9; i++) {
+        o = f->o;
+        o.struct_size = bad_size[i];
+        expect_calls(f, &o, S(SOFTCE_ERROR_STRUCT_SIZE), C_ALL, __LINE__);
+    }
+    o = f->o;
+    o.struct_size = 40;
+    o.z_loss = NAN; /* beyond a 1.0 struct: not read */
+    o.reserved = 7;
+    expect_calls(f, &o, ok, C_ALL, __LINE__);
+}
+
+/* sample_weight and smoothing_prior: inputs of every loss entry point (not log_softmax). */
+static void test_options_1_1_inputs(void **state) {
+    fx *f = *state;
+    const int64_t n[1] = {FX_N}, c[1] = {FX_C}, n1[1] = {FX_N + 1}, c1[1] = {FX_C - 1};
+    const int64_t nc[2] = {FX_N, 1}, one[2] = {1, FX_C};
+    const unsigned loss_calls = C_FWD | C_FWD_SOFT | C_BWD | C_FUSED;
+    softce_options o = f->o;
+    softce_tensor sw = pool_view(f, SOFTCE_DTYPE_F32, 1, n, P_SW);
+    softce_tensor pr = pool_view(f, SOFTCE_DTYPE_F32, 1, c, P_PRIOR);
+    /* accepted: any float dtype */
+    const int32_t floats[] = {SOFTCE_DTYPE_F32, SOFTCE_DTYPE_F64, SOFTCE_DTYPE_F16,
+                              SOFTCE_DTYPE_BF16};
+    for (int i = 0; i < 4; i++) {
+        o = f->o;
+        softce_tensor s2 = pool_view(f, floats[i], 1, n, P_SW);
+        softce_tensor p2 = pool_view(f, floats[i], 1, c, P_PRIOR);
+        o.sample_weight = &s2;
+        o.smoothing_prior = &p2;
+        o.label_smoothing = 0.5;
+        expect_calls(f, &o, S(SOFTCE_OK), C_ALL, __LINE__);
+    }
+    struct {
+        const softce_tensor *t;
+        int slot; /* 0: sample_weight, 1: prior */
+    } bad[16];
+    softce_tensor b[16];
+    int nb = 0;
+    unsigned want[16];
+#define BAD(slot_, expr, status)                                                                   \
+    do {                                                                                           \
+        b[nb] = (slot_) ? pr : sw;                                                                 \
+        softce_tensor *t_ = &b[nb];                                                                \
+        (void)t_;                                                                                  \
+        expr;                                                                                      \
+        bad[nb].t = &b[nb];                                                                        \
+        bad[nb].slot = (slot_);                                                                    \
+        want[nb++] = S(SOFTCE_ERROR_##status);                                                     \
+    } while (0)
+    BAD(0, t_->dtype = SOFTCE_DTYPE_I32, DTYPE);
+    BAD(0, t_->dtype = SOFTCE_DTYPE_I64, DTYPE);
+    BAD(0, t_->dtype = 0, DTYPE);
+    BAD(0, t_->shape[0] = FX_N + 1, SHAPE);
+    BAD(0, *t_ = pool_view(f, SOFTCE_DTYPE_F32, 2, nc, P_SW), SHAPE);
+    BAD(0, t_->ndim = 0, SHAPE);
+    BAD(0, t_->strides[0] = -1, STRIDE);
+    BAD(0, t_->data = NULL, NULL_POINTER);
+    BAD(0, t_->struct_size = 0, STRUCT_SIZE);
+    BAD(1, t_->dtype = SOFTCE_DTYPE_I32, DTYPE);
+    BAD(1, t_->dtype = 9, DTYPE);
+    BAD(1, *t_ = pool_view(f, SOFTCE_DTYPE_F32, 1, c1, P_PRIOR), SHAPE);
+    BAD(1, *t_ = pool_view(f, SOFTCE_DTYPE_F32, 2, one, P_PRIOR), SHAPE);
+    BAD(1, t_->ndim = 9, NDIM);
+    BAD(1, t_->reserved = 1, STRUCT_SIZE);
+    BAD(0, *t_ = pool_view(f, SOFTCE_DTYPE_F32, 1, n1, P_SW), SHAPE);
+#undef BAD
+    for (int i = 0; i < nb; i++) {
+        o = f->o;
+        if (bad[i].slot)
+            o.smoothing_prior = bad[i].t;
+        else
+            o.sample_weight = bad[i].t;
+        expect_calls(f, &o, want[i], loss_calls, __LINE__);
+    }
+    /* a prior needs uniform smoothing */
+    o = f->o;
+    o.smoothing_prior = &pr;
+    o.smoothing = SOFTCE_SMOOTHING_OTHERS;
+    expect_calls(f, &o, S(SOFTCE_ERROR_OPTION), C_ALL, __LINE__);
+    /* inputs may be broadcast and may alias other inputs */
+    o = f->o;
+    softce_tensor swb = sw;
+    swb.strides[0] = 0;
+    softce_tensor prx = f->x.t; /* the prior is the first row of the logits */
+    prx.ndim = 1;
+    prx.shape[0] = FX_C;
+    prx.strides[0] = 1;
+    o.sample_weight = &swb;
+    o.smoothing_prior = &prx;
+    expect_calls(f, &o, S(SOFTCE_OK), C_ALL, __LINE__);
+    /* but no output may overlap them */
+    softce_tensor sgx = f->gx.t; /* sample weights inside grad_logits */
+    sgx.ndim = 1;
+    sgx.shape[0] = FX_N;
+    sgx.strides[0] = 1;
+    o = f->o;
+    o.sample_weight = &sgx;
+    expect_calls(f, &o, S(SOFTCE_ERROR_OVERLAP), C_BWD | C_FUSED, __LINE__);
+    softce_tensor ploss = pool_view(f, SOFTCE_DTYPE_F32, 0, NULL, P_PRIOR + 2);
+    o = f->o;
+    o.smoothing_prior = &pr;
+    fx_snapshot(f);
+    fx_expect(f, S(SOFTCE_ERROR_OVERLAP), softce_forward(&o, &f->x.t, &f->th.t, &ploss, NULL),
+              "loss on prior", __FILE__, __LINE__);
+}
+
+/* The extra outputs out_lse, out_argmax, out_correct, out_z_loss. */
+static void test_options_1_1_outputs(void **state) {
+    fx *f = *state;
+    const int64_t n[1] = {FX_N}, nn[2] = {FX_N, 1};
+    const unsigned fwd = C_FWD | C_FWD_SOFT | C_FUSED, op = S(SOFTCE_ERROR_OPTION);
+    softce_tensor olse = pool_view(f, SOFTCE_DTYPE_F32, 1, n, P_OLSE);
+    softce_tensor oarg = pool_view(f, SOFTCE_DTYPE_I64, 1, n, P_ARGMAX);
+    softce_tensor ocor = pool_view(f, SOFTCE_DTYPE_F32, 1, n, P_CORRECT);
+    softce_tensor ozl = pool_view(f, SOFTCE_DTYPE_F32, 1, n, P_ZLOSS);
+    softce_options o = f->o;
+    o.out_lse = &olse;
+    o.out_argmax = &oarg;
+    o.out_correct = &ocor;
+    o.out_z_loss = &ozl;
+    expect_calls(f, &o, S(SOFTCE_OK), fwd, __LINE__);
+    /* written by forward and forward_backward only */
+    const softce_tensor *each[4] = {&olse, &oarg, &ocor, &ozl};
+    for (int i = 0; i < 4; i++) {
+        o = f->o;
+        const softce_tensor **slot = i == 0   ? &o.out_lse
+                                     : i == 1 ? &o.out_argmax
+                                     : i == 2 ? &o.out_correct
+                                              : &o.out_z_loss;
+        *slot = each[i];
+        expect_calls(f, &o, op, C_BWD | C_LSM, __LINE__);
+        fx_snapshot(f);
+        fx_expect(f, op, softce_backward(&o, &f->x.t, &f->th.t, NULL, NULL, &f->gx.t, NULL),
+                  "bwd hard", __FILE__, __LINE__);
+        softce_tensor bad = *each[i]; /* wrong length, rank, stride, dtype */
+        bad.shape[0] = FX_N - 1;
+        *slot = &bad;
+        expect_calls(f, &o, S(SOFTCE_ERROR_SHAPE), fwd, __LINE__);
+        bad = pool_view(f, each[i]->dtype, 2, nn, P_OLSE + 8 * i);
+        expect_calls(f, &o, S(SOFTCE_ERROR_SHAPE), fwd, __LINE__);
+        bad = *each[i];
+        bad.ndim = 0;
+        expect_calls(f, &o, S(SOFTCE_ERROR_SHAPE), fwd, __LINE__);
+        bad = *each[i];
+        bad.strides[0] = 0;
+        expect_calls(f, &o, S(SOFTCE_ERROR_STRIDE), fwd, __LINE__);
+        bad = *each[i];
+        bad.dtype = 0;
+        expect_calls(f, &o, S(SOFTCE_ERROR_DTYPE), fwd, __LINE__);
+        bad = *each[i];
+        bad.data = f->x.t.data; /* over the logits, with a wrong dtype: the dtype comes first */
+        bad.dtype = i == 1 ? SOFTCE_DTYPE_F32 : SOFTCE_DTYPE_I32;
+        if (i == 2) /* out_correct takes any dtype */
+            expect_calls(f, &o, S(SOFTCE_ERROR_OVERLAP), fwd, __LINE__);
+        else
+            expect_calls(f, &o, S(SOFTCE_ERROR_DTYPE), fwd, __LINE__);
+        bad.dtype = each[i]->dtype;
+        expect_calls(f, &o, S(SOFTCE_ERROR_OVERLAP), fwd, __LINE__);
+    }
+    /* dtypes: argmax I32/I64 only; correct any; lse and z_loss float */
+    const int32_t all[] = {SOFTCE_DTYPE_F32,  SOFTCE_DTYPE_F64, SOFTCE_DTYPE_F16,
+                           SOFTCE_DTYPE_BF16, SOFTCE_DTYPE_I32, SOFTCE_DTYPE_I64};
+    for (int i = 0; i < 6; i++) {
+        int is_int = all[i] == SOFTCE_DTYPE_I32 || all[i] == SOFTCE_DTYPE_I64;
+        softce_tensor t = pool_view(f, all[i], 1, n, P_OLSE);
+        const softce_tensor **slots[4];
+        o = f->o;
+        slots[0] = &o.out_lse, slots[1] = &o.out_argmax, slots[2] = &o.out_correct,
+        slots[3] = &o.out_z_loss;
+        for (int k = 0; k < 4; k++) {
+            o = f->o;
+            *slots[k] = &t;
+            unsigned want = (k == 1   ? is_int
+                             : k == 2 ? 1
+                                      : !is_int)
+                                ? S(SOFTCE_OK)
+                                : S(SOFTCE_ERROR_DTYPE);
+            expect_calls(f, &o, want, fwd, __LINE__);
+        }
+    }
+    /* out_lse and the lse argument together */
+    o = f->o;
+    o.out_lse = &olse;
+    fx_snapshot(f);
+    fx_expect(f, op, softce_forward(&o, &f->x.t, &f->th.t, &f->loss0.t, &f->lse.t), "fwd+lse",
+              __FILE__, __LINE__);
+    /* extra outputs overlapping each other, the loss, or grad_logits */
+    o = f->o;
+    softce_tensor ozl2 = ozl;
+    ozl2.data = (float *)olse.data + 3;
+    o.out_lse = &olse;
+    o.out_z_loss = &ozl2;
+    expect_calls(f, &o, S(SOFTCE_ERROR_OVERLAP), fwd, __LINE__);
+    o = f->o;
+    softce_tensor cor_on_gx = ocor;
+    cor_on_gx.data = (float *)f->gx.t.data + 5;
+    o.out_correct = &cor_on_gx;
+    expect_calls(f, &o, S(SOFTCE_ERROR_OVERLAP), C_FUSED, __LINE__);
+    o = f->o;
+    softce_tensor arg_on_loss = oarg;
+    arg_on_loss.dtype = SOFTCE_DTYPE_I32;
+    arg_on_loss.data = f->loss0.t.data;
+    o.out_argmax = &arg_on_loss;
+    expect_calls(f, &o, S(SOFTCE_ERROR_OVERLAP), fwd, __LINE__);
+    o = f->o;
+    softce_tensor arg_on_sw = oarg, sw = pool_view(f, SOFTCE_DTYPE_F32, 1, n, P_ARGMAX + 1);
+    o.out_argmax = &arg_on_sw;
+    o.sample_weight = &sw;
+    expect_calls(f, &o, S(SOFTCE_ERROR_OVERLAP), fwd, __LINE__);
+    /* reduction NONE: the extra outputs stay per element */
+    o = f->o;
+    o.reduction = SOFTCE_REDUCTION_NONE;
+    o.out_lse = &olse;
+    o.out_argmax = &oarg;
+    fx_snapshot(f);
+    fx_expect(f, S(SOFTCE_OK), softce_forward(&o, &f->x.t, &f->th.t, &f->lossn.t, NULL), "none",
+              __FILE__, __LINE__);
+}
+
+/* empty = ERROR: a mean over a zero denominator fails before anything is written. */
+static void test_empty_mean(void **state) {
+    fx *f = *state;
+    const int64_t n[1] = {FX_N};
+    const unsigned em = S(SOFTCE_ERROR_EMPTY_MEAN), ok = S(SOFTCE_OK);
+    softce_tensor sw = pool_view(f, SOFTCE_DTYPE_F32, 1, n, P_SW);
+    softce_tensor olse = pool_view(f, SOFTCE_DTYPE_F32, 1, n, P_OLSE);
+    softce_tensor oarg = pool_view(f, SOFTCE_DTYPE_I64, 1, n, P_ARGMAX);
+    for (int i = 0; i < FX_N; i++)
+        ((float *)sw.data)[i] = 0.0f;
+    const unsigned loss_calls = C_FWD | C_FWD_SOFT | C_BWD | C_FUSED;
+    softce_options o = f->o;
+    o.empty = SOFTCE_EMPTY_ERROR;
+    o.sample_weight = &sw; /* every element masked */
+    o.out_lse = &olse;
+    o.out_argmax = &oarg;
+    o.denominator = SOFTCE_DENOMINATOR_VALID;
+    expect_calls(f, &o, em, C_FWD | C_FWD_SOFT | C_FUSED, __LINE__);
+    o.out_lse = o.out_argmax = NULL;
+    expect_calls(f, &o, em, loss_calls, __LINE__);
+    o.denominator = SOFTCE_DENOMINATOR_WEIGHTS;
+    expect_calls(f, &o, em, loss_calls, __LINE__);
+    o.denominator = SOFTCE_DENOMINATOR_AUTO; /* sample weights do not change AUTO */
+    expect_calls(f, &o, ok, loss_calls, __LINE__);
+    o.denominator = SOFTCE_DENOMINATOR_ELEMENTS;
+    expect_calls(f, &o, ok, loss_calls, __LINE__);
+    o.denominator = SOFTCE_DENOMINATOR_VALID;
+    o.reduction = SOFTCE_REDUCTION_SUM; /* only a mean has a denominator */
+    expect_calls(f, &o, ok, loss_calls, __LINE__);
+    o.empty = SOFTCE_EMPTY_ZERO;
+    o.reduction = SOFTCE_REDUCTION_MEAN;
+    expect_calls(f, &o, ok, C_ALL, __LINE__);
+    o.empty = SOFTCE_EMPTY_ERROR;
+    expect_calls(f, &o, ok, C_LSM, __LINE__); /* log_softmax has no mean */
+    /* hard targets whose class weights are all 0: AUTO's denominator is 0 */
+    o = f->o;
+    o.empty = SOFTCE_EMPTY_ERROR;
+    softce_tensor w0 = pool_view(f, SOFTCE_DTYPE_F32, 1, (const int64_t[]){FX_C}, P_ZLOSS);
+    for (int i = 0; i < FX_C; i++)
+        ((float *)w0.data)[i] = 0.0f;
+    o.weight = &w0;
+    expect_calls(f, &o, em, C_FWD | C_FUSED, __LINE__);
+    fx_snapshot(f);
+    fx_expect(f, em, softce_backward(&o, &f->x.t, &f->th.t, NULL, NULL, &f->gx.t, NULL), "bwd",
+              __FILE__, __LINE__);
+    /* no elements at all (N = 0), any denominator but VALUE */
+    softce_tensor x0 = f->x.t, t0 = f->th.t;
+    x0.shape[0] = t0.shape[0] = 0;
+    for (int32_t d = SOFTCE_DENOMINATOR_AUTO; d <= SOFTCE_DENOMINATOR_VALUE; d++) {
+        o = f->o;
+        o.empty = SOFTCE_EMPTY_ERROR;
+        o.denominator = d;
+        o.denominator_value = 2.0;
+        fx_snapshot(f);
+        fx_expect(f, d == SOFTCE_DENOMINATOR_VALUE ? ok : em,
+                  softce_forward(&o, &x0, &t0, &f->loss0.t, NULL), "empty fwd", __FILE__, __LINE__);
+    }
 }
 
 /* Target range: N = 20, C = 1000, targets in a (20) tensor of dtype dt. */
@@ -404,6 +830,10 @@ int main(void) {
         T(test_overlap_operands),
         T(test_overlap_boundaries),
         T(test_options),
+        T(test_options_1_1_values),
+        T(test_options_1_1_inputs),
+        T(test_options_1_1_outputs),
+        T(test_empty_mean),
         cmocka_unit_test(test_target_range),
         cmocka_unit_test(test_target_range_large),
         cmocka_unit_test(test_target_order),

@@ -485,6 +485,141 @@ SOFTCE_API softce_status softce_topk_forward_backward(const softce_options *opts
                                                       const softce_tensor *loss,
                                                       const softce_tensor *grad_logits);
 
+/* ======================================================================================
+ * Vocabulary sharding (tensor parallelism)
+ *
+ * When the class axis is split across processes ("ranks"), each rank holds the logits of the
+ * classes [class_offset, class_offset + Cs) of num_classes = C. The loss and the gradients
+ * are then computed in three steps (docs/sharding.md):
+ *   1. softce_shard_stats(): every rank reduces its shard to SOFTCE_SHARD_STATS f64 partial
+ *      statistics per element;
+ *   2. the ranks exchange them (e.g. an all-gather) and each one folds them with
+ *      softce_shard_combine(), in rank order (the combine is deterministic and commutative,
+ *      and associative up to rounding: the same order gives bitwise the same result);
+ *   3. softce_shard_finalize() gives the loss (and lse) from the combined statistics, and
+ *      softce_shard_backward() the gradient of the rank's own shard.
+ * The results equal those of softce_forward() / softce_backward() on the whole logits, for
+ * every option (up to the rounding of a different summation order).
+ *
+ * Operands: logits_shard is a logits tensor whose class axis has Cs >= 1 classes. A hard
+ * target holds GLOBAL class indices (element-shaped, the same on every rank); a soft target
+ * is the rank's slice (the shape of logits_shard). options.weight and
+ * options.smoothing_prior are the rank's (Cs) slices. The statistics tensor is f64 with the
+ * element shape followed by SOFTCE_SHARD_STATS; the indices below name its entries.
+ * ====================================================================================== */
+
+/** Number of f64 statistics per element (the last dimension of a stats tensor). @since 1.1.0 */
+#define SOFTCE_SHARD_STATS 16
+/** max_i z_i over the shard's classes (z = transformed logits; -inf for none). @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_MAX 0
+/** sum_i exp(z_i - MAX). @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_SUM_EXP 1
+/** sum_i w_i q_i (with the hard target's share). @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_SUM_WQ 2
+/** sum_i w_i q_i (MAX - z_i) over the terms with w_i q_i != 0. @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_SUM_WQ_DIFF 3
+/** sum_i w_i q_i log q_i (only with SOFTCE_FLAG_KL, else 0). @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_SUM_WQ_LOGQ 4
+/** Class weight of the hard target on its owning shard, else 0. @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_TARGET_WEIGHT 5
+/** z of the hard target on its owning shard, else 0. @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_TARGET_Z 6
+/** 1 on the shard that owns the (not ignored) hard target, else 0. @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_TARGET_OWNED 7
+/** Largest raw logit (a NaN counts as largest). @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_ARGMAX_VALUE 8
+/** Its first global class index. @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_ARGMAX_INDEX 9
+/** Soft targets: largest target probability p (a NaN counts as largest); hard: 0. @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_TARGET_MAX_VALUE 10
+/** Soft targets: its first global class index; hard: -1. @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_TARGET_MAX_INDEX 11
+/** Number of classes the statistics cover (Cs, summed by the combine). @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_CLASSES 12
+/** num_classes (C). @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_NUM_CLASSES 13
+/** 1 for hard targets, 2 for soft targets. @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_KIND 14
+/** Reserved, 0. @since 1.1.0 */
+#define SOFTCE_SHARD_STAT_RESERVED 15
+
+/**
+ * @brief Partial statistics of one shard of the class axis.
+ * @param opts         NULL or options: the same on every rank, except weight and
+ *                     smoothing_prior, which are the shard's (Cs) slices. The out_* fields
+ *                     are not used here (softce_shard_finalize() writes them).
+ * @param logits_shard Logits of classes [class_offset, class_offset + Cs): (Cs), (N, Cs) or
+ *                     (N, Cs, d1..dk), Cs >= 1.
+ * @param target       Hard: global class indices (element-shaped I32/I64); soft: the shard's
+ *                     slice of the probabilities (shape of logits_shard).
+ * @param class_offset Global index of the shard's first class (>= 0).
+ * @param num_classes  C, the number of classes of the whole problem (>= class_offset + Cs).
+ * @param stats        Output: f64, element shape + (SOFTCE_SHARD_STATS).
+ * @return SOFTCE_OK or an error status; on error nothing is written.
+ * @since 1.1.0
+ */
+SOFTCE_API softce_status softce_shard_stats(const softce_options *opts,
+                                            const softce_tensor *logits_shard,
+                                            const softce_tensor *target, int64_t class_offset,
+                                            int64_t num_classes, const softce_tensor *stats);
+
+/**
+ * @brief Combines the statistics of two disjoint sets of classes: out = a (+) b.
+ *
+ * Deterministic and commutative (bitwise), associative up to rounding.
+ * @param a   f64 statistics (element shape + (SOFTCE_SHARD_STATS)).
+ * @param b   Statistics of the same shape, for the same num_classes and target kind.
+ * @param out Output of the same shape; may be exactly a or exactly b (same data and strides).
+ * @return SOFTCE_OK or an error status; on error nothing is written.
+ * @since 1.1.0
+ */
+SOFTCE_API softce_status softce_shard_combine(const softce_tensor *a, const softce_tensor *b,
+                                              const softce_tensor *out);
+
+/**
+ * @brief Loss (and log-sum-exp) from statistics combined over every class.
+ *
+ * Applies ignore_index, sample weights, z-loss, KL, the reduction and the mean denominator
+ * exactly as softce_forward(); also writes options.out_lse / out_argmax / out_correct /
+ * out_z_loss when given.
+ * @param opts   NULL or the options given to softce_shard_stats().
+ * @param target The target given to softce_shard_stats() (for soft targets only its dtype and
+ *               element shape are used: any rank's slice will do).
+ * @param stats  Combined statistics covering all num_classes classes.
+ * @param loss   Output loss: 0-d for MEAN/SUM, element-shaped for NONE; any float dtype.
+ * @param lse    NULL or output log-sum-exp per element, any float dtype.
+ * @return SOFTCE_OK or an error status; on error nothing is written.
+ * @since 1.1.0
+ */
+SOFTCE_API softce_status softce_shard_finalize(const softce_options *opts,
+                                               const softce_tensor *target,
+                                               const softce_tensor *stats,
+                                               const softce_tensor *loss,
+                                               const softce_tensor *lse);
+
+/**
+ * @brief Gradient of the loss w.r.t. the shard's logits (and its soft-target slice).
+ *
+ * At least one of grad_logits_shard and grad_target_shard must be given.
+ * @param opts              NULL or the options given to softce_shard_stats().
+ * @param logits_shard      The shard's logits, as given to softce_shard_stats().
+ * @param target            The target, as given to softce_shard_stats().
+ * @param class_offset      As given to softce_shard_stats().
+ * @param num_classes       As given to softce_shard_stats().
+ * @param stats             Combined statistics covering all num_classes classes.
+ * @param grad_loss         NULL (= 1) or the upstream gradient, shaped like the loss.
+ * @param grad_logits_shard NULL or output shaped like logits_shard; may be exactly
+ *                          logits_shard (in place).
+ * @param grad_target_shard NULL or output shaped like the soft target slice (soft only).
+ * @return SOFTCE_OK or an error status; on error nothing is written.
+ * @since 1.1.0
+ */
+SOFTCE_API softce_status softce_shard_backward(
+    const softce_options *opts, const softce_tensor *logits_shard, const softce_tensor *target,
+    int64_t class_offset, int64_t num_classes, const softce_tensor *stats,
+    const softce_tensor *grad_loss, const softce_tensor *grad_logits_shard,
+    const softce_tensor *grad_target_shard);
+
 #ifdef __cplusplus
 }
 #endif

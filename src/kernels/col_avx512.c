@@ -1,3 +1,408 @@
-/* Column kernel compiled with AVX-512 (see src/CMakeLists.txt). */
-#define COL_NAME softce__col_avx512
+/*
+ * Column kernel compiled with AVX-512 (see src/CMakeLists.txt): hand-written for C <= 64, the
+ * portable kernel (col_impl.h) above that. Same math as col_impl.h (docs/numerics.md), but
+ * the tile is walked in groups of 16 positions (one vector) through all three passes, so a
+ * group's classes are read from the caller once: with a strided class axis of power-of-two
+ * stride every class of a group sits in the same cache set, and a second pass over R = 256
+ * positions would miss. x (then e) and w q of the group live in small local buffers; two
+ * groups go through each pass together (independent latency chains). Row-major operands
+ * (softce__col_rows_avx512, col_rows.h) are transposed 16 x 16 in registers on the way.
+ * Sums of w q and w q (m - x) run in float over up to 4 classes, then in double (as the SIMD
+ * row kernels); s = sum e counts the terms at the max (exactly 1) apart and sums the others
+ * that way, so s - 1, and with it a small loss, stays accurate when one class dominates.
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/col_rows.h"
+#include "kernels/exp_avx512.h"
+
+#define COL_NAME col_portable
+#define COL_STORAGE static
 #include "kernels/col_impl.h"
+
+#define GROUP 16
+#define GROUP_MAX_C 64
+/* Strided class planes: prefetch distance along each plane (positions: 8 lines). */
+#define PREFETCH_POSITIONS 128
+/* Classes summed in float before a sum moves to double. */
+#define FLOAT_RUN 4
+
+#if defined(__GNUC__)
+#define GROUP_INLINE static inline __attribute__((always_inline))
+#else
+#define GROUP_INLINE static inline
+#endif
+
+static inline void add_f32_to_f64(__m512d acc[2], __m512 v) {
+    acc[0] = _mm512_add_pd(acc[0], _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+    acc[1] = _mm512_add_pd(acc[1], _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)));
+}
+
+static inline __m512d f32_half_to_f64(__m512 v, int half) {
+    return _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v));
+}
+
+/* a / b for b in [1.75, 2.5] (1 + f below): reciprocal estimate (2^-14) and two Newton
+   steps (2^-56), then one correction of the quotient; cheaper than vdivpd. */
+static inline __m512d div_f64x8(__m512d a, __m512d b) {
+    const __m512d one = _mm512_set1_pd(1.0);
+    __m512d y = _mm512_rcp14_pd(b);
+    y = _mm512_fmadd_pd(y, _mm512_fnmadd_pd(b, y, one), y);
+    y = _mm512_fmadd_pd(y, _mm512_fnmadd_pd(b, y, one), y);
+    __m512d q = _mm512_mul_pd(a, y);
+    return _mm512_fmadd_pd(y, _mm512_fnmadd_pd(b, q, a), q);
+}
+
+/* log for double lanes, s >= 0 (the sums of exponentials): s = 2^k f, f in [0.75, 1.5),
+   log f = 2 atanh(z), z = (f - 1) / (f + 1), |z| <= 0.2, odd series to z^23 (truncation
+   < 1e-17 relative); 0 -> -inf, +inf -> +inf, NaN -> NaN. */
+static inline __m512d log_f64x8(__m512d s) {
+    __m512d f = _mm512_getmant_pd(s, _MM_MANT_NORM_p75_1p5, _MM_MANT_SIGN_src);
+    __m512d k = _mm512_sub_pd(_mm512_getexp_pd(s), _mm512_getexp_pd(f));
+    __m512d z = div_f64x8(_mm512_sub_pd(f, _mm512_set1_pd(1.0)),
+                          _mm512_add_pd(f, _mm512_set1_pd(1.0)));
+    __m512d z2 = _mm512_mul_pd(z, z), q = _mm512_set1_pd(1.0 / 23);
+    static const double inv_odd[] = {1.0 / 21, 1.0 / 19, 1.0 / 17, 1.0 / 15, 1.0 / 13,
+                                     1.0 / 11, 1.0 / 9,  1.0 / 7,  1.0 / 5,  1.0 / 3};
+    for (int i = 0; i < 10; i++)
+        q = _mm512_fmadd_pd(q, z2, _mm512_set1_pd(inv_odd[i]));
+    __m512d z2x = _mm512_add_pd(z, z); /* log f = 2z + 2z z^2 q */
+    __m512d lf = _mm512_fmadd_pd(_mm512_mul_pd(z2x, z2), q, z2x);
+    __m512d r = _mm512_fmadd_pd(k, _mm512_set1_pd(1.90821492927058770002e-10), lf);
+    r = _mm512_fmadd_pd(k, _mm512_set1_pd(6.93147180369123816490e-01), r);
+    r = _mm512_mask_mov_pd(r, _mm512_cmpeq_pd_mask(s, _mm512_setzero_pd()),
+                           _mm512_set1_pd(-INFINITY));
+    __mmask8 special = _mm512_cmp_pd_mask(s, _mm512_set1_pd(INFINITY), _CMP_EQ_UQ); /* inf, NaN */
+    return _mm512_mask_mov_pd(r, special, s);
+}
+
+/* Where a group's classes are: class c of its first position at x[c * ldx], etc. */
+typedef struct group_io {
+    const float *x;
+    int64_t ldx;
+    const float *p;
+    int64_t ldp;
+    float *gx;
+    int64_t ldg;
+    int prefetch; /* strided class planes: prefetch each class's stream ahead */
+} group_io;
+
+/* Local [C][16] buffers: x then e, soft w q; by rows also p and the gradient. */
+typedef struct group_bufs {
+    _Alignas(64) float xb[GROUP_MAX_C * GROUP];
+    _Alignas(64) float qb[GROUP_MAX_C * GROUP];
+    _Alignas(64) float pb[SOFTCE__COL_ROWS_MAX_C * GROUP];
+    _Alignas(64) float gb[SOFTCE__COL_ROWS_MAX_C * GROUP];
+} group_bufs;
+
+typedef struct group_sums {
+    __m512 m, xt, wt;         /* row max; hard: target logit and class weight */
+    __m512d s[2], S[2], U[2]; /* sums of e, w q, w q (m - x): low and high 8 lanes */
+} group_sums;
+
+/* Pass 1: max over classes and x into the local buffer; then the hard target's logit and
+   class weight by gathers (ignored lanes: 0). */
+GROUP_INLINE void group_max(const softce__col_tile *a, const group_io *io, __mmask16 k,
+                            __m512i t, __mmask16 counted, float *xb, group_sums *g,
+                            const int hard) {
+    __m512 m = _mm512_set1_ps(-INFINITY), m1 = m; /* two chains: even and odd classes */
+    for (int64_t c = 0; c < a->C; c++) {
+        if (io->prefetch)
+            _mm_prefetch((const char *)(io->x + c * io->ldx + PREFETCH_POSITIONS), _MM_HINT_T0);
+        __m512 v = _mm512_maskz_loadu_ps(k, io->x + c * io->ldx);
+        if (c & 1)
+            m1 = _mm512_max_ps(v, m1); /* v > m ? v : m, as col_impl.h */
+        else
+            m = _mm512_max_ps(v, m);
+        if (io->x != xb)
+            _mm512_store_ps(xb + c * GROUP, v);
+    }
+    m = _mm512_max_ps(m1, m);
+    /* all -inf: exp(-inf - 0) = 0 gives lse = -inf */
+    __mmask16 none = _mm512_cmpeq_ps_mask(m, _mm512_set1_ps(-INFINITY));
+    g->m = _mm512_mask_mov_ps(m, none, _mm512_setzero_ps());
+    if (hard) {
+        const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+        __m512i at = _mm512_add_epi32(_mm512_slli_epi32(t, 4), lane); /* xb[t * 16 + lane] */
+        g->xt = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), counted, at, xb, 4);
+        g->wt = a->w ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), counted, t, a->w, 4)
+                     : _mm512_maskz_mov_ps(counted, _mm512_set1_ps(1.0f));
+    }
+}
+
+/* Pass 2: e = exp(x - m) kept in the buffer, s += e, S += w q, U += w q (m - x) (terms with
+   w q == 0 skipped); soft w q kept for pass 3. */
+GROUP_INLINE void group_sums_pass(const softce__col_tile *a, const group_io *io, __mmask16 k,
+                                  float *xb, float *qb, group_sums *g, const int has_p,
+                                  const int has_q, const int has_gx) {
+    const __m512 m = g->m, a1 = _mm512_set1_ps((float)a->a1), a0 = _mm512_set1_ps((float)a->a0);
+    /* s = (number of x == m, each e = 1 exactly) + the other terms: summing those alone in
+       float keeps s - 1 accurate when one class dominates (log s small, the loss too) */
+    __m512 sf = _mm512_setzero_ps(), Sf = sf, Uf = sf, nmax = sf;
+    __m512d s[2], S[2], U[2];
+    for (int d = 0; d < 2; d++)
+        s[d] = S[d] = U[d] = _mm512_setzero_pd();
+    for (int64_t c = 0; c < a->C; c++) {
+        __m512 x = _mm512_load_ps(xb + c * GROUP);
+        __m512 e = softce__exp_f32x16(_mm512_sub_ps(x, m));
+        if (has_gx) /* for pass 3 */
+            _mm512_store_ps(xb + c * GROUP, e);
+        __mmask16 top = _mm512_cmpeq_ps_mask(x, m);
+        nmax = _mm512_mask_add_ps(nmax, top, nmax, _mm512_set1_ps(1.0f));
+        sf = _mm512_mask_add_ps(sf, (__mmask16)~top, sf, e);
+        if (has_q) {
+            const __m512 wc = _mm512_set1_ps(a->w ? a->w[c] : 1.0f);
+            __m512 wq = a->w ? _mm512_mul_ps(wc, a0) : a0;
+            if (has_p) {
+                if (io->prefetch)
+                    _mm_prefetch((const char *)(io->p + c * io->ldp + PREFETCH_POSITIONS),
+                                 _MM_HINT_T0);
+                __m512 p = _mm512_maskz_loadu_ps(k, io->p + c * io->ldp);
+                wq = _mm512_fmadd_ps(a1, p, a0);
+                wq = a->w ? _mm512_mul_ps(wc, wq) : wq;
+                if (has_gx)
+                    _mm512_store_ps(qb + c * GROUP, wq);
+            }
+            __mmask16 nz = _mm512_cmp_ps_mask(wq, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+            Sf = _mm512_add_ps(Sf, wq);
+            Uf = _mm512_add_ps(Uf, _mm512_maskz_mul_ps(nz, wq, _mm512_sub_ps(m, x)));
+        }
+        if (c % FLOAT_RUN == FLOAT_RUN - 1 || c == a->C - 1) {
+            add_f32_to_f64(s, sf);
+            sf = _mm512_setzero_ps();
+            if (has_q) {
+                add_f32_to_f64(S, Sf);
+                add_f32_to_f64(U, Uf);
+                Sf = Uf = _mm512_setzero_ps();
+            }
+        }
+    }
+    /* m = +inf: exp(x - m) is NaN at the max, so is s */
+    __mmask16 inf = _mm512_cmpeq_ps_mask(m, _mm512_set1_ps(INFINITY));
+    add_f32_to_f64(s, _mm512_mask_mov_ps(nmax, inf, _mm512_set1_ps(NAN)));
+    for (int d = 0; d < 2; d++) {
+        g->s[d] = s[d];
+        g->S[d] = S[d];
+        g->U[d] = U[d];
+    }
+}
+
+/* Per lane: lse and loss (stored), the spike at t (w_t (1 - eps), 0 if ignored) and the
+   gradient scale g (S + spike) / s. */
+GROUP_INLINE void group_finish(const softce__col_tile *a, int64_t r, __mmask16 k,
+                               __mmask16 counted, const group_sums *g, __m512 *spike,
+                               __m512 *scale, const int hard, const int has_gx) {
+    const __m512 sp = hard ? _mm512_maskz_mul_ps(counted, _mm512_set1_ps((float)a->spike), g->wt)
+                           : _mm512_setzero_ps();
+    __m256 num[2], den[2];
+    for (int d = 0; d < 2; d++) {
+        const __mmask8 kd = (__mmask8)(k >> (8 * d)), cd = (__mmask8)(counted >> (8 * d));
+        __m512d ls = log_f64x8(g->s[d]), m = f32_half_to_f64(g->m, d);
+        __m512d loss = _mm512_add_pd(
+            _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(g->S[d], _mm512_setzero_pd(), _CMP_NEQ_UQ),
+                                g->S[d], ls),
+            g->U[d]);
+        if (hard) { /* sp ((m - x_t) + log s): keeps log s also when |m| >> 1e16 */
+            __m512d spd = f32_half_to_f64(sp, d);
+            __m512d dx = _mm512_add_pd(_mm512_sub_pd(m, f32_half_to_f64(g->xt, d)), ls);
+            __mmask8 nz = _mm512_cmp_pd_mask(spd, _mm512_setzero_pd(), _CMP_NEQ_UQ);
+            loss = _mm512_add_pd(loss, _mm512_maskz_mul_pd(nz, spd, dx));
+            loss = _mm512_maskz_mov_pd(cd, loss);
+        }
+        _mm512_mask_storeu_pd(a->lse + r + 8 * d, kd, _mm512_add_pd(m, ls));
+        _mm512_mask_storeu_pd(a->loss + r + 8 * d, kd, loss);
+        if (has_gx) {
+            __m512d gg = _mm512_maskz_loadu_pd(kd, a->g + r + 8 * d);
+            __m512d sw = hard ? _mm512_add_pd(g->S[d], f32_half_to_f64(sp, d)) : g->S[d];
+            num[d] = _mm512_cvtpd_ps(_mm512_mul_pd(gg, sw));
+            den[d] = _mm512_cvtpd_ps(g->s[d]);
+        }
+    }
+    *spike = sp;
+    if (has_gx)
+        *scale = _mm512_div_ps(_mm512_insertf32x8(_mm512_castps256_ps512(num[0]), num[1], 1),
+                               _mm512_insertf32x8(_mm512_castps256_ps512(den[0]), den[1], 1));
+}
+
+/* Pass 3: gx = scale e - g w q, minus g spike at c == t (hard), 0 for ignored lanes. */
+GROUP_INLINE void group_grad(const softce__col_tile *a, int64_t r, const group_io *io,
+                             __mmask16 k, __m512i t, __mmask16 counted, const float *xb,
+                             const float *qb, __m512 sp, __m512 sc, const int has_p,
+                             const int has_q) {
+    __m256 lo = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd((__mmask8)k, a->g + r));
+    __m256 hi = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd((__mmask8)(k >> 8), a->g + r + 8));
+    const __m512 gf = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+    const __m512 gsp = _mm512_mul_ps(gf, sp), a0 = _mm512_set1_ps((float)a->a0);
+    for (int64_t c = 0; c < a->C; c++) {
+        if (io->prefetch)
+            _m_prefetchw(io->gx + c * io->ldg + PREFETCH_POSITIONS);
+        __m512 v = _mm512_maskz_mul_ps(counted, sc, _mm512_load_ps(xb + c * GROUP));
+        if (has_q) {
+            __m512 wq = has_p ? _mm512_load_ps(qb + c * GROUP)
+                              : _mm512_mul_ps(_mm512_set1_ps(a->w ? a->w[c] : 1.0f), a0);
+            v = _mm512_fnmadd_ps(gf, wq, v);
+        }
+        if (!has_p) {
+            __mmask16 here = _mm512_cmpeq_epi32_mask(t, _mm512_set1_epi32((int32_t)c));
+            v = _mm512_mask_sub_ps(v, here, v, gsp);
+        }
+        if (has_q && !has_p) /* ignored hard lanes: 0 */
+            v = _mm512_maskz_mov_ps(counted, v);
+        _mm512_mask_storeu_ps(io->gx + c * io->ldg, k, v);
+    }
+}
+
+static void rows_to_group(const float *rows, int64_t ld, int64_t C, int64_t n, float *buf);
+static void group_to_rows(const float *buf, int64_t C, int64_t n, float *rows, int64_t ld);
+
+/* Two groups (positions r .. r + n0 + n1, n1 possibly 0) through the three passes, phase by
+   phase, so that the latency chains of one group (max, sums, log) overlap with the other's
+   work. Soft iff has_p (else hard). Row-major operands (by_rows: class stride 1, positions
+   a->ldx apart) are transposed in registers into [C][16] buffers first (and the gradient back
+   out of one). Lanes past n are masked: nothing is read or written there. */
+#define PAIR 2
+GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, int64_t n1,
+                            group_bufs *bufs, const int has_p, const int has_q,
+                            const int has_gx, const int by_rows) {
+    const int hard = !has_p;
+    __mmask16 k[PAIR], counted[PAIR];
+    __m512i t[PAIR];
+    group_io io[PAIR];
+    group_sums g[PAIR];
+    __m512 sp[PAIR], sc[PAIR];
+    for (int j = 0; j < PAIR; j++) {
+        const int64_t r = r0 + j * GROUP, n = j ? n1 : n0;
+        group_bufs *b = &bufs[j];
+        k[j] = (__mmask16)(n >= GROUP ? 0xffff : (1u << n) - 1u);
+        t[j] = hard ? _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), k[j], a->t + r)
+                    : _mm512_setzero_si512();
+        counted[j] = hard ? _mm512_cmpge_epi32_mask(t[j], _mm512_setzero_si512()) : k[j];
+        sc[j] = _mm512_setzero_ps();
+        group_io d = {a->x + r, a->ldx, has_p ? a->p + r : NULL, a->ldp,
+                      has_gx ? a->gx + r : NULL, a->ldg, 1};
+        if (by_rows) {
+            rows_to_group(a->x + r * a->ldx, a->ldx, a->C, n, b->xb);
+            d = (group_io){b->xb, GROUP, NULL, GROUP, b->gb, GROUP, 0};
+            if (has_p) {
+                rows_to_group(a->p + r * a->ldp, a->ldp, a->C, n, b->pb);
+                d.p = b->pb;
+            }
+        }
+        io[j] = d;
+    }
+    for (int j = 0; j < PAIR; j++)
+        group_max(a, &io[j], k[j], t[j], counted[j], bufs[j].xb, &g[j], hard);
+    for (int j = 0; j < PAIR; j++)
+        group_sums_pass(a, &io[j], k[j], bufs[j].xb, bufs[j].qb, &g[j], has_p, has_q, has_gx);
+    for (int j = 0; j < PAIR; j++)
+        group_finish(a, r0 + j * GROUP, k[j], counted[j], &g[j], &sp[j], &sc[j], hard, has_gx);
+    if (!has_gx)
+        return;
+    for (int j = 0; j < PAIR; j++) {
+        group_grad(a, r0 + j * GROUP, &io[j], k[j], t[j], counted[j], bufs[j].xb, bufs[j].qb,
+                   sp[j], sc[j], has_p, has_q);
+        if (by_rows)
+            group_to_rows(bufs[j].gb, a->C, j ? n1 : n0, a->gx + (r0 + j * GROUP) * a->ldg,
+                          a->ldg);
+    }
+}
+
+GROUP_INLINE void groups(const softce__col_tile *a, const int has_p, const int has_q,
+                         const int has_gx, const int by_rows) {
+    group_bufs b[PAIR];
+    for (int j = 0; by_rows && j < PAIR; j++) /* its classes >= C are read, never used */
+        memset(b[j].gb, 0, sizeof b[j].gb);
+    for (int64_t r = 0; r < a->R; r += PAIR * GROUP) {
+        int64_t left = a->R - r;
+        int64_t n0 = left < GROUP ? left : GROUP, n1 = left - n0 < GROUP ? left - n0 : GROUP;
+        group_run(a, r, n0, n1, b, has_p, has_q, has_gx, by_rows);
+    }
+}
+
+/* Flags as compile-time constants of each instantiation. */
+static void groups_any(const softce__col_tile *a, const int by_rows) {
+    const int gx = a->gx != NULL;
+    if (a->p)
+        gx ? groups(a, 1, 1, 1, by_rows) : groups(a, 1, 1, 0, by_rows);
+    else if (a->a0 != 0.0)
+        gx ? groups(a, 0, 1, 1, by_rows) : groups(a, 0, 1, 0, by_rows);
+    else
+        gx ? groups(a, 0, 0, 1, by_rows) : groups(a, 0, 0, 0, by_rows);
+}
+
+void softce__col_avx512(const softce__col_tile *a) {
+    if (a->C > GROUP_MAX_C)
+        col_portable(a);
+    else
+        groups_any(a, 0);
+}
+
+void softce__col_rows_avx512(const softce__col_tile *a) { groups_any(a, 1); }
+
+/* ---- row-major operands: 16 x 16 transposes in registers ---------------------------- */
+
+/* r[i] = row i (16 floats) -> r[j] = column j, in registers (4 stages of 16 shuffles). */
+static inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) { /* lane L of r[4i + j]: column 4L + j of rows 4i..4i+3 */
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int j = 0; j < 4; j++) {
+        t[j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+        t[4 + j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xdd);
+        t[8 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+        t[12 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xdd);
+    }
+    for (int j = 0; j < 4; j++) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
+        r[4 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0x88);
+        r[12 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0xdd);
+    }
+}
+
+/* The rows are read as one stream, every byte used: prefetch this far ahead of it (memory
+   latency is not hidden otherwise, the kernel between two tiles being compute only). */
+#define ROWS_PREFETCH 4096
+
+static inline void prefetch_rows(const float *from, int64_t ld, int64_t n, int write) {
+    const char *b = (const char *)from + ROWS_PREFETCH, *e = b + n * ld * (int64_t)sizeof(float);
+    for (; b < e; b += 64)
+        write ? _m_prefetchw((void *)b) : _mm_prefetch(b, _MM_HINT_T0);
+}
+
+/* 16 (n) row-major rows of C classes into buf[c * 16 + i]; dead rows are zeros. */
+static void rows_to_group(const float *rows, int64_t ld, int64_t C, int64_t n, float *buf) {
+    const __mmask16 cm = (__mmask16)((1u << C) - 1u);
+    prefetch_rows(rows, ld, n, 0);
+    __m512 v[16];
+    for (int i = 0; i < GROUP; i++)
+        v[i] = i < n ? _mm512_maskz_loadu_ps(cm, rows + i * ld) : _mm512_setzero_ps();
+    transpose16(v);
+    (void)C; /* all 16 stored: the buffers have room, and a loop to C became a memcpy */
+    for (int c = 0; c < GROUP; c++)
+        _mm512_store_ps(buf + c * GROUP, v[c]);
+}
+
+/* buf[c * 16 + i] back into n row-major rows of C classes. */
+static void group_to_rows(const float *buf, int64_t C, int64_t n, float *rows, int64_t ld) {
+    const __mmask16 cm = (__mmask16)((1u << C) - 1u);
+    prefetch_rows(rows, ld, n, 1);
+    __m512 v[16];
+    for (int c = 0; c < GROUP; c++) /* classes >= C: never stored (the row mask) */
+        v[c] = _mm512_load_ps(buf + c * GROUP);
+    transpose16(v);
+    for (int64_t i = 0; i < n; i++)
+        _mm512_mask_storeu_ps(rows + i * ld, cm, v[i]);
+}

@@ -1,5 +1,8 @@
 /* The column kernel for the active ISA level (same choice as the row tables). */
+#include "kernels/col_rows.h"
 #include "kernels/kernels.h"
+
+#include <stddef.h>
 
 softce__col_kernel softce__kernels_col(void) {
     switch (softce__active_isa()) {
@@ -14,4 +17,12 @@ softce__col_kernel softce__kernels_col(void) {
     default:
         return softce__col_scalar;
     }
+}
+
+softce__col_kernel softce__kernels_col_rows(void) {
+#ifdef SOFTCE_HAVE_AVX512
+    if (softce__active_isa() == SOFTCE__ISA_AVX512)
+        return softce__col_rows_avx512;
+#endif
+    return NULL;
 }

@@ -15,6 +15,11 @@
 
 #define R_MAX SOFTCE__COL_TILE
 
+/* The including file may make the kernel file-local (col_avx512.c uses it as a fallback). */
+#ifndef COL_STORAGE
+#define COL_STORAGE
+#endif
+
 #if defined(__GNUC__)
 #define COL_INLINE static inline __attribute__((always_inline))
 #else
@@ -139,7 +144,7 @@ COL_INLINE void col_finish(const softce__col_tile *a, const col_state *st, float
     }
 }
 
-void COL_NAME(const softce__col_tile *a) {
+COL_STORAGE void COL_NAME(const softce__col_tile *a) {
     col_state st;
     float spike[R_MAX], scale[R_MAX];
     col_max(a, &st);

@@ -4,6 +4,7 @@
 
 #include "kernels/exp_avx2.h"
 #include "kernels/row_simd.h"
+#include "kernels/tanh_avx2.h"
 
 typedef double T;
 #define VN 4
@@ -39,12 +40,25 @@ static inline vf vf_nz(vf c, vf v) {
     return _mm256_and_pd(_mm256_cmp_pd(c, _mm256_setzero_pd(), _CMP_NEQ_UQ), v);
 }
 static inline vf vf_max(vf a, vf b) { return _mm256_max_pd(a, b); }
+static inline vf vf_min(vf a, vf b) { return _mm256_min_pd(a, b); }
 static inline T vf_hmax(vf v) {
     __m128d m = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_max_sd(m, _mm_unpackhi_pd(m, m)));
 }
 static inline vf vf_exp(vf x) { return softce__exp_f64x4(x); }
 static inline void vf_widen(vf v, vd h[VH]) { h[0] = v; }
+static inline vf vf_tanh(vf y) { return softce__tanh_f64x4(y); }
+static inline vf vf_narrow(const vd h[VH]) { return h[0]; }
+/* Whether any lane has |v| < c. */
+static inline int vf_any_abs_lt(vf v, T c) {
+    vf av = _mm256_andnot_pd(_mm256_set1_pd(-0.0), v);
+    return _mm256_movemask_pd(_mm256_cmp_pd(av, _mm256_set1_pd(c), _CMP_LT_OQ)) != 0;
+}
+/* |v| < c ? a : b (NaN v: b). */
+static inline vf vf_select_abs_lt(vf v, T c, vf a, vf b) {
+    vf av = _mm256_andnot_pd(_mm256_set1_pd(-0.0), v);
+    return _mm256_blendv_pd(b, a, _mm256_cmp_pd(av, _mm256_set1_pd(c), _CMP_LT_OQ));
+}
 
 static inline vd vd_set1(double a) { return _mm256_set1_pd(a); }
 static inline vd vd_add(vd a, vd b) { return _mm256_add_pd(a, b); }

@@ -4,6 +4,7 @@
 
 #include "kernels/exp_avx512.h"
 #include "kernels/row_simd.h"
+#include "kernels/tanh_avx512.h"
 
 typedef double T;
 #define VN 8
@@ -32,9 +33,21 @@ static inline vf vf_nz(vf c, vf v) {
     return _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(c, _mm512_setzero_pd(), _CMP_NEQ_UQ), v);
 }
 static inline vf vf_max(vf a, vf b) { return _mm512_max_pd(a, b); }
+static inline vf vf_min(vf a, vf b) { return _mm512_min_pd(a, b); }
 static inline T vf_hmax(vf v) { return _mm512_reduce_max_pd(v); }
 static inline vf vf_exp(vf x) { return softce__exp_f64x8(x); }
 static inline void vf_widen(vf v, vd h[VH]) { h[0] = v; }
+static inline vf vf_tanh(vf y) { return softce__tanh_f64x8(y); }
+static inline vf vf_narrow(const vd h[VH]) { return h[0]; }
+/* Whether any lane has |v| < c. */
+static inline int vf_any_abs_lt(vf v, T c) {
+    return _mm512_cmp_pd_mask(_mm512_abs_pd(v), _mm512_set1_pd(c), _CMP_LT_OQ) != 0;
+}
+/* |v| < c ? a : b (NaN v: b). */
+static inline vf vf_select_abs_lt(vf v, T c, vf a, vf b) {
+    __mmask8 k = _mm512_cmp_pd_mask(_mm512_abs_pd(v), _mm512_set1_pd(c), _CMP_LT_OQ);
+    return _mm512_mask_blend_pd(k, b, a);
+}
 
 static inline vd vd_set1(double a) { return _mm512_set1_pd(a); }
 static inline vd vd_add(vd a, vd b) { return _mm512_add_pd(a, b); }

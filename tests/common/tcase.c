@@ -180,8 +180,8 @@ void tc_init(tc_problem *p, const tc_spec *s) {
     p->opts.label_smoothing = s->eps;
     p->opts.weight = s->w_dtype ? &p->w.t : NULL;
     p->opts.num_threads = s->threads;
-    ref_problem rp = {p->n,  p->c,  p->inner,     p->xv,           p->tv,
-                      p->qv, p->wv, s->reduction, s->ignore_index, s->eps};
+    ref_problem rp = {p->n,  p->c,         p->inner,        p->xv,  p->tv, p->qv,
+                      p->wv, s->reduction, s->ignore_index, s->eps, NULL};
     p->ref = rp;
 }
 

@@ -37,6 +37,10 @@ void ef_arena_fill(ef_arena *a) {
     for (int i = 0; i < EF_C + 4; i++)
         a->w[i] = 1.0f + 0.5f * (float)i;
     a->gl0 = 2.0f;
+    for (int i = 0; i < EF_N; i++)
+        a->sw[i] = 0.5f * (float)(i + 1);
+    for (int i = 0; i < EF_C + 4; i++)
+        a->prior[i] = 1.0f / EF_C;
     for (int i = 0; i < 2 * EF_C * 3; i++)
         a->x3[i] = value_at(i + 5);
     for (int i = 0; i < 6; i++)
@@ -58,6 +62,12 @@ static void set_descriptors(ef_call *c, ef_arena *a) {
     c->lse = ef_tensor(SOFTCE_DTYPE_F32, 1, es, a->lse);
     c->gx = ef_tensor(SOFTCE_DTYPE_F32, 2, xs, a->gx);
     c->gt = ef_tensor(SOFTCE_DTYPE_F32, 2, xs, a->gt);
+    c->sw = ef_tensor(SOFTCE_DTYPE_F32, 1, es, a->sw);
+    c->prior = ef_tensor(SOFTCE_DTYPE_F32, 1, cs, a->prior);
+    c->olse = ef_tensor(SOFTCE_DTYPE_F32, 1, es, a->olse);
+    c->oarg = ef_tensor(SOFTCE_DTYPE_I64, 1, es, a->oarg);
+    c->ocor = ef_tensor(SOFTCE_DTYPE_F32, 1, es, a->ocor);
+    c->ozl = ef_tensor(SOFTCE_DTYPE_F32, 1, es, a->ozl);
 }
 
 void ef_base_call(ef_call *c, ef_op op, ef_arena *a) {

@@ -31,6 +31,10 @@ typedef struct ef_arena {
     float gx[EF_N * EF_C], gt[EF_N * EF_C];
     float x3[2 * EF_C * 3]; /* (2, C, 3) logits */
     int32_t t3[2 * 3];      /* its hard target, stored column-major */
+    /* 1.1 options: sample weights, smoothing prior, extra per-element outputs */
+    float sw[EF_N], prior[EF_C + 4];
+    float olse[EF_N], ocor[EF_N], ozl[EF_N];
+    int64_t oarg[EF_N];
     float bx[EF_BIG_N * EF_BIG_C];
     int64_t bt[EF_BIG_N];
     float bgx[EF_BIG_N * EF_BIG_C];
@@ -45,6 +49,7 @@ typedef struct ef_call {
     softce_options o;
     const softce_options *opts; /* &o or NULL */
     softce_tensor x, t, w, gl, lse_in, loss, lse, gx, gt;
+    softce_tensor sw, prior, olse, oarg, ocor, ozl; /* 1.1: set into `o` by a case */
     const softce_tensor *px, *pt, *pgl, *plse_in, *ploss, *plse, *pgx, *pgt;
     /* softce_tensor_init arguments */
     int32_t ti_dtype, ti_ndim;

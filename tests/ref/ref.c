@@ -4,6 +4,22 @@
 #include <math.h>
 #include <stdlib.h>
 
+void ref_ext_init(ref_ext *e) {
+    ref_ext d = {0.0,  0.0, 1.0, NULL, REF_DEN_AUTO, 0.0, REF_EMPTY_NAN, REF_SMOOTH_UNIFORM,
+                 NULL, 0};
+    *e = d;
+}
+
+static const ref_ext *ext_of(const ref_problem *p) {
+    static ref_ext defaults;
+    static int ready;
+    if (!ready) {
+        ref_ext_init(&defaults);
+        ready = 1;
+    }
+    return p->ext ? p->ext : &defaults;
+}
+
 static double class_weight(const ref_problem *p, int64_t c) {
     return p->weight ? p->weight[c] : 1.0;
 }
@@ -12,180 +28,300 @@ static const double *elem_ptr(const ref_problem *p, const double *base, int64_t 
     return base + n * p->c * p->s + s;
 }
 
-/* log_softmax of one element into y (stride p->s), as (x - max) - log(sum exp(x - max)). */
-static void elem_log_softmax(const ref_problem *p, int64_t n, int64_t s, double *y, double *lse) {
-    const double *x = elem_ptr(p, p->x, n, s);
+/* log_softmax of c values v (contiguous) into y, as (v - max) - log(sum exp(v - max)). */
+static double log_softmax_row(int64_t c, const double *v, double *y) {
     double m = -INFINITY;
     int has_nan = 0;
-    for (int64_t c = 0; c < p->c; c++) {
-        double v = x[c * p->s];
-        if (isnan(v))
+    for (int64_t i = 0; i < c; i++) {
+        if (isnan(v[i]))
             has_nan = 1;
-        else if (v > m)
-            m = v;
+        else if (v[i] > m)
+            m = v[i];
     }
     double logsum = 0.0;
     if (has_nan) {
         m = NAN;
     } else if (isfinite(m)) {
         double sum = 0.0;
-        for (int64_t c = 0; c < p->c; c++)
-            sum += exp(x[c * p->s] - m);
+        for (int64_t i = 0; i < c; i++)
+            sum += exp(v[i] - m);
         logsum = log(sum);
     }
-    for (int64_t c = 0; c < p->c; c++)
-        y[c * p->s] = (x[c * p->s] - m) - logsum;
-    if (lse)
-        *lse = m + logsum;
+    for (int64_t i = 0; i < c; i++)
+        y[i] = (v[i] - m) - logsum;
+    return m + logsum;
+}
+
+/* Everything about one element. */
+typedef struct elem {
+    double *z, *y, *q, *a; /* transformed logits, log_softmax(z), target distribution, w q */
+    double lse, s;         /* log-sum-exp of z, sample weight */
+    int64_t target;        /* hard: the class index */
+    int ignored, counted;  /* ignored: hard target == ignore_index; counted: !ignored, s != 0 */
+} elem;
+
+static elem elem_new(const ref_problem *p) {
+    size_t c = (size_t)(p->c > 0 ? p->c : 1);
+    elem e = {malloc(sizeof(double) * c),
+              malloc(sizeof(double) * c),
+              malloc(sizeof(double) * c),
+              malloc(sizeof(double) * c),
+              0.0,
+              1.0,
+              0,
+              0,
+              0};
+    return e;
+}
+
+static void elem_free(elem *e) {
+    free(e->z);
+    free(e->y);
+    free(e->q);
+    free(e->a);
+}
+
+/* z_i = c tanh(a x_i / c) with softcap c > 0, else a x_i. */
+static double transform(const ref_ext *x, double v) {
+    double scaled = x->logit_scale * v;
+    return x->softcap > 0.0 ? x->softcap * tanh(scaled / x->softcap) : scaled;
+}
+
+/* The smoothed target distribution q of docs/numerics.md. */
+static void target_distribution(const ref_problem *p, int64_t n, int64_t s, elem *e) {
+    const ref_ext *x = ext_of(p);
+    double eps = p->eps, C = (double)p->c;
+    int others = x->smoothing == REF_SMOOTH_OTHERS;
+    const double *pt = p->soft ? elem_ptr(p, p->soft, n, s) : NULL;
+    for (int64_t i = 0; i < p->c; i++) {
+        double t = pt ? pt[i * p->s] : (i == e->target ? 1.0 : 0.0); /* one-hot for hard */
+        if (others && p->c == 1)
+            e->q[i] = t;
+        else if (others)
+            e->q[i] = (1.0 - eps) * t + eps * (1.0 - t) / (C - 1.0);
+        else if (x->prior)
+            e->q[i] = (1.0 - eps) * t + eps * x->prior[i];
+        else
+            e->q[i] = (1.0 - eps) * t + eps / C;
+    }
+}
+
+static void elem_prepare(const ref_problem *p, int64_t n, int64_t s, elem *e) {
+    const ref_ext *x = ext_of(p);
+    int64_t k = n * p->s + s;
+    for (int64_t i = 0; i < p->c; i++)
+        e->z[i] = transform(x, elem_ptr(p, p->x, n, s)[i * p->s]);
+    e->lse = log_softmax_row(p->c, e->z, e->y);
+    e->s = x->sample_weight ? x->sample_weight[k] : 1.0;
+    e->target = p->hard ? p->hard[k] : -1;
+    e->ignored = p->hard && e->target == p->ignore_index;
+    e->counted = !e->ignored && e->s != 0.0;
+    if (e->ignored) {
+        for (int64_t i = 0; i < p->c; i++)
+            e->q[i] = e->a[i] = 0.0;
+        return;
+    }
+    target_distribution(p, n, s, e);
+    for (int64_t i = 0; i < p->c; i++)
+        e->a[i] = class_weight(p, i) * e->q[i];
+}
+
+/* The element's loss before the sample weight: ce (or kl) + z_loss lse^2. */
+static double elem_loss(const ref_problem *p, const elem *e) {
+    const ref_ext *x = ext_of(p);
+    double l = 0.0;
+    for (int64_t i = 0; i < p->c; i++) {
+        if (e->a[i] == 0.0) /* a zero coefficient contributes exactly 0, even for y = -inf */
+            continue;
+        l -= e->a[i] * e->y[i];
+        if (x->kl && e->q[i] != 0.0)
+            l += e->a[i] * log(e->q[i]);
+    }
+    if (x->z_loss != 0.0)
+        l += x->z_loss * e->lse * e->lse;
+    return l;
 }
 
 void ref_log_softmax(const ref_problem *p, double *y) {
+    double *v = malloc(sizeof(double) * (size_t)(p->c > 0 ? p->c : 1));
+    double *r = malloc(sizeof(double) * (size_t)(p->c > 0 ? p->c : 1));
     for (int64_t n = 0; n < p->n; n++)
-        for (int64_t s = 0; s < p->s; s++)
-            elem_log_softmax(p, n, s, y + n * p->c * p->s + s, NULL);
+        for (int64_t s = 0; s < p->s; s++) {
+            for (int64_t i = 0; i < p->c; i++)
+                v[i] = elem_ptr(p, p->x, n, s)[i * p->s];
+            log_softmax_row(p->c, v, r);
+            for (int64_t i = 0; i < p->c; i++)
+                y[n * p->c * p->s + s + i * p->s] = r[i];
+        }
+    free(v);
+    free(r);
 }
 
 void ref_lse(const ref_problem *p, double *lse) {
-    double *y = malloc(sizeof(double) * (size_t)(p->c > 0 ? p->c * p->s : 1));
+    elem e = elem_new(p);
     for (int64_t n = 0; n < p->n; n++)
-        for (int64_t s = 0; s < p->s; s++)
-            elem_log_softmax(p, n, s, y + s, lse + n * p->s + s);
-    free(y);
-}
-
-/*
- * Effective coefficients a[c] of one element, so that its loss is -sum_c a[c] * y[c]:
- * hard: a = (1-eps) w[t] onehot(t) + (eps/C) w; soft: a = w * ((1-eps) q + eps/C).
- * Returns the element's share of the mean denominator (w[t], 1 for soft, 0 when ignored).
- */
-static double elem_coeffs(const ref_problem *p, int64_t n, int64_t s, double *a) {
-    double share = p->eps / (double)p->c;
-    if (p->hard) {
-        int64_t t = p->hard[n * p->s + s];
-        if (t == p->ignore_index) {
-            for (int64_t c = 0; c < p->c; c++)
-                a[c] = 0.0;
-            return 0.0;
+        for (int64_t s = 0; s < p->s; s++) {
+            elem_prepare(p, n, s, &e);
+            lse[n * p->s + s] = e.lse;
         }
-        for (int64_t c = 0; c < p->c; c++)
-            a[c] = share * class_weight(p, c);
-        a[t] += (1.0 - p->eps) * class_weight(p, t);
-        return class_weight(p, t);
-    }
-    const double *q = elem_ptr(p, p->soft, n, s);
-    for (int64_t c = 0; c < p->c; c++)
-        a[c] = class_weight(p, c) * ((1.0 - p->eps) * q[c * p->s] + share);
-    return 1.0;
+    elem_free(&e);
 }
 
 double ref_denominator(const ref_problem *p) {
     if (p->reduction != REF_MEAN)
         return 1.0;
-    double *a = malloc(sizeof(double) * (size_t)(p->c > 0 ? p->c : 1));
+    const ref_ext *x = ext_of(p);
+    if (x->denominator == REF_DEN_VALUE)
+        return x->denominator_value;
+    if (x->denominator == REF_DEN_ELEMENTS)
+        return (double)(p->n * p->s);
     double d = 0.0;
-    for (int64_t n = 0; n < p->n; n++)
-        for (int64_t s = 0; s < p->s; s++)
-            d += elem_coeffs(p, n, s, a);
-    free(a);
+    for (int64_t k = 0; k < p->n * p->s; k++) {
+        double s = x->sample_weight ? x->sample_weight[k] : 1.0;
+        int ignored = p->hard && p->hard[k] == p->ignore_index;
+        double wt = p->hard && !ignored ? class_weight(p, p->hard[k]) : 1.0;
+        if (ignored)
+            continue;
+        switch (x->denominator) {
+        case REF_DEN_VALID:
+            d += s != 0.0;
+            break;
+        case REF_DEN_WEIGHTS:
+            d += s * wt;
+            break;
+        default:
+            d += wt;
+            break; /* AUTO: PyTorch's rule, sample weights do not count */
+        }
+    }
     return d;
 }
 
-typedef struct scratch {
-    double *a, *y;
-} scratch;
-
-static scratch scratch_new(const ref_problem *p) {
-    size_t c = (size_t)(p->c > 0 ? p->c : 1);
-    scratch w = {malloc(sizeof(double) * c), malloc(sizeof(double) * c)};
-    return w;
-}
-
-static void scratch_free(scratch *w) {
-    free(w->a);
-    free(w->y);
-}
-
-/* y of one element, densely in w->y, and its coefficients in w->a. Returns the share. */
-static double elem_prepare(const ref_problem *p, int64_t n, int64_t s, scratch *w) {
-    ref_problem one = *p;
-    one.s = 1;
-    one.x = w->a; /* gather the element's logits contiguously */
-    for (int64_t c = 0; c < p->c; c++)
-        w->a[c] = elem_ptr(p, p->x, n, s)[c * p->s];
-    elem_log_softmax(&one, 0, 0, w->y, NULL);
-    return elem_coeffs(p, n, s, w->a);
-}
-
-static double elem_loss(const ref_problem *p, const scratch *w) {
-    double l = 0.0;
-    for (int64_t c = 0; c < p->c; c++)
-        if (w->a[c] != 0.0) /* a zero coefficient contributes exactly 0, even for y = -inf */
-            l -= w->a[c] * w->y[c];
-    return l;
-}
-
 void ref_loss(const ref_problem *p, double *loss) {
-    scratch w = scratch_new(p);
+    elem e = elem_new(p);
     double total = 0.0;
     for (int64_t n = 0; n < p->n; n++)
         for (int64_t s = 0; s < p->s; s++) {
-            elem_prepare(p, n, s, &w);
-            double l = elem_loss(p, &w);
+            elem_prepare(p, n, s, &e);
+            double l = e.counted ? e.s * elem_loss(p, &e) : 0.0;
             if (p->reduction == REF_NONE)
                 loss[n * p->s + s] = l;
             total += l;
         }
-    scratch_free(&w);
-    if (p->reduction == REF_SUM)
+    elem_free(&e);
+    if (p->reduction == REF_SUM) {
         loss[0] = total;
-    else if (p->reduction == REF_MEAN)
-        loss[0] = total / ref_denominator(p);
+    } else if (p->reduction == REF_MEAN) {
+        double d = ref_denominator(p);
+        /* a mean over a zero denominator: NaN whatever the numerator, or 0 with ZERO */
+        loss[0] = d != 0.0 ? total / d : ext_of(p)->empty == REF_EMPTY_ZERO ? 0.0 : NAN;
+    }
 }
 
-static void elem_grad(const ref_problem *p, int64_t n, int64_t s, double g, const scratch *w,
+/* The factor of the upstream gradient for the elements of a problem: 1/D, or 0 for a mean
+   over a zero denominator with empty = ZERO. */
+static double grad_factor(const ref_problem *p) {
+    double d = ref_denominator(p);
+    if (p->reduction == REF_MEAN && d == 0.0 && ext_of(p)->empty == REF_EMPTY_ZERO)
+        return 0.0;
+    return 1.0 / d;
+}
+
+static double upstream(const ref_problem *p, const double *gout, int64_t k) {
+    if (!gout)
+        return 1.0;
+    return p->reduction == REF_NONE ? gout[k] : gout[0];
+}
+
+/* dq_i/dp_i of a soft target. */
+static double dq_dp(const ref_problem *p) {
+    if (ext_of(p)->smoothing != REF_SMOOTH_OTHERS)
+        return 1.0 - p->eps;
+    return p->c == 1 ? 1.0 : 1.0 - p->eps - p->eps / (double)(p->c - 1);
+}
+
+static void elem_grad(const ref_problem *p, int64_t n, int64_t s, double G, const elem *e,
                       double *gx, double *gq) {
+    const ref_ext *x = ext_of(p);
     int64_t base = n * p->c * p->s + s;
-    int ignored = p->hard && p->hard[n * p->s + s] == p->ignore_index; /* 0, even if D = 0 */
     double sum_a = 0.0;
-    for (int64_t c = 0; c < p->c; c++)
-        sum_a += w->a[c];
-    for (int64_t c = 0; c < p->c; c++) {
-        int64_t i = base + c * p->s;
-        if (gx)
-            gx[i] = ignored ? 0.0 : g * (exp(w->y[c]) * sum_a - w->a[c]);
-        if (gq)
-            gq[i] = -(1.0 - p->eps) * class_weight(p, c) * w->y[c] * g;
+    for (int64_t i = 0; i < p->c; i++)
+        sum_a += e->a[i];
+    double coef = sum_a + 2.0 * x->z_loss * e->lse;
+    for (int64_t i = 0; i < p->c; i++) {
+        int64_t k = base + i * p->s;
+        double dz = x->logit_scale;
+        if (x->softcap > 0.0)
+            dz *= 1.0 - (e->z[i] / x->softcap) * (e->z[i] / x->softcap);
+        if (gx) /* exactly 0 for ignored or masked elements, whatever their logits */
+            gx[k] = e->counted ? G * (exp(e->y[i]) * coef - e->a[i]) * dz : 0.0;
+        if (gq) {
+            double w = class_weight(p, i), d = -w * e->y[i];
+            if (x->kl && e->q[i] != 0.0)
+                d += w * (log(e->q[i]) + 1.0);
+            gq[k] = e->counted ? G * dq_dp(p) * d : 0.0;
+        }
     }
 }
 
 void ref_grad(const ref_problem *p, const double *gout, double *gx, double *gq) {
-    double d = ref_denominator(p);
-    scratch w = scratch_new(p);
+    double f = grad_factor(p);
+    elem e = elem_new(p);
     for (int64_t n = 0; n < p->n; n++)
         for (int64_t s = 0; s < p->s; s++) {
-            elem_prepare(p, n, s, &w);
-            double g = 1.0;
-            if (gout)
-                g = p->reduction == REF_NONE ? gout[n * p->s + s] : gout[0];
-            elem_grad(p, n, s, g / d, &w, gx, gq);
+            elem_prepare(p, n, s, &e);
+            double G = upstream(p, gout, n * p->s + s) * e.s * f;
+            elem_grad(p, n, s, G, &e, gx, gq);
         }
-    scratch_free(&w);
+    elem_free(&e);
+}
+
+/* First index of the largest value (a NaN counts as largest); stride st. */
+static int64_t first_argmax(int64_t c, const double *v, int64_t st) {
+    int64_t best = 0;
+    for (int64_t i = 0; i < c; i++) {
+        if (isnan(v[i * st]))
+            return i;
+        if (v[i * st] > v[best * st])
+            best = i;
+    }
+    return best;
+}
+
+void ref_extras(const ref_problem *p, double *argmax, double *correct, double *zloss) {
+    const ref_ext *x = ext_of(p);
+    elem e = elem_new(p);
+    for (int64_t n = 0; n < p->n; n++)
+        for (int64_t s = 0; s < p->s; s++) {
+            int64_t k = n * p->s + s;
+            elem_prepare(p, n, s, &e);
+            int64_t am = first_argmax(p->c, elem_ptr(p, p->x, n, s), p->s);
+            int64_t cls = p->hard ? e.target : first_argmax(p->c, elem_ptr(p, p->soft, n, s), p->s);
+            if (argmax)
+                argmax[k] = (double)am;
+            if (correct)
+                correct[k] = e.counted && am == cls ? 1.0 : 0.0;
+            if (zloss)
+                zloss[k] = e.counted ? e.s * x->z_loss * e.lse * e.lse : 0.0;
+        }
+    elem_free(&e);
 }
 
 double ref_grad_scale(const ref_problem *p, const double *gout) {
-    double d = ref_denominator(p), scale = 0.0;
-    double *a = malloc(sizeof(double) * (size_t)(p->c > 0 ? p->c : 1));
+    const ref_ext *x = ext_of(p);
+    double f = grad_factor(p), scale = 0.0;
+    elem e = elem_new(p);
     for (int64_t n = 0; n < p->n; n++)
         for (int64_t s = 0; s < p->s; s++) {
-            elem_coeffs(p, n, s, a);
-            double sum_a = 0.0, g = 1.0;
-            for (int64_t c = 0; c < p->c; c++)
-                sum_a += fabs(a[c]);
-            if (gout)
-                g = p->reduction == REF_NONE ? gout[n * p->s + s] : gout[0];
-            if (isfinite(sum_a * g / d))
-                scale = fmax(scale, fabs(sum_a * g / d));
+            elem_prepare(p, n, s, &e);
+            double sum_a = 0.0;
+            for (int64_t i = 0; i < p->c; i++)
+                sum_a += fabs(e.a[i]);
+            sum_a += 2.0 * x->z_loss * fabs(e.lse);
+            double v = fabs(upstream(p, gout, n * p->s + s) * e.s * f) * sum_a * x->logit_scale;
+            if (isfinite(v))
+                scale = fmax(scale, v);
         }
-    free(a);
+    elem_free(&e);
     return scale;
 }

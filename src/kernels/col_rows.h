@@ -1,0 +1,20 @@
+/*
+ * The column kernel for row-major rows of few classes (tiles.c): the same softce__col_tile,
+ * but x, p and gx are row-major, x[r * ldx + c] (class stride 1), and C <=
+ * SOFTCE__COL_ROWS_MAX_C. 16 rows at a time are transposed in registers into the column
+ * kernel's [C][16] buffers and the gradient back, so no [C][R] tile goes through memory.
+ * AVX-512 only (kernels/col_avx512.c); elsewhere tiles.c gathers a [C][R] tile.
+ */
+#ifndef SOFTCE_COL_ROWS_H
+#define SOFTCE_COL_ROWS_H
+
+#include "kernels/kernels.h"
+
+#define SOFTCE__COL_ROWS_MAX_C 16
+
+void softce__col_rows_avx512(const softce__col_tile *tile);
+
+/* The row-major column kernel of the active ISA level, or NULL (kernels/col_dispatch.c). */
+softce__col_kernel softce__kernels_col_rows(void);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * The hand-written AVX-512 column kernels against the portable scalar one (the oracle), on
+ * random tiles: softce__col_avx512 ([C][R] tiles, classes ld apart, also C > 64 where it falls
+ * back to the portable code) and softce__col_rows_avx512 (row-major rows, C <= 16, transposed
+ * in registers). Hard and soft targets, smoothing, weights, ignored positions, per-position
+ * upstream gradients, forward only and fused, in place, every R of a tile (masked tails), and
+ * rows with -inf, all -inf, +inf, NaN and huge logits.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kernels/col_rows.h"
+#include "ktest.h"
+
+enum { RMAX = SOFTCE__COL_TILE, CMAX = 100 };
+
+typedef struct col_case {
+    int64_t R, C;
+    int soft, weights, smooth, fused, in_place, specials;
+} col_case;
+
+typedef struct col_bufs {
+    float x[CMAX * RMAX], p[CMAX * RMAX], gx[CMAX * RMAX], w[CMAX];
+    int32_t t[RMAX];
+    double g[RMAX], lse[RMAX], loss[RMAX];
+} col_bufs;
+
+/* Logits in [c][r] layout (ld = R), probabilities, weights, targets and upstream gradients. */
+static void fill(const col_case *k, col_bufs *b, uint64_t *rng) {
+    const int64_t R = k->R, C = k->C;
+    for (int64_t i = 0; i < R * C; i++) {
+        b->x[i] = (float)(4.0 * krand_normal(rng));
+        b->p[i] = (float)krand_unit(rng);
+    }
+    for (int64_t c = 0; c < C; c++)
+        b->w[c] = (float)(0.25 + krand_unit(rng));
+    for (int64_t r = 0; r < R; r++) {
+        b->t[r] = krand_u64(rng) % 9 == 0 ? -1 : (int32_t)(krand_u64(rng) % (uint64_t)C);
+        b->g[r] = 0.5 + krand_unit(rng);
+        double s = 0.0;
+        for (int64_t c = 0; c < C; c++)
+            s += b->p[c * R + r];
+        for (int64_t c = 0; c < C; c++)
+            b->p[c * R + r] = (float)(b->p[c * R + r] / s);
+    }
+    if (!k->specials)
+        return;
+    for (int64_t r = 0; r < R; r++) {
+        switch (r % 11) {
+        case 1: /* one -inf logit */
+            b->x[(r % C) * R + r] = -INFINITY;
+            break;
+        case 3: /* all -inf */
+            for (int64_t c = 0; c < C; c++)
+                b->x[c * R + r] = -INFINITY;
+            break;
+        case 5: /* huge: only differences are exponentiated */
+            for (int64_t c = 0; c < C; c++)
+                b->x[c * R + r] += 1e4f;
+            break;
+        case 7:
+            b->x[((r + 1) % C) * R + r] = NAN;
+            break;
+        case 9:
+            b->x[((r + 2) % C) * R + r] = INFINITY;
+            break;
+        case 10: /* a confident row: log s small, the loss too */
+            b->x[(r % C) * R + r] += 30.0f;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static softce__col_tile tile_of(const col_case *k, col_bufs *b) {
+    softce__col_tile a = {0};
+    a.R = k->R;
+    a.C = k->C;
+    a.x = b->x;
+    a.ldx = k->R;
+    a.p = k->soft ? b->p : NULL;
+    a.ldp = k->R;
+    a.w = k->weights ? b->w : NULL;
+    double eps = k->smooth ? 0.1 : 0.0;
+    a.a1 = k->soft ? 1.0 - eps : 0.0;
+    a.a0 = eps / (double)k->C;
+    a.t = k->soft ? NULL : b->t;
+    a.spike = 1.0 - eps;
+    a.lse = b->lse;
+    a.loss = b->loss;
+    if (k->fused) {
+        a.g = b->g;
+        a.gx = k->in_place ? b->x : b->gx;
+        a.ldg = k->R;
+    }
+    return a;
+}
+
+/* [c][r] (ld R) <-> row-major [r][c] (ld C) */
+static void transpose(const float *in, int64_t rows, int64_t cols, float *out) {
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            out[j * rows + i] = in[i * cols + j];
+}
+
+static void expect_close(const col_case *k, const char *what, int64_t r, int64_t c, double got,
+                         double want, double tol) {
+    if (!kclose(got, want, tol))
+        fail_msg("R=%lld C=%lld soft=%d w=%d eps=%d fused=%d inplace=%d: %s[r=%lld c=%lld] = "
+                 "%.9g, want %.9g (tol %.3g)",
+                 (long long)k->R, (long long)k->C, k->soft, k->weights, k->smooth, k->fused,
+                 k->in_place, what, (long long)r, (long long)c, got, want, tol);
+}
+
+/* Results of the kernel under test (b) against the scalar kernel's (ref). The gradient is
+   compared norm-wise per position (docs/numerics.md): 1e-5 of the row's largest entry. */
+static void compare(const col_case *k, const col_bufs *b, const col_bufs *ref) {
+    const int64_t R = k->R, C = k->C;
+    const float *gx = k->in_place ? b->x : b->gx, *gref = k->in_place ? ref->x : ref->gx;
+    for (int64_t r = 0; r < R; r++) {
+        expect_close(k, "lse", r, -1, b->lse[r], ref->lse[r], 1e-6 * (1.0 + fabs(ref->lse[r])));
+        /* losses are sums of non-negative terms, relative to them; log s to ~1e-7 absolute */
+        expect_close(k, "loss", r, -1, b->loss[r], ref->loss[r],
+                     2e-6 * fabs(ref->loss[r]) + 1e-9 * (1.0 + fabs(ref->lse[r])));
+        if (!k->fused)
+            continue;
+        double big = 0.0;
+        for (int64_t c = 0; c < C; c++)
+            big = isfinite(gref[c * R + r]) && fabs(gref[c * R + r]) > big ? fabs(gref[c * R + r])
+                                                                          : big;
+        for (int64_t c = 0; c < C; c++)
+            expect_close(k, "gx", r, c, gx[c * R + r], gref[c * R + r],
+                         1e-5 * big + 4e-7 * b->g[r]); /* a few ulp of g: C = 1 */
+    }
+}
+
+static void run_case(const col_case *k, uint64_t *rng, int by_rows) {
+    static col_bufs ref, b;
+    fill(k, &ref, rng);
+    b = ref;
+    softce__col_tile a = tile_of(k, &ref);
+    softce__col_scalar(&a);
+    softce__col_tile t = tile_of(k, &b);
+    if (!by_rows) {
+        softce__col_avx512(&t);
+        compare(k, &b, &ref);
+        return;
+    }
+    /* the same problem row-major: x[r * C + c] */
+    static float xr[CMAX * RMAX], pr[CMAX * RMAX], gr[CMAX * RMAX];
+    transpose(b.x, k->C, k->R, xr);
+    transpose(b.p, k->C, k->R, pr);
+    t.x = xr;
+    t.ldx = k->C;
+    t.p = k->soft ? pr : NULL;
+    t.ldp = k->C;
+    if (k->fused) {
+        t.gx = k->in_place ? xr : gr;
+        t.ldg = k->C;
+    }
+    softce__col_rows_avx512(&t);
+    if (k->fused) /* back to [c][r] for the comparison */
+        transpose(t.gx, k->R, k->C, k->in_place ? b.x : b.gx);
+    compare(k, &b, &ref);
+}
+
+static void sweep(const int64_t *cs, size_t ncs, int by_rows) {
+    if (softce__cpu_isa() < SOFTCE__ISA_AVX512)
+        skip();
+    static const int64_t rs[] = {1, 2, 15, 16, 17, 31, 32, 33, 100, 255, 256};
+    uint64_t rng = 42;
+    for (size_t ci = 0; ci < ncs; ci++)
+        for (size_t ri = 0; ri < sizeof rs / sizeof rs[0]; ri++)
+            for (int v = 0; v < 32; v++) {
+                col_case k = {rs[ri], cs[ci], v & 1, v >> 1 & 1, v >> 2 & 1, v >> 3 & 1,
+                              (v >> 3 & 1) && (v >> 4 & 1), (int)((ri + ci) % 2)};
+                run_case(&k, &rng, by_rows);
+            }
+}
+
+static void test_col_tiles(void **state) {
+    (void)state;
+    static const int64_t cs[] = {1, 2, 3, 7, 10, 16, 21, 33, 64, 65, 100};
+    sweep(cs, sizeof cs / sizeof cs[0], 0);
+}
+
+static void test_col_rows(void **state) {
+    (void)state;
+    static const int64_t cs[] = {1, 2, 3, 5, 8, 10, 13, 16};
+    sweep(cs, sizeof cs / sizeof cs[0], 1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_col_tiles),
+        cmocka_unit_test(test_col_rows),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,199 @@
+/*
+ * The logit transform (softcap / logit_scale) and its chain rule of every SIMD row table:
+ * - transform with a softcap against a higher-precision reference cap * tanh(scale x / cap):
+ *   f32 over every 61st float (every float with --exhaustive), f64 on random samples; the
+ *   largest error in ulps of the result is printed and must be <= 3 (f32) / 4 (f64);
+ *   scale = cap = 1 measures the vector tanh itself;
+ * - NaN -> NaN, +-inf -> +-cap, +-0 -> +-0, every n in 1..70 (tails), in place;
+ * - without a softcap (z = scale x): bitwise equal to the scalar table (both round a double
+ *   product once); with one: within 4 ulps of it;
+ * - the chain rule against (cap - z)(cap + z) / cap^2 in long double from the same z (8 ulps
+ *   relative) and the scalar table (8 ulps of |g scale|: its 1 - (z / cap)^2 cancels).
+ */
+#include <float.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "krow_case.h"
+#include "ktest.h"
+
+enum { BATCH = 4096, MAXN = 70 };
+static uint32_t float_stride = 61; /* 1 with --exhaustive */
+
+/* The (scale, cap) pairs measured: tanh itself, a typical softcap, inexact coefficients. */
+static const double caps[][2] = {{1.0, 1.0}, {1.0, 30.0}, {0.37, 15.3}};
+
+static float f32_of_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* |got - ref| in ulps of ref in a format with `bits` significant bits and smallest exponent
+   emin (the spacing of subnormals below it). */
+static double ulps(long double got, long double ref, int bits, int emin) {
+    if (ref == 0.0L)
+        return got == 0.0L ? 0.0 : INFINITY;
+    int e;
+    frexpl(ref, &e);
+    if (e < emin)
+        e = emin;
+    return (double)(fabsl(got - ref) / ldexpl(1.0L, e - bits));
+}
+
+/* Largest ulp error of transform(scale, cap) over floats with bits from, from + stride, ...,
+   up to 0xFF800000 (all finite and infinite values, both signs). */
+static double sweep_f32(const ktable *t, double scale, double cap, float *worst_x) {
+    float x[BATCH], z[BATCH];
+    const double k = scale / cap;
+    double worst = 0.0;
+    uint64_t last = 0xFF800000u, b = 0;
+    while (b <= last) {
+        int64_t m = 0;
+        for (; m < BATCH && b <= last; m++, b += float_stride) {
+            x[m] = f32_of_bits((uint32_t)b);
+            if (b >= 0x7F800001u && b < 0x80000000u) /* skip positive NaNs */
+                b = 0x80000000u - float_stride;
+        }
+        t->k->transform(x, m, scale, cap, z);
+        for (int64_t i = 0; i < m; i++) {
+            double ref = cap * tanh(k * (double)x[i]);
+            double err = ulps(z[i], ref, 24, -125);
+            if (err > worst)
+                worst = err, *worst_x = x[i];
+        }
+    }
+    return worst;
+}
+
+static double sample_f64(const ktable *t, double scale, double cap, double *worst_x) {
+    uint64_t rng = 7;
+    double x[BATCH], z[BATCH], worst = 0.0;
+    for (int round = 0; round < 100; round++) {
+        for (int i = 0; i < BATCH; i++) { /* |y| log-uniform in [2^-40, 2^6] */
+            double y = ldexp(1.0 + krand_unit(&rng), -40 + (int)(krand_unit(&rng) * 46.0));
+            x[i] = (i % 2 ? -y : y) * cap / scale;
+        }
+        t->k->transform(x, BATCH, scale, cap, z);
+        for (int i = 0; i < BATCH; i++) {
+            long double ref = (long double)cap * tanhl((long double)scale * x[i] / cap);
+            double err = ulps(z[i], ref, 53, -1021);
+            if (err > worst)
+                worst = err, *worst_x = x[i];
+        }
+    }
+    return worst;
+}
+
+static void check_specials(const ktable *t, double scale, double cap) {
+    const double in[6] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, 1e-30};
+    double out[6];
+    double xb[6], zb[6];
+    for (int i = 0; i < 6; i++)
+        kput(xb, i, in[i], t->f64);
+    t->k->transform(xb, 6, scale, cap, zb);
+    for (int i = 0; i < 6; i++)
+        out[i] = kget(zb, i, t->f64);
+    double hc = t->f64 ? cap : (double)(float)cap;
+    if (!isnan(out[0]) || out[1] != hc || out[2] != -hc || out[3] != 0.0 || signbit(out[3]) ||
+        out[4] != 0.0 || !signbit(out[4]))
+        fail_msg("%s cap %g: NaN/inf/0 -> %g %g %g %g %g", t->name, cap, out[0], out[1], out[2],
+                 out[3], out[4]);
+}
+
+static void test_accuracy(void **state) {
+    const ktable *t = *state;
+    if (!ktable_runnable(t))
+        skip();
+    for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+        check_specials(t, caps[c][0], caps[c][1]);
+        if (t->f64) {
+            double wx = 0.0, w = sample_f64(t, caps[c][0], caps[c][1], &wx);
+            print_message("%s scale %g cap %g: max %.3f ulp (%d samples, at x = %.17g)\n", t->name,
+                          caps[c][0], caps[c][1], w, 100 * BATCH, wx);
+            assert_true(w <= 4.0);
+        } else {
+            float wx = 0.0f;
+            double w = sweep_f32(t, caps[c][0], caps[c][1], &wx);
+            print_message("%s scale %g cap %g: max %.3f ulp (every %u-th float, at x = %.9g)\n",
+                          t->name, caps[c][0], caps[c][1], w, float_stride, (double)wx);
+            assert_true(w <= 3.0);
+        }
+    }
+}
+
+/* Random rows of every n in 1..MAXN, in place and not: tails, linear path and chain. */
+static void test_rows(void **state) {
+    const ktable *t = *state;
+    if (!ktable_runnable(t))
+        skip();
+    const softce__row_kernels *s = t->f64 ? &softce__row_scalar_f64 : &softce__row_scalar_f32;
+    const int f64 = t->f64;
+    uint64_t rng = 11;
+    double x[MAXN], g[MAXN];
+    double xb[MAXN], zb[MAXN], rb[MAXN], gb[MAXN], hb[MAXN]; /* storage for either type */
+    const double sc[][2] = {{1.0, 30.0}, {0.37, 15.3}, {2.5, 0.0}, {0.1, 0.0}, {1.0, 1.0}};
+    for (int64_t n = 1; n <= MAXN; n++) {
+        for (size_t c = 0; c < sizeof sc / sizeof sc[0]; c++) {
+            const double scale = sc[c][0], cap = sc[c][1];
+            for (int64_t i = 0; i < n; i++) {
+                x[i] = 40.0 * krand_normal(&rng);
+                g[i] = krand_normal(&rng);
+                kput(xb, i, x[i], f64);
+                kput(gb, i, g[i], f64);
+                kput(hb, i, g[i], f64);
+            }
+            t->k->transform(xb, n, scale, cap, zb);
+            s->transform(xb, n, scale, cap, rb);
+            for (int64_t i = 0; i < n; i++) {
+                double a = kget(zb, i, f64), b = kget(rb, i, f64);
+                double tol = cap > 0.0 ? 4.0 * (f64 ? 0x1p-53 : 0x1p-24) * fabs(b) : 0.0;
+                if (!kclose(a, b, tol))
+                    fail_msg("%s n=%lld scale %g cap %g: z[%lld] = %.17g, scalar %.17g", t->name,
+                             (long long)n, scale, cap, (long long)i, a, b);
+            }
+            t->k->transform(xb, n, scale, cap, xb); /* in place */
+            if (memcmp(xb, zb, (size_t)n * (f64 ? 8 : 4)) != 0)
+                fail_msg("%s n=%lld: in-place transform differs", t->name, (long long)n);
+            /* chain on the same z, against the scalar table and the formula in long double */
+            t->k->chain(gb, zb, n, scale, cap);
+            s->chain(hb, zb, n, scale, cap);
+            const double u = f64 ? 0x1p-53 : 0x1p-24;
+            for (int64_t i = 0; i < n; i++) {
+                long double zi = kget(zb, i, f64), gi = f64 ? g[i] : (double)(float)g[i];
+                long double want =
+                    cap > 0.0 ? gi * scale * ((cap - zi) * (cap + zi)) / (cap * cap) : gi * scale;
+                double got = kget(gb, i, f64), byscalar = kget(hb, i, f64);
+                if (!kclose(got, (double)want, 8.0 * u * (double)fabsl(want)) ||
+                    !kclose(got, byscalar, 8.0 * u * fabs(g[i] * scale)))
+                    fail_msg("%s n=%lld scale %g cap %g: chain[%lld] = %.17g, want %.17Lg, "
+                             "scalar %.17g",
+                             t->name, (long long)n, scale, cap, (long long)i, got, want, byscalar);
+            }
+        }
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--exhaustive") == 0)
+        float_stride = 1;
+    struct CMUnitTest tests[2 * (sizeof ktables / sizeof ktables[0])];
+    size_t count = 0;
+    for (size_t i = 0; ktables[i].name != NULL; i++) {
+        struct CMUnitTest a = {"transform_rows", test_rows, NULL, NULL, (void *)&ktables[i]};
+        struct CMUnitTest b = {"transform_accuracy", test_accuracy, NULL, NULL,
+                               (void *)&ktables[i]};
+        tests[count++] = a;
+        tests[count++] = b;
+    }
+    if (count == 0) {
+        print_message("no SIMD table built: nothing to test\n");
+        return 0;
+    }
+    return _cmocka_run_group_tests("kernel_transform", tests, count, NULL, NULL);
+}
