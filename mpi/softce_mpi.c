@@ -43,6 +43,25 @@ static int64_t stats_shape(const softce_tensor *lg, int32_t *ndim, int64_t *shap
     return E;
 }
 
+/* Bytes from data to one past the last element of a descriptor that looks valid (0 when it
+   is empty or does not: softce_shard_finalize() then rejects it before writing). */
+static size_t span_bytes(const softce_tensor *t) {
+    static const int size[7] = {0, 4, 8, 2, 2, 4, 8}; /* by softce_dtype */
+    if (t->struct_size != sizeof(softce_tensor) || t->dtype < 1 || t->dtype > 6 || !t->data ||
+        t->ndim < 0 || t->ndim > SOFTCE_MAX_DIMS)
+        return 0;
+    uint64_t last = 0;
+    for (int k = 0; k < t->ndim; k++) {
+        if (t->shape[k] <= 0 || t->strides[k] < 0 || t->shape[k] > (int64_t)1 << 40 ||
+            t->strides[k] > (int64_t)1 << 40)
+            return 0;
+        last += (uint64_t)(t->shape[k] - 1) * (uint64_t)t->strides[k];
+        if (last > (uint64_t)1 << 50)
+            return 0;
+    }
+    return (size_t)(last + 1) * (size_t)size[t->dtype];
+}
+
 /* Collective: every rank learns whether any rank failed (and the first such rank), and
    whether the element counts agree. */
 static softce_status agree(softce_status mine, int64_t E, MPI_Comm comm) {
@@ -58,9 +77,10 @@ static softce_status agree(softce_status mine, int64_t E, MPI_Comm comm) {
     if (mine != SOFTCE_OK)
         return mine; /* last_error already says why */
     if (out.status != SOFTCE_OK)
-        return fail((softce_status)out.status, "rank %d failed with %s (its "
-                    "softce_mpi_last_error() has the detail)", out.rank,
-                    softce_status_name((softce_status)out.status));
+        return fail((softce_status)out.status,
+                    "rank %d failed with %s (its "
+                    "softce_mpi_last_error() has the detail)",
+                    out.rank, softce_status_name((softce_status)out.status));
     if (er[0] != -er[1])
         return fail(SOFTCE_ERROR_SHAPE, "the ranks have different element counts (%lld to %lld)",
                     -er[1], er[0]);
@@ -94,8 +114,7 @@ static softce_status gather_combined(const softce_options *opts, const softce_te
         st = softce_shard_stats(opts, logits, target, class_offset, num_classes, &tmine);
         if (st == SOFTCE_OK)
             st = fail(SOFTCE_ERROR_SHAPE, "logits_shard: invalid shape");
-    }
-    else {
+    } else {
         softce_tensor_init(&tmine, SOFTCE_DTYPE_F64, ndim, shape, mine);
         st = softce_shard_stats(opts, logits, target, class_offset, num_classes, &tmine);
     }
@@ -130,8 +149,8 @@ softce_status softce_mpi_forward(const softce_options *opts, const softce_tensor
                                  const softce_tensor *lse, MPI_Comm comm) {
     double *acc = NULL;
     softce_tensor tacc;
-    softce_status st = gather_combined(opts, logits_shard, target, class_offset, num_classes,
-                                       comm, &acc, &tacc);
+    softce_status st =
+        gather_combined(opts, logits_shard, target, class_offset, num_classes, comm, &acc, &tacc);
     if (st == SOFTCE_OK && (st = softce_shard_finalize(opts, target, &tacc, loss, lse)))
         fail(st, "%s", softce_last_error());
     free(acc);
@@ -143,21 +162,34 @@ softce_status softce_mpi_forward_backward(const softce_options *opts,
                                           const softce_tensor *target, int64_t class_offset,
                                           int64_t num_classes, const softce_tensor *grad_loss,
                                           const softce_tensor *loss,
-                                          const softce_tensor *grad_logits_shard,
-                                          MPI_Comm comm) {
+                                          const softce_tensor *grad_logits_shard, MPI_Comm comm) {
     double *acc = NULL;
     softce_tensor tacc;
     if (!grad_logits_shard)
         return fail(SOFTCE_ERROR_NULL_POINTER, "grad_logits_shard is NULL");
-    softce_status st = gather_combined(opts, logits_shard, target, class_offset, num_classes,
-                                       comm, &acc, &tacc);
-    /* the gradient first: in place it overwrites the logits, which finalize does not read */
-    if (st == SOFTCE_OK && (st = softce_shard_backward(opts, logits_shard, target, class_offset,
-                                                       num_classes, &tacc, grad_loss,
-                                                       grad_logits_shard, NULL)))
-        fail(st, "%s", softce_last_error());
+    softce_status st =
+        gather_combined(opts, logits_shard, target, class_offset, num_classes, comm, &acc, &tacc);
+    /* The loss first (finalize validates everything it writes before writing it), then the
+       gradient; should the gradient's validation fail, the loss bytes are put back, so a
+       failed call leaves every output untouched. finalize does not read the logits, which an
+       in-place gradient overwrites. */
+    unsigned char *saved = NULL;
+    size_t saved_bytes = 0;
+    if (st == SOFTCE_OK && loss && (saved_bytes = span_bytes(loss)) > 0 &&
+        !(saved = malloc(saved_bytes)))
+        st = fail(SOFTCE_ERROR_OUT_OF_MEMORY, "cannot save the loss");
+    if (saved)
+        memcpy(saved, loss->data, saved_bytes);
     if (st == SOFTCE_OK && loss && (st = softce_shard_finalize(opts, target, &tacc, loss, NULL)))
         fail(st, "%s", softce_last_error());
+    if (st == SOFTCE_OK &&
+        (st = softce_shard_backward(opts, logits_shard, target, class_offset, num_classes, &tacc,
+                                    grad_loss, grad_logits_shard, NULL))) {
+        fail(st, "%s", softce_last_error());
+        if (saved)
+            memcpy(loss->data, saved, saved_bytes);
+    }
+    free(saved);
     free(acc);
     return st;
 }

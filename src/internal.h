@@ -87,34 +87,34 @@ enum {
    the class axis, with size-1 dims dropped and mergeable neighbours merged. */
 typedef struct softce__plan {
     softce__op op;
-    int soft;         /* soft target? */
-    int reduction;    /* softce_reduction */
+    int soft;      /* soft target? */
+    int reduction; /* softce_reduction */
     int64_t ignore_index;
-    double eps;       /* label smoothing */
-    int num_threads;  /* as requested (0 = OpenMP default) */
-    int compute_f64;  /* compute type: f64 for f64 logits, else f32 */
-    int64_t C;        /* classes */
-    int64_t E;        /* elements (rows) */
-    int ndim;         /* element dims after collapsing */
+    double eps;      /* label smoothing */
+    int num_threads; /* as requested (0 = OpenMP default) */
+    int compute_f64; /* compute type: f64 for f64 logits, else f32 */
+    int64_t C;       /* classes */
+    int64_t E;       /* elements (rows) */
+    int ndim;        /* element dims after collapsing */
     int64_t shape[SOFTCE__MAX_EDIMS];
-    const softce_tensor *t[SOFTCE__NUM_SLOTS];    /* NULL where absent */
+    const softce_tensor *t[SOFTCE__NUM_SLOTS];        /* NULL where absent */
     int64_t es[SOFTCE__NUM_SLOTS][SOFTCE__MAX_EDIMS]; /* element strides per slot */
-    int64_t cs[SOFTCE__NUM_SLOTS];                /* class stride per slot (0 if none) */
-    int grad_loss_scalar; /* grad_loss is 0-d (mean/sum) */
+    int64_t cs[SOFTCE__NUM_SLOTS];                    /* class stride per slot (0 if none) */
+    int grad_loss_scalar;                             /* grad_loss is 0-d (mean/sum) */
     /* 1.1 options (defaults reproduce 1.0) */
-    double z_loss;        /* >= 0 */
-    double softcap;       /* 0 = off */
-    double logit_scale;   /* 1 = off */
-    int denominator;      /* softce_denominator */
-    int empty;            /* softce_empty */
+    double z_loss;      /* >= 0 */
+    double softcap;     /* 0 = off */
+    double logit_scale; /* 1 = off */
+    int denominator;    /* softce_denominator */
+    int empty;          /* softce_empty */
     double denominator_value;
-    int smoothing;        /* softce_smoothing */
-    int kl;               /* SOFTCE_FLAG_KL */
-    int extended;         /* any 1.1 option or extra output in use: row mode only */
+    int smoothing; /* softce_smoothing */
+    int kl;        /* SOFTCE_FLAG_KL */
+    int extended;  /* any 1.1 option or extra output in use: row mode only */
     /* sparse top-k soft target: TARGET = indices, TOPK_PROB = probabilities, GRAD_TARGET =
        their gradient, all element shape + (K); cs[] of those slots is the K stride */
     int topk;
-    int topk_rest;        /* softce_topk_rest */
+    int topk_rest; /* softce_topk_rest */
     int64_t K;
 } softce__plan;
 
@@ -127,6 +127,21 @@ softce_status softce__validate(softce__op op, const softce_options *opts,
 softce_status softce__validate_topk(softce__op op, const softce_options *opts,
                                     const softce_tensor *const slots[SOFTCE__NUM_SLOTS],
                                     int32_t rest, softce__plan *plan);
+
+/* validate.c helpers shared with the shard calls (shard_check.c). */
+/* The caller's options as a whole current struct (NULL: defaults; a 1.0-sized struct: the
+   later fields take their defaults). */
+softce_status softce__read_options(const softce_options *in, softce_options *o);
+/* Structure, dtype, sizes, strides, overflow and data of a descriptor; its element count and
+   one past its largest element offset (0 when empty). */
+softce_status softce__check_descriptor(const softce_tensor *t, const char *name, int64_t *numel,
+                                       int64_t *span);
+/* An output must not reach one memory location from two indices. */
+softce_status softce__check_no_self_overlap(const softce_tensor *t, const char *name);
+softce_status softce__check_shape(const softce_tensor *t, const char *name, int ndim,
+                                  const int64_t *shape, const char *what);
+/* Same data, dtype, shape and (for dims > 1) strides. */
+int softce__same_view(const softce_tensor *a, const softce_tensor *b);
 
 /* plan.c: element dims and strides of every operand. */
 void softce__plan_layout(softce__plan *plan);

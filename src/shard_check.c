@@ -12,71 +12,11 @@
 
 /* ---- descriptors ----------------------------------------------------------------------- */
 
-/* Structure, dtype, sizes, strides and overflow of a descriptor; *span = one past the
-   largest element offset (0 for an empty tensor). */
+/* Structure, dtype, sizes, strides and overflow of a descriptor (validate.c's checks);
+ *span = one past the largest element offset (0 for an empty tensor). */
 static softce_status check_desc(const softce_tensor *t, const char *name, int64_t *span) {
-    if (t->struct_size != sizeof(softce_tensor))
-        return softce__fail(SOFTCE_ERROR_STRUCT_SIZE, "%s: struct_size = %u, expected %u", name,
-                            (unsigned)t->struct_size, (unsigned)sizeof(softce_tensor));
-    if (t->reserved != 0)
-        return softce__fail(SOFTCE_ERROR_STRUCT_SIZE, "%s: reserved = %d, must be 0", name,
-                            (int)t->reserved);
-    if (softce__dtype_size(t->dtype) == 0)
-        return softce__fail(SOFTCE_ERROR_DTYPE, "%s: unknown dtype %d", name, (int)t->dtype);
-    if (t->ndim < 0 || t->ndim > SOFTCE_MAX_DIMS)
-        return softce__fail(SOFTCE_ERROR_NDIM, "%s: ndim = %d is outside [0, %d]", name,
-                            (int)t->ndim, SOFTCE_MAX_DIMS);
-    int64_t numel = 1, last = 0, bytes;
-    for (int k = 0; k < t->ndim; k++) {
-        if (t->shape[k] < 0)
-            return softce__fail(SOFTCE_ERROR_SHAPE, "%s: shape[%d] = %lld is negative", name, k,
-                                (long long)t->shape[k]);
-        if (t->strides[k] < 0)
-            return softce__fail(SOFTCE_ERROR_STRIDE, "%s: strides[%d] = %lld is negative", name,
-                                k, (long long)t->strides[k]);
-        if (__builtin_mul_overflow(numel, t->shape[k], &numel))
-            return softce__fail(SOFTCE_ERROR_OVERFLOW,
-                                "%s: the number of elements overflows int64", name);
-    }
-    for (int k = 0; k < t->ndim && numel > 0; k++) {
-        int64_t step;
-        if (__builtin_mul_overflow(t->shape[k] - 1, t->strides[k], &step) ||
-            __builtin_add_overflow(last, step, &last))
-            return softce__fail(SOFTCE_ERROR_OVERFLOW,
-                                "%s: shape[%d] * strides[%d] overflows int64", name, k, k);
-    }
-    *span = numel > 0 ? last + 1 : 0;
-    if (__builtin_mul_overflow(*span, (int64_t)softce__dtype_size(t->dtype), &bytes) ||
-        bytes > PTRDIFF_MAX)
-        return softce__fail(SOFTCE_ERROR_OVERFLOW, "%s: the memory span overflows", name);
-    if (numel > 0 && t->data == NULL)
-        return softce__fail(SOFTCE_ERROR_NULL_POINTER, "%s: data is NULL", name);
-    return SOFTCE_OK;
-}
-
-/* An output must not reach one location from two indices (dims sorted by stride must each
-   step past everything the smaller ones reach). */
-static softce_status check_self_overlap(const softce_tensor *t, const char *name) {
-    int order[SOFTCE_MAX_DIMS], n = 0;
-    for (int k = 0; k < t->ndim; k++)
-        if (t->shape[k] > 1)
-            order[n++] = k;
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && t->strides[order[j]] < t->strides[order[j - 1]]; j--) {
-            int tmp = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = tmp;
-        }
-    int64_t reach = 0;
-    for (int i = 0; i < n; i++) {
-        int k = order[i];
-        if (t->strides[k] <= reach)
-            return softce__fail(SOFTCE_ERROR_STRIDE,
-                                "%s: strides[%d] = %lld makes the output overlap itself", name, k,
-                                (long long)t->strides[k]);
-        reach += (t->shape[k] - 1) * t->strides[k];
-    }
-    return SOFTCE_OK;
+    int64_t numel;
+    return softce__check_descriptor(t, name, &numel, span);
 }
 
 /* One past the largest element offset of an already checked descriptor (0: nothing). */
@@ -101,35 +41,13 @@ static int intersect(const softce_tensor *a, const softce_tensor *b) {
     return a0 < b1 && b0 < a1;
 }
 
-static int same_view(const softce_tensor *a, const softce_tensor *b) {
-    if (a->data != b->data || a->dtype != b->dtype || a->ndim != b->ndim)
-        return 0;
-    for (int k = 0; k < a->ndim; k++)
-        if (a->shape[k] != b->shape[k] || (a->shape[k] > 1 && a->strides[k] != b->strides[k]))
-            return 0;
-    return 1;
-}
-
 /* The output `o` overlaps none of the n operands (NULL entries skipped). */
 static softce_status check_apart(const softce_tensor *o, const char *oname,
                                  const softce_tensor *const *others, const char *const *names,
                                  int n) {
     for (int i = 0; i < n; i++)
         if (others[i] && others[i] != o && intersect(o, others[i]))
-            return softce__fail(SOFTCE_ERROR_OVERLAP, "%s overlaps %s in memory", oname,
-                                names[i]);
-    return SOFTCE_OK;
-}
-
-static softce_status check_shape(const softce_tensor *t, const char *name, int ndim,
-                                 const int64_t *shape, const char *what) {
-    if (t->ndim != ndim)
-        return softce__fail(SOFTCE_ERROR_SHAPE, "%s: ndim = %d, expected %d (%s)", name,
-                            (int)t->ndim, ndim, what);
-    for (int k = 0; k < ndim; k++)
-        if (t->shape[k] != shape[k])
-            return softce__fail(SOFTCE_ERROR_SHAPE, "%s: shape[%d] = %lld, expected %lld (%s)",
-                                name, k, (long long)t->shape[k], (long long)shape[k], what);
+            return softce__fail(SOFTCE_ERROR_OVERLAP, "%s overlaps %s in memory", oname, names[i]);
     return SOFTCE_OK;
 }
 
@@ -171,21 +89,6 @@ int64_t softce__shard_offset(const softce__shard *sh, const softce__eview *v, in
 
 /* ---- options ----------------------------------------------------------------------------- */
 
-static softce_status read_options(const softce_options *in, softce_options *o) {
-    softce_options_init(o);
-    if (!in)
-        return SOFTCE_OK;
-    if (in->struct_size != sizeof(softce_options) &&
-        in->struct_size != SOFTCE__OPTIONS_V1_0_SIZE)
-        return softce__fail(SOFTCE_ERROR_STRUCT_SIZE,
-                            "options: struct_size = %u, expected %u (or %u, release 1.0)",
-                            (unsigned)in->struct_size, (unsigned)sizeof(softce_options),
-                            (unsigned)SOFTCE__OPTIONS_V1_0_SIZE);
-    memcpy(o, in, in->struct_size);
-    o->struct_size = sizeof *o;
-    return SOFTCE_OK;
-}
-
 static void no_extra_outputs(softce_options *o) {
     o->out_lse = o->out_argmax = o->out_correct = o->out_z_loss = NULL;
 }
@@ -216,8 +119,7 @@ static softce_status check_scalar_options(const softce_options *o) {
 
 static softce_status check_range(int64_t c0, int64_t C, int64_t Cs) {
     if (C < 1)
-        return softce__fail(SOFTCE_ERROR_SHAPE, "num_classes = %lld, expected >= 1",
-                            (long long)C);
+        return softce__fail(SOFTCE_ERROR_SHAPE, "num_classes = %lld, expected >= 1", (long long)C);
     if (c0 < 0 || c0 > C - Cs)
         return softce__fail(SOFTCE_ERROR_SHAPE,
                             "class_offset = %lld: the shard's %lld classes do not fit in "
@@ -252,7 +154,7 @@ static softce_status check_stats_tensor(const softce_tensor *st, const char *nam
     int64_t shape[SOFTCE_MAX_DIMS];
     memcpy(shape, sh->eshape, sizeof(int64_t) * (size_t)sh->en);
     shape[sh->en] = SOFTCE_SHARD_STATS;
-    return check_shape(st, name, sh->en + 1, shape, "element shape + (SOFTCE_SHARD_STATS)");
+    return softce__check_shape(st, name, sh->en + 1, shape, "element shape + (SOFTCE_SHARD_STATS)");
 }
 
 /* Element shape of the logits (validated by softce__validate) into sh. */
@@ -287,8 +189,10 @@ softce_status softce__shard_check_stats(const softce_options *opts, const softce
     memset(sh, 0, sizeof *sh);
     if (!logits || !target || !stats)
         return softce__fail(SOFTCE_ERROR_NULL_POINTER, "%s is NULL",
-                            !logits ? "logits_shard" : !target ? "target" : "stats");
-    softce_status rc = read_options(opts, &sh->o);
+                            !logits   ? "logits_shard"
+                            : !target ? "target"
+                                      : "stats");
+    softce_status rc = softce__read_options(opts, &sh->o);
     if (rc != SOFTCE_OK)
         return rc;
     softce_options o = sh->o;
@@ -313,7 +217,7 @@ softce_status softce__shard_check_stats(const softce_options *opts, const softce
     sh->c0 = class_offset;
     if ((rc = check_stats_tensor(stats, "stats", sh, 0)) != SOFTCE_OK)
         return rc;
-    if (sh->E > 0 && (rc = check_self_overlap(stats, "stats")) != SOFTCE_OK)
+    if (sh->E > 0 && (rc = softce__check_no_self_overlap(stats, "stats")) != SOFTCE_OK)
         return rc;
     const softce_tensor *in[5] = {logits, target, o.weight, o.smoothing_prior, o.sample_weight};
     const char *const names[5] = {"logits_shard", "target", "weight", "smoothing_prior",
@@ -325,8 +229,7 @@ softce_status softce__shard_check_stats(const softce_options *opts, const softce
     return SOFTCE_OK;
 }
 
-softce_status softce__shard_check_backward(const softce_options *opts,
-                                           const softce_tensor *logits,
+softce_status softce__shard_check_backward(const softce_options *opts, const softce_tensor *logits,
                                            const softce_tensor *target, int64_t class_offset,
                                            int64_t num_classes, const softce_tensor *stats,
                                            const softce_tensor *grad_loss,
@@ -335,11 +238,14 @@ softce_status softce__shard_check_backward(const softce_options *opts,
     memset(sh, 0, sizeof *sh);
     if (!logits || !target || !stats)
         return softce__fail(SOFTCE_ERROR_NULL_POINTER, "%s is NULL",
-                            !logits ? "logits_shard" : !target ? "target" : "stats");
+                            !logits   ? "logits_shard"
+                            : !target ? "target"
+                                      : "stats");
     if (!grad_logits && !grad_target)
-        return softce__fail(SOFTCE_ERROR_NULL_POINTER, "grad_logits_shard and "
+        return softce__fail(SOFTCE_ERROR_NULL_POINTER,
+                            "grad_logits_shard and "
                             "grad_target_shard are both NULL: nothing to compute");
-    softce_status rc = read_options(opts, &sh->o);
+    softce_status rc = softce__read_options(opts, &sh->o);
     if (rc != SOFTCE_OK)
         return rc;
     softce_options o = sh->o;
@@ -385,13 +291,14 @@ softce_status softce__shard_check_combine(const softce_tensor *a, const softce_t
         (rc = check_stats_tensor(b, "b", sh, 0)) != SOFTCE_OK ||
         (rc = check_stats_tensor(out, "out", sh, 0)) != SOFTCE_OK)
         return rc;
-    if (sh->E > 0 && (rc = check_self_overlap(out, "out")) != SOFTCE_OK)
+    if (sh->E > 0 && (rc = softce__check_no_self_overlap(out, "out")) != SOFTCE_OK)
         return rc;
     /* out may be exactly a or b: each element is read before it is written */
-    if ((!same_view(out, a) && intersect(out, a)) || (!same_view(out, b) && intersect(out, b)))
+    if ((!softce__same_view(out, a) && intersect(out, a)) ||
+        (!softce__same_view(out, b) && intersect(out, b)))
         return softce__fail(SOFTCE_ERROR_OVERLAP,
                             "out overlaps %s in memory (in place needs the same data and strides)",
-                            !same_view(out, a) && intersect(out, a) ? "a" : "b");
+                            !softce__same_view(out, a) && intersect(out, a) ? "a" : "b");
     view_elem(va, a, sh->en);
     view_elem(vb, b, sh->en);
     view_elem(&sh->st, out, sh->en);
@@ -403,8 +310,8 @@ softce_status softce__shard_check_combine(const softce_tensor *a, const softce_t
         double ka = pa[SOFTCE_SHARD_STAT_KIND * va->cs], kb = pb[SOFTCE_SHARD_STAT_KIND * vb->cs];
         if (ca != cb)
             return softce__fail(SOFTCE_ERROR_SHAPE,
-                                "element %lld: a has num_classes = %g, b has %g", (long long)e,
-                                ca, cb);
+                                "element %lld: a has num_classes = %g, b has %g", (long long)e, ca,
+                                cb);
         if (ka != kb)
             return softce__fail(SOFTCE_ERROR_DTYPE,
                                 "element %lld: a and b were computed for different target kinds "
@@ -427,8 +334,8 @@ static softce_status check_elem(const softce_tensor *t, const char *name, const 
     if (kind == 2 && t->dtype != SOFTCE_DTYPE_I32 && t->dtype != SOFTCE_DTYPE_I64)
         return softce__fail(SOFTCE_ERROR_DTYPE, "%s: dtype %s is not i32 or i64", name,
                             softce__dtype_name(t->dtype));
-    return reduced ? check_shape(t, name, 0, sh->eshape, "0-d for mean/sum")
-                   : check_shape(t, name, sh->en, sh->eshape, "per element");
+    return reduced ? softce__check_shape(t, name, 0, sh->eshape, "0-d for mean/sum")
+                   : softce__check_shape(t, name, sh->en, sh->eshape, "per element");
 }
 
 /* The target of finalize: class indices (element shape) or a soft slice (element shape with
@@ -440,31 +347,35 @@ static softce_status check_final_target(const softce_tensor *tg, softce__shard *
         return rc;
     sh->soft = softce__dtype_is_float(tg->dtype);
     if (!sh->soft && !softce__dtype_is_int(tg->dtype))
-        return softce__fail(SOFTCE_ERROR_DTYPE, "target: dtype %s is neither i32/i64 (class "
+        return softce__fail(SOFTCE_ERROR_DTYPE,
+                            "target: dtype %s is neither i32/i64 (class "
                             "indices) nor a float type (probabilities)",
                             softce__dtype_name(tg->dtype));
     if (!sh->soft)
-        return check_shape(tg, "target", sh->en, sh->eshape, "class indices = element shape");
+        return softce__check_shape(tg, "target", sh->en, sh->eshape,
+                                   "class indices = element shape");
     int64_t shape[SOFTCE_MAX_DIMS];
     int cax = sh->en == 0 ? 0 : 1, n = 0;
     if (tg->ndim != sh->en + 1)
-        return softce__fail(SOFTCE_ERROR_SHAPE, "target: ndim = %d, expected %d (soft target "
+        return softce__fail(SOFTCE_ERROR_SHAPE,
+                            "target: ndim = %d, expected %d (soft target "
                             "slice = element shape with a class axis)",
                             (int)tg->ndim, sh->en + 1);
     for (int k = 0; k <= sh->en; k++)
         shape[k] = k == cax ? tg->shape[cax] : sh->eshape[n++];
-    return check_shape(tg, "target", sh->en + 1, shape, "soft target slice");
+    return softce__check_shape(tg, "target", sh->en + 1, shape, "soft target slice");
 }
 
-softce_status softce__shard_check_finalize(const softce_options *opts,
-                                           const softce_tensor *target,
+softce_status softce__shard_check_finalize(const softce_options *opts, const softce_tensor *target,
                                            const softce_tensor *stats, const softce_tensor *loss,
                                            const softce_tensor *lse, softce__shard *sh) {
     memset(sh, 0, sizeof *sh);
     if (!target || !stats || !loss)
         return softce__fail(SOFTCE_ERROR_NULL_POINTER, "%s is NULL",
-                            !target ? "target" : !stats ? "stats" : "loss");
-    softce_status rc = read_options(opts, &sh->o);
+                            !target  ? "target"
+                            : !stats ? "stats"
+                                     : "loss");
+    softce_status rc = softce__read_options(opts, &sh->o);
     if (rc != SOFTCE_OK || (rc = check_scalar_options(&sh->o)) != SOFTCE_OK)
         return rc;
     const softce_options *o = &sh->o;
@@ -488,7 +399,7 @@ softce_status softce__shard_check_finalize(const softce_options *opts,
         if (!outs[i])
             continue;
         if ((rc = check_elem(outs[i], onames[i], sh, kinds[i], i == 0 && reduced)) ||
-            (sh->E > 0 && (rc = check_self_overlap(outs[i], onames[i]))) ||
+            (sh->E > 0 && (rc = softce__check_no_self_overlap(outs[i], onames[i]))) ||
             (rc = check_apart(outs[i], onames[i], all, anames, 3 + i)))
             return rc;
         all[3 + i] = outs[i];
@@ -586,11 +497,21 @@ softce_status softce__shard_check_combined(const softce__shard *sh, double *deno
     }
     const softce_options *o = &sh->o;
     switch (o->denominator) {
-    case SOFTCE_DENOMINATOR_VALID: *denominator = sums[1]; break;
-    case SOFTCE_DENOMINATOR_WEIGHTS: *denominator = sums[2]; break;
-    case SOFTCE_DENOMINATOR_ELEMENTS: *denominator = (double)sh->E; break;
-    case SOFTCE_DENOMINATOR_VALUE: *denominator = o->denominator_value; break;
-    default: *denominator = sh->soft ? (double)sh->E : sums[0]; break; /* AUTO */
+    case SOFTCE_DENOMINATOR_VALID:
+        *denominator = sums[1];
+        break;
+    case SOFTCE_DENOMINATOR_WEIGHTS:
+        *denominator = sums[2];
+        break;
+    case SOFTCE_DENOMINATOR_ELEMENTS:
+        *denominator = (double)sh->E;
+        break;
+    case SOFTCE_DENOMINATOR_VALUE:
+        *denominator = o->denominator_value;
+        break;
+    default:
+        *denominator = sh->soft ? (double)sh->E : sums[0];
+        break; /* AUTO */
     }
     if (o->reduction == SOFTCE_REDUCTION_MEAN && *denominator == 0.0 &&
         o->empty == SOFTCE_EMPTY_ERROR)

@@ -6,9 +6,9 @@
 #include <string.h>
 
 static const char *const slot_names[SOFTCE__NUM_SLOTS] = {
-    "logits",      "target",      "weight",     "grad_loss",     "lse",
-    "sample_weight", "smoothing_prior", "topk_prob", "loss", "lse",  "grad_logits",
-    "grad_target", "out_argmax",  "out_correct", "out_z_loss"};
+    "logits",        "target",          "weight",     "grad_loss",   "lse",
+    "sample_weight", "smoothing_prior", "topk_prob",  "loss",        "lse",
+    "grad_logits",   "grad_target",     "out_argmax", "out_correct", "out_z_loss"};
 
 static int is_output(int slot) { return slot >= SOFTCE__LOSS; }
 
@@ -18,7 +18,8 @@ typedef struct extent {
     int64_t span; /* in elements */
 } extent;
 
-static softce_status check_descriptor(const softce_tensor *t, const char *name, extent *ext) {
+softce_status softce__check_descriptor(const softce_tensor *t, const char *name, int64_t *numel_out,
+                                       int64_t *span_out) {
     if (t->struct_size != sizeof(softce_tensor))
         return softce__fail(SOFTCE_ERROR_STRUCT_SIZE, "%s: struct_size = %u, expected %u", name,
                             (unsigned)t->struct_size, (unsigned)sizeof(softce_tensor));
@@ -36,8 +37,8 @@ static softce_status check_descriptor(const softce_tensor *t, const char *name, 
             return softce__fail(SOFTCE_ERROR_SHAPE, "%s: shape[%d] = %lld is negative", name, k,
                                 (long long)t->shape[k]);
         if (t->strides[k] < 0)
-            return softce__fail(SOFTCE_ERROR_STRIDE, "%s: strides[%d] = %lld is negative", name,
-                                k, (long long)t->strides[k]);
+            return softce__fail(SOFTCE_ERROR_STRIDE, "%s: strides[%d] = %lld is negative", name, k,
+                                (long long)t->strides[k]);
         if (__builtin_mul_overflow(numel, t->shape[k], &numel))
             return softce__fail(SOFTCE_ERROR_OVERFLOW, "%s: the number of elements overflows int64",
                                 name);
@@ -56,14 +57,18 @@ static softce_status check_descriptor(const softce_tensor *t, const char *name, 
         return softce__fail(SOFTCE_ERROR_OVERFLOW, "%s: the memory span overflows", name);
     if (numel > 0 && t->data == NULL)
         return softce__fail(SOFTCE_ERROR_NULL_POINTER, "%s: data is NULL", name);
-    ext->numel = numel;
-    ext->span = span;
+    *numel_out = numel;
+    *span_out = span;
     return SOFTCE_OK;
+}
+
+static softce_status check_descriptor(const softce_tensor *t, const char *name, extent *ext) {
+    return softce__check_descriptor(t, name, &ext->numel, &ext->span);
 }
 
 /* An output must not reach one memory location from two indices. Dims sorted by stride must
    each step past everything the smaller dims reach. */
-static softce_status check_no_self_overlap(const softce_tensor *t, const char *name) {
+softce_status softce__check_no_self_overlap(const softce_tensor *t, const char *name) {
     int order[SOFTCE_MAX_DIMS], n = 0;
     for (int k = 0; k < t->ndim; k++)
         if (t->shape[k] > 1)
@@ -88,10 +93,11 @@ static softce_status check_no_self_overlap(const softce_tensor *t, const char *n
 
 /* The caller's options as a whole current struct: fields beyond its struct_size (a caller
    compiled against 1.0) take their defaults. */
-static softce_status read_options(const softce_options *in, softce_options *o) {
+softce_status softce__read_options(const softce_options *in, softce_options *o) {
     softce_options_init(o);
-    if (in->struct_size != sizeof(softce_options) &&
-        in->struct_size != SOFTCE__OPTIONS_V1_0_SIZE)
+    if (!in)
+        return SOFTCE_OK;
+    if (in->struct_size != sizeof(softce_options) && in->struct_size != SOFTCE__OPTIONS_V1_0_SIZE)
         return softce__fail(SOFTCE_ERROR_STRUCT_SIZE,
                             "options: struct_size = %u, expected %u (or %u, release 1.0)",
                             (unsigned)in->struct_size, (unsigned)sizeof(softce_options),
@@ -152,8 +158,8 @@ static softce_status check_options(softce__op op, const softce_options *o) {
         return softce__fail(SOFTCE_ERROR_STRUCT_SIZE, "options: reserved = %d, must be 0",
                             (int)o->reserved);
     if (op != SOFTCE__OP_FORWARD && op != SOFTCE__OP_FORWARD_BACKWARD) {
-        const char *extra = o->out_lse      ? "out_lse"
-                            : o->out_argmax ? "out_argmax"
+        const char *extra = o->out_lse       ? "out_lse"
+                            : o->out_argmax  ? "out_argmax"
                             : o->out_correct ? "out_correct"
                             : o->out_z_loss  ? "out_z_loss"
                                              : NULL;
@@ -175,8 +181,8 @@ static int element_shape(const softce_tensor *logits, int64_t shape[SOFTCE_MAX_D
     return n;
 }
 
-static softce_status check_shape(const softce_tensor *t, const char *name, int ndim,
-                                 const int64_t *shape, const char *what) {
+softce_status softce__check_shape(const softce_tensor *t, const char *name, int ndim,
+                                  const int64_t *shape, const char *what) {
     if (t->ndim != ndim)
         return softce__fail(SOFTCE_ERROR_SHAPE, "%s: ndim = %d, expected %d (%s)", name,
                             (int)t->ndim, ndim, what);
@@ -187,7 +193,7 @@ static softce_status check_shape(const softce_tensor *t, const char *name, int n
     return SOFTCE_OK;
 }
 
-static int same_view(const softce_tensor *a, const softce_tensor *b) {
+int softce__same_view(const softce_tensor *a, const softce_tensor *b) {
     if (a->data != b->data || a->dtype != b->dtype || a->ndim != b->ndim)
         return 0;
     for (int k = 0; k < a->ndim; k++)
@@ -207,14 +213,14 @@ static int ranges_intersect(const softce_tensor *a, int64_t span_a, const softce
 }
 
 /* Outputs overlap nothing, except grad_logits (or log_softmax's out) being exactly logits. */
-static softce_status check_overlaps(softce__op op, const softce_tensor *const *t,
-                                    const extent *ext, const char *const *names) {
+static softce_status check_overlaps(softce__op op, const softce_tensor *const *t, const extent *ext,
+                                    const char *const *names) {
     for (int o = SOFTCE__LOSS; o < SOFTCE__NUM_SLOTS; o++) {
         if (!t[o])
             continue;
         if (ext[o].numel == 0) /* nothing is written: no overlap, whatever the strides */
             continue;
-        softce_status st = check_no_self_overlap(t[o], names[o]);
+        softce_status st = softce__check_no_self_overlap(t[o], names[o]);
         if (st != SOFTCE_OK)
             return st;
         for (int s = 0; s < SOFTCE__NUM_SLOTS; s++) {
@@ -223,10 +229,10 @@ static softce_status check_overlaps(softce__op op, const softce_tensor *const *t
             if (!ranges_intersect(t[o], ext[o].span, t[s], ext[s].span))
                 continue;
             if (o == SOFTCE__GRAD_LOGITS && s == SOFTCE__LOGITS && op != SOFTCE__OP_FORWARD &&
-                same_view(t[o], t[s]))
+                softce__same_view(t[o], t[s]))
                 continue; /* the allowed in-place case */
-            return softce__fail(SOFTCE_ERROR_OVERLAP, "%s overlaps %s in memory%s",
-                                names[o], names[s],
+            return softce__fail(SOFTCE_ERROR_OVERLAP, "%s overlaps %s in memory%s", names[o],
+                                names[s],
                                 s == SOFTCE__LOGITS && o == SOFTCE__GRAD_LOGITS
                                     ? " (in place needs the same data, dtype, shape and strides)"
                                     : "");
@@ -286,7 +292,7 @@ static softce_status check_operands(const softce_tensor *const *t, int reduction
         for (int k = 0; k < en; k++)
             ks[k] = es[k];
         ks[en] = tg->shape[en];
-        st = check_shape(tg, "topk_index", en + 1, ks, "element shape + (K)");
+        st = softce__check_shape(tg, "topk_index", en + 1, ks, "element shape + (K)");
         const int kslots[2] = {SOFTCE__TOPK_PROB, SOFTCE__GRAD_TARGET};
         for (int j = 0; j < 2 && st == SOFTCE_OK; j++) {
             const softce_tensor *u = t[kslots[j]];
@@ -295,26 +301,28 @@ static softce_status check_operands(const softce_tensor *const *t, int reduction
             if (!softce__dtype_is_float(u->dtype))
                 return softce__fail(SOFTCE_ERROR_DTYPE, "%s: dtype %s is not a float type",
                                     names[kslots[j]], softce__dtype_name(u->dtype));
-            st = check_shape(u, names[kslots[j]], en + 1, ks, "the shape of topk_index");
+            st = softce__check_shape(u, names[kslots[j]], en + 1, ks, "the shape of topk_index");
         }
     } else {
         *soft = tg && softce__dtype_is_float(tg->dtype);
         if (tg && !*soft && !softce__dtype_is_int(tg->dtype))
-            return softce__fail(SOFTCE_ERROR_DTYPE, "target: dtype %s is neither i32/i64 (class "
+            return softce__fail(SOFTCE_ERROR_DTYPE,
+                                "target: dtype %s is neither i32/i64 (class "
                                 "indices) nor a float type (probabilities)",
                                 softce__dtype_name(tg->dtype));
         if (tg)
-            st = *soft ? check_shape(tg, "target", lg->ndim, lg->shape,
-                                     "soft target = logits shape")
-                       : check_shape(tg, "target", en, es, "class indices = logits shape "
-                                                           "without the class axis");
+            st = *soft ? softce__check_shape(tg, "target", lg->ndim, lg->shape,
+                                             "soft target = logits shape")
+                       : softce__check_shape(tg, "target", en, es,
+                                             "class indices = logits shape "
+                                             "without the class axis");
     }
     const softce_tensor *w = t[SOFTCE__WEIGHT];
     if (st == SOFTCE_OK && w) {
         if (w->dtype != SOFTCE_DTYPE_F32 && w->dtype != SOFTCE_DTYPE_F64)
             return softce__fail(SOFTCE_ERROR_DTYPE, "weight: dtype %s is not f32 or f64",
                                 softce__dtype_name(w->dtype));
-        st = check_shape(w, "weight", 1, &lg->shape[cax], "(C)");
+        st = softce__check_shape(w, "weight", 1, &lg->shape[cax], "(C)");
     }
     int reduced = reduction != SOFTCE_REDUCTION_NONE;
     for (int s = SOFTCE__GRAD_LOSS; st == SOFTCE_OK && s < SOFTCE__NUM_SLOTS; s++) {
@@ -322,24 +330,24 @@ static softce_status check_operands(const softce_tensor *const *t, int reduction
             continue;
         if (s == SOFTCE__ARGMAX_OUT) {
             if (t[s]->dtype != SOFTCE_DTYPE_I32 && t[s]->dtype != SOFTCE_DTYPE_I64)
-                return softce__fail(SOFTCE_ERROR_DTYPE, "%s: dtype %s is not i32 or i64",
-                                    names[s], softce__dtype_name(t[s]->dtype));
+                return softce__fail(SOFTCE_ERROR_DTYPE, "%s: dtype %s is not i32 or i64", names[s],
+                                    softce__dtype_name(t[s]->dtype));
             if (t[s]->dtype == SOFTCE_DTYPE_I32 && lg->shape[cax] > INT32_MAX)
-                return softce__fail(SOFTCE_ERROR_DTYPE, "%s: i32 cannot hold class %lld",
-                                    names[s], (long long)(lg->shape[cax] - 1));
+                return softce__fail(SOFTCE_ERROR_DTYPE, "%s: i32 cannot hold class %lld", names[s],
+                                    (long long)(lg->shape[cax] - 1));
         } else if (s != SOFTCE__CORRECT_OUT && !softce__dtype_is_float(t[s]->dtype)) {
-            return softce__fail(SOFTCE_ERROR_DTYPE, "%s: dtype %s is not a float type",
-                                names[s], softce__dtype_name(t[s]->dtype));
+            return softce__fail(SOFTCE_ERROR_DTYPE, "%s: dtype %s is not a float type", names[s],
+                                softce__dtype_name(t[s]->dtype));
         }
         if (s == SOFTCE__GRAD_LOSS || s == SOFTCE__LOSS)
-            st = reduced ? check_shape(t[s], names[s], 0, es, "0-d for mean/sum")
-                         : check_shape(t[s], names[s], en, es, "per element for none");
+            st = reduced ? softce__check_shape(t[s], names[s], 0, es, "0-d for mean/sum")
+                         : softce__check_shape(t[s], names[s], en, es, "per element for none");
         else if (s == SOFTCE__PRIOR)
-            st = check_shape(t[s], names[s], 1, &lg->shape[cax], "(C)");
+            st = softce__check_shape(t[s], names[s], 1, &lg->shape[cax], "(C)");
         else if (s == SOFTCE__GRAD_LOGITS || s == SOFTCE__GRAD_TARGET)
-            st = check_shape(t[s], names[s], lg->ndim, lg->shape, "logits shape");
+            st = softce__check_shape(t[s], names[s], lg->ndim, lg->shape, "logits shape");
         else
-            st = check_shape(t[s], names[s], en, es, "per element");
+            st = softce__check_shape(t[s], names[s], en, es, "per element");
     }
     if (st == SOFTCE_OK && t[SOFTCE__GRAD_TARGET] && !*soft)
         return softce__fail(SOFTCE_ERROR_DTYPE,
@@ -355,7 +363,7 @@ static softce_status validate_call(softce__op op, const softce_options *opts,
     softce_status st = SOFTCE_OK;
     if (!opts)
         softce_options_init(&o);
-    else if ((st = read_options(opts, &o)) != SOFTCE_OK)
+    else if ((st = softce__read_options(opts, &o)) != SOFTCE_OK)
         return st;
     if ((st = check_options(op, &o)) != SOFTCE_OK)
         return st;
