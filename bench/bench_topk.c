@@ -11,6 +11,8 @@
  *
  *   bench_topk [--reps N] [--threads 1,2] [--shape 4096x32000] [--k 16]
  */
+#include "bench.h"
+
 #include <softce/softce.h>
 
 #include <math.h>
@@ -43,21 +45,6 @@ static void *alloc_aligned(int64_t count, size_t size) {
     return aligned_alloc(ALIGN, bytes ? bytes : ALIGN);
 }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* Logits N(0, 2)-ish uniform in [-8, 8); K distinct classes per row with probabilities summing
    to 0.9 (so that rest = UNIFORM has 0.1 to spread). Every buffer is first-touched here. */
@@ -137,10 +124,10 @@ static double run(problem *p, int topk, int rest, int in_place, int threads) {
     softce_tensor_init(&loss, SOFTCE_DTYPE_F32, 0, NULL, &p->loss);
     if (in_place)
         memcpy(p->x, p->pristine, (size_t)(p->n * p->c) * sizeof(float));
-    double t0 = now();
+    double t0 = bench_now();
     softce_status st = topk ? softce_topk_forward_backward(&o, &x, &ti, &tp, rest, NULL, &loss, &g)
                             : softce_forward_backward(&o, &x, &t, NULL, &loss, &g);
-    double t1 = now();
+    double t1 = bench_now();
     if (st != SOFTCE_OK) {
         fprintf(stderr, "%s: %s\n",
                 topk ? "softce_topk_forward_backward" : "softce_forward_backward",
@@ -184,7 +171,7 @@ static int bench(problem *p, const int *threads, int nthreads, int reps) {
                     tk[r] = first ? a : b;
                     td[r] = first ? b : a;
                 }
-                double mk = median(tk, reps), md = median(td, reps);
+                double mk = bench_median(tk, reps), md = bench_median(td, reps);
                 printf("%lldx%lld  %4lld  %-7s  %-6s  %7d  %9.1f  %9.1f  %6.3f\n", (long long)p->n,
                        (long long)p->c, (long long)p->k, rests[rest], in_place ? "in" : "out", th,
                        mk * 1e3, md * 1e3, mk / md);

@@ -12,14 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CALL_OK(expr)                                                                              \
-    do {                                                                                           \
-        softce_status st_ = (expr);                                                                \
-        if (st_ != SOFTCE_OK)                                                                      \
-            fprintf(stderr, "%s -> %s: %s\n", #expr, softce_status_name(st_),                      \
-                    softce_last_error());                                                          \
-        assert_int_equal(st_, SOFTCE_OK);                                                          \
-    } while (0)
 
 void tc_spec_init(tc_spec *s, int32_t ndim, const int64_t *shape) {
     memset(s, 0, sizeof *s);

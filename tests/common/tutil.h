@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Asserts that a library call succeeds, printing its status and detail when it does not
+   (cmocka's assert_int_equal, so <cmocka.h> must be included where it is used). */
+#define CALL_OK(expr)                                                                              \
+    do {                                                                                           \
+        softce_status st_ = (expr);                                                                \
+        if (st_ != SOFTCE_OK)                                                                      \
+            fprintf(stderr, "%s -> %s: %s\n", #expr, softce_status_name(st_),                      \
+                    softce_last_error());                                                          \
+        assert_int_equal(st_, SOFTCE_OK);                                                          \
+    } while (0)
+
 /* ---- dtypes ---------------------------------------------------------------------------- */
 
 size_t tu_dtype_size(int32_t dtype);
