@@ -62,7 +62,12 @@ step_asan() {
     local outside='python|docs|examples|install'
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        ctest --test-dir "$dir" -j2 --output-on-failure -LE "$outside|large"
+        ctest --test-dir "$dir" -j2 --output-on-failure -LE "$outside|large|mpi"
+    # Open MPI itself leaks at exit (MPI_Init's buffers, from MCA components unloaded by then,
+    # so no suppression can name them): the MPI tests run with every ASan/UBSan check but leaks.
+    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        ctest --test-dir "$dir" -j2 --output-on-failure -L mpi
     # python/torch, man, compilers... are not instrumented: the runtime must come first.
     LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so.6)" \
         ASAN_OPTIONS=detect_leaks=0:alloc_dealloc_mismatch=0 \
