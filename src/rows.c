@@ -9,7 +9,8 @@
 /* ---- one row ------------------------------------------------------------------------- */
 
 typedef struct row_bufs {
-    void *x, *p, *out, *gt; /* gt: top-k only, the dense gradient w.r.t. the target */
+    void *x, *p, *out, *z;  /* z: the transformed logits of fused_t */
+    void *gt;               /* top-k only, the dense gradient w.r.t. the target */
     /* top-k only: per-class sums of the listed probabilities and marks (only the listed
        classes are ever touched), and the K entries of the element */
     double *P;
@@ -86,12 +87,20 @@ typedef struct element_info {
     int transform;  /* logit_scale / softcap in use */
 } element_info;
 
+/* The staged raw logits (their argmax taken when wanted). */
+static const void *raw_row(const softce__context *cx, const softce__cursor *c, const row_bufs *rb,
+                           element_info *ei) {
+    const softce__plan *p = cx->p;
+    const void *x = stage(cx, SOFTCE__LOGITS, cx->x_direct, c, rb->x);
+    ei->argmax = p->t[SOFTCE__ARGMAX_OUT] || p->t[SOFTCE__CORRECT_OUT] ? row_argmax(cx, x) : -1;
+    return x;
+}
+
 /* The row the kernels see: the staged logits, transformed into the x buffer when asked. */
 static const void *logits_row(const softce__context *cx, const softce__cursor *c,
                               const row_bufs *rb, element_info *ei) {
     const softce__plan *p = cx->p;
-    const void *x = stage(cx, SOFTCE__LOGITS, cx->x_direct, c, rb->x);
-    ei->argmax = p->t[SOFTCE__ARGMAX_OUT] || p->t[SOFTCE__CORRECT_OUT] ? row_argmax(cx, x) : -1;
+    const void *x = raw_row(cx, c, rb, ei);
     if (ei->transform) {
         cx->k->transform(x, p->C, p->logit_scale, p->softcap, rb->x);
         x = rb->x;
@@ -123,10 +132,53 @@ static void finish_grad(const softce__context *cx, const softce__cursor *c, cons
     finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
 }
 
+/* The kernels' fused forward (out NULL) or forward+backward of raw logits x: through fused_t
+   when the logits are transformed (z then in rb->z, the chain rule applied to out). */
+static softce__lse fused_call(const softce__context *cx, const row_bufs *rb, const element_info *ei,
+                              const void *x, const void *q, const void *w, double a1, double a0,
+                              double spike, double g, void *out, double *loss) {
+    const softce__plan *p = cx->p;
+    if (ei->transform)
+        return cx->k->fused_t(x, q, w, p->C, a1, a0, spike, p->z_loss, g, p->logit_scale,
+                              p->softcap, rb->z, out, loss);
+    return cx->k->fused(x, q, w, p->C, a1, a0, spike, p->z_loss, g, out, loss);
+}
+
+/* dz/dx at a logit whose transformed value is z (as the scalar chain kernel), 1 without. */
+static double dz_at(const softce__plan *p, const element_info *ei, double z) {
+    if (!ei->transform)
+        return 1.0;
+    if (p->softcap <= 0.0)
+        return p->logit_scale;
+    const double t = z / p->softcap;
+    return p->logit_scale * ((1.0 - t) * (1.0 + t));
+}
+
 /* The z-loss term of an element (before the sample weight). */
 static double z_term(const softce__plan *p, softce__lse lse) {
     double l = softce__lse_value(lse);
     return p->z_loss != 0.0 ? p->z_loss * l * l : 0.0;
+}
+
+static void set_at(const softce__context *cx, void *row, int64_t i, double v) {
+    if (cx->p->compute_f64)
+        ((double *)row)[i] = v;
+    else
+        ((float *)row)[i] = (float)v;
+}
+
+/* A hard target's gradient entry through the transform (z_t = zt), computed whole in double:
+   g (coef e_t - w_t q0_t - spike) dz_t. Subtracting the spike from fused_t's already chained
+   entry would round k e_t and g spike separately before they cancel (p_t -> 1). */
+static double target_grad(const softce__context *cx, const element_info *ei, const void *prior,
+                          int64_t t, double a0, double coef, double spike, double g,
+                          softce__lse lse, double zt) {
+    const softce__plan *p = cx->p;
+    const double q0t = prior ? p->eps * softce__row_value(cx, prior, t) : a0;
+    if (p->z_loss != 0.0)
+        coef += 2.0 * p->z_loss * softce__lse_value(lse);
+    const double et = exp((zt - lse.hi) - lse.lo);
+    return g * ((coef * et - weight_at(cx, t) * q0t) - spike) * dz_at(p, ei, zt);
 }
 
 /* A hard target's row as "spike" at t plus a smoothing part q0 (uniform a0, or eps * prior):
@@ -146,24 +198,30 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
     }
     const double spike = qt * wt;
     const double S = prior ? p->eps * cx->prior_wsum : a0 * cx->wsum; /* sum w q0 */
-    const void *x = logits_row(cx, c, rb, ei);
-    const double xt = softce__row_value(cx, x, t);
     /* Without smoothing no class weight but w_t enters: the kernels' unweighted fast path. */
     const void *w = a0 != 0.0 || prior ? cx->w : NULL;
-    double g = 1.0, loss;
+    double g = 1.0, loss, xt; /* xt: the (transformed) logit at t */
     softce__lse lse;
     if (p->op != SOFTCE__OP_FORWARD)
         g = softce__upstream(p, c) * cx->inv_d * ei->s;
     if (p->op != SOFTCE__OP_BACKWARD) { /* forward: the fused kernel without stores */
+        const void *x = raw_row(cx, c, rb, ei);
         void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
                         ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
                         : NULL;
-        lse = k->fused(x, prior, w, p->C, a1, a0, spike, p->z_loss, g, out, &loss);
-        if (out) {
+        xt = ei->transform ? 0.0 : softce__row_value(cx, x, t); /* before an in-place out */
+        lse = fused_call(cx, rb, ei, x, prior, w, a1, a0, spike, g, out, &loss);
+        if (ei->transform)
+            xt = softce__row_value(cx, rb->z, t);
+        if (out && ei->transform) /* the chain rule is applied: out_t again, in double */
+            set_at(cx, out, t, target_grad(cx, ei, prior, t, a0, S + spike, spike, g, lse, xt));
+        else if (out)
             add_at(cx, out, t, -g * spike);
-            finish_grad(cx, c, ei, x, out);
-        }
+        if (out)
+            finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
     } else {
+        const void *x = logits_row(cx, c, rb, ei);
+        xt = softce__row_value(cx, x, t);
         lse = row_lse(cx, c, x);
         loss = 0.0;
         if (p->t[SOFTCE__GRAD_LOGITS]) {
@@ -245,13 +303,6 @@ static double topk_rest_share(const softce__context *cx, const softce__cursor *c
                                                        k * p->cs[SOFTCE__TOPK_PROB]);
     int64_t listed = topk_mark_first(cx, c, rb);
     return listed < p->C ? (1.0 - mass) / (double)(p->C - listed) : 0.0;
-}
-
-static void set_at(const softce__context *cx, void *row, int64_t i, double v) {
-    if (cx->p->compute_f64)
-        ((double *)row)[i] = v;
-    else
-        ((float *)row)[i] = (float)v;
 }
 
 /* The dense target row p of a top-k element, in the compute type. */
@@ -345,14 +396,15 @@ static double topk_fast_row(const softce__context *cx, const softce__cursor *c,
                          : 0.0;
     const double a0 = A * u + B, a1 = cx->prior ? p->eps : 0.0;
     const void *prior = cx->prior;
-    const void *x = logits_row(cx, c, rb, ei);
+    const void *x = raw_row(cx, c, rb, ei);
     double spike = 0.0; /* sum of w_c d_c over the distinct listed classes */
     for (int64_t k = 0; k < p->K; k++) {
         int64_t cls = rb->ki[k];
         if (rb->mark[cls] == 1) {
             spike += weight_at(cx, cls) * A * (rb->P[cls] - u);
             rb->mark[cls] = 2;
-            rb->kp[k] = softce__row_value(cx, x, cls); /* kept: in place, out overwrites x */
+            if (!ei->transform) /* kept: in place, out overwrites x (z is read after) */
+                rb->kp[k] = softce__row_value(cx, x, cls);
         }
     }
     const void *w = a0 != 0.0 || prior ? cx->w : NULL;
@@ -362,20 +414,22 @@ static double topk_fast_row(const softce__context *cx, const softce__cursor *c,
     void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
                     ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
                     : NULL;
-    softce__lse lse = cx->k->fused(x, prior, w, p->C, a1, a0, spike, p->z_loss, g, out, &loss);
+    softce__lse lse = fused_call(cx, rb, ei, x, prior, w, a1, a0, spike, g, out, &loss);
     for (int64_t k = 0; k < p->K; k++) { /* the spikes, once per distinct class */
         int64_t cls = rb->ki[k];
         if (rb->mark[cls] != 2)
             continue;
         rb->mark[cls] = 3;
+        if (ei->transform)
+            rb->kp[k] = softce__row_value(cx, rb->z, cls);
         double wd = weight_at(cx, cls) * A * (rb->P[cls] - u);
         if (out)
-            add_at(cx, out, cls, -g * wd);
+            add_at(cx, out, cls, -g * wd * dz_at(p, ei, rb->kp[k]));
         if (wd != 0.0)
             loss += wd * ((lse.hi - rb->kp[k]) + lse.lo);
     }
     if (out)
-        finish_grad(cx, c, ei, x, out);
+        finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
     const double zterm = z_term(p, lse) * ei->s;
     store_extras(cx, c, ei, lse, 0, zterm);
     return loss * ei->s + zterm;
@@ -393,7 +447,8 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
         a1 = p->C > 1 ? 1.0 - p->eps - a0 : 1.0;
     }
     const double dq = cx->prior ? 1.0 - p->eps : a1; /* d q_i / d p_i */
-    const void *x = logits_row(cx, c, rb, ei);
+    const int fused = p->op != SOFTCE__OP_BACKWARD;
+    const void *x = fused ? raw_row(cx, c, rb, ei) : logits_row(cx, c, rb, ei);
     const void *q = p->topk ? topk_stage(cx, c, rb, rb->p)
                             : stage(cx, SOFTCE__TARGET, cx->p_direct, c, rb->p);
     int correct = ei->argmax >= 0 && row_argmax(cx, q) == ei->argmax;
@@ -412,13 +467,13 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
     softce__lse lse;
     if (p->op != SOFTCE__OP_FORWARD)
         g = softce__upstream(p, c) * cx->inv_d * ei->s;
-    if (p->op != SOFTCE__OP_BACKWARD) { /* forward: the fused kernel without stores */
+    if (fused) { /* forward: the fused kernel without stores */
         void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
                         ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
                         : NULL;
-        lse = k->fused(x, q, cx->w, p->C, a1, a0, 0.0, p->z_loss, g, out, &loss);
+        lse = fused_call(cx, rb, ei, x, q, cx->w, a1, a0, 0.0, g, out, &loss);
         if (out)
-            finish_grad(cx, c, ei, x, out);
+            finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
     } else {
         lse = row_lse(cx, c, x);
         loss = k->soft_loss(x, q, cx->w, p->C, lse, a1, a0, &swq);
@@ -511,12 +566,12 @@ static double element(const softce__context *cx, const softce__cursor *c, const 
     return p->soft ? soft_row(cx, c, rb, &ei) : hard_row(cx, c, cls, rb, &ei);
 }
 
-/* Top-k scratch after the x, p and out rows: gt (C values), P (C doubles), kp (K doubles),
+/* Top-k scratch after the x, p, out and z rows: gt (C values), P (C doubles), kp (K doubles),
    ki (K int64), mark (C bytes), each 64-byte aligned. Fills o[5] with the offsets when given;
    returns the total (SIZE_MAX on overflow: the driver reports out of memory). */
 static size_t topk_offsets(const softce__plan *p, int tsize, size_t o[5]) {
     const size_t sizes[6] = {0, (size_t)tsize, sizeof(double), sizeof(double), sizeof(int64_t), 1};
-    const int64_t counts[6] = {3 * p->C, p->C, p->C, p->K, p->K, p->C};
+    const int64_t counts[6] = {4 * p->C, p->C, p->C, p->K, p->K, p->C};
     size_t total = 0;
     for (int r = 0; r < 6; r++) {
         size_t bytes;
@@ -534,7 +589,10 @@ static size_t topk_offsets(const softce__plan *p, int tsize, size_t o[5]) {
 double softce__rows_block(const softce__context *cx, int64_t e0, int64_t e1, char *scratch) {
     const softce__plan *p = cx->p;
     size_t row = (size_t)p->C * (size_t)cx->tsize;
-    row_bufs rb = {scratch, scratch ? scratch + row : NULL, scratch ? scratch + 2 * row : NULL,
+    row_bufs rb = {scratch,
+                   scratch ? scratch + row : NULL,
+                   scratch ? scratch + 2 * row : NULL,
+                   scratch ? scratch + 3 * row : NULL,
                    NULL, NULL, NULL, NULL, NULL};
     if (p->topk && scratch) {
         size_t o[5];
@@ -564,8 +622,9 @@ int softce__row_direct(const softce__plan *p, int slot, int tsize) {
            (t->dtype == SOFTCE_DTYPE_F32 || t->dtype == SOFTCE_DTYPE_F64);
 }
 
-/* Scratch rows: x, p and one output, in the compute type, when anything is not direct (or
-   the logits are transformed, or a soft target is mixed with a prior). */
+/* Scratch rows: x, p, one output and z (transformed logits only), in the compute type, when
+   anything is not direct (or the logits are transformed, or a soft target is mixed with a
+   prior). */
 size_t softce__rows_scratch(const softce__context *cx) {
     const softce__plan *p = cx->p;
     int any = !cx->x_direct || (p->soft && !cx->p_direct) ||
@@ -577,7 +636,8 @@ size_t softce__rows_scratch(const softce__context *cx) {
         return 0;
     if (p->topk)
         return topk_offsets(p, cx->tsize, NULL);
-    if (__builtin_mul_overflow((size_t)p->C, (size_t)(3 * cx->tsize), &bytes))
+    const int rows = p->logit_scale != 1.0 || p->softcap != 0.0 ? 4 : 3;
+    if (__builtin_mul_overflow((size_t)p->C, (size_t)(rows * cx->tsize), &bytes))
         return SIZE_MAX; /* cannot be allocated: the driver reports out of memory */
     return bytes;
 }

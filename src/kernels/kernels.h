@@ -68,6 +68,16 @@ typedef struct softce__row_kernels {
     /* Its chain rule, from the transformed row z: g_i *= scale * (1 - (z_i / cap)^2) for
        cap > 0, else g_i *= scale. */
     void (*chain)(void *g, const void *z, int64_t n, double scale, double cap);
+    /* fused through the logit transform, from the RAW logits x: z = transform(x) (as above)
+       is written into z (n values, overlapping none of x, p, w, out), then fused runs on z
+       and pass 3 applies the chain rule while storing:
+         out_i = g * ((S + spike + 2 zl lse) * e_i / s - w_i * q_i) * dz_i,
+         dz_i = scale * (1 - (z_i / cap)^2) (cap > 0), else scale.
+       The caller subtracts g * spike * dz_t at its target(s), dz_t from z_t. out may be
+       exactly x or NULL (forward only; z is still written). Returns the lse of z. */
+    softce__lse (*fused_t)(const void *x, const void *p, const void *w, int64_t n, double a1,
+                           double a0, double spike, double zl, double g, double scale,
+                           double cap, void *z, void *out, double *loss);
 } softce__row_kernels;
 
 /*

@@ -154,8 +154,19 @@ static void FN(chain)(void *gv, const void *zv, int64_t n, double scale, double 
     }
 }
 
+/* The composition transform, fused, chain (in place: z is its own row, so out may be x). */
+static softce__lse FN(fused_t)(const void *xv, const void *pv, const void *wv, int64_t n,
+                               double a1, double a0, double spike, double zl, double g,
+                               double scale, double cap, void *zv, void *outv, double *loss) {
+    FN(transform)(xv, n, scale, cap, zv);
+    softce__lse lse = FN(fused)(zv, pv, wv, n, a1, a0, spike, zl, g, outv, loss);
+    if (outv)
+        FN(chain)(outv, zv, n, scale, cap);
+    return lse;
+}
+
 const softce__row_kernels CAT(softce__row_scalar, SFX) = {
-        .lse = FN(lse),
+    .lse = FN(lse),
     .soft_loss = FN(soft_loss),
     .grad = FN(grad),
     .grad_target = FN(grad_target),
@@ -163,6 +174,7 @@ const softce__row_kernels CAT(softce__row_scalar, SFX) = {
     .fused = FN(fused),
     .transform = FN(transform),
     .chain = FN(chain),
+    .fused_t = FN(fused_t),
 };
 
 #undef SPLIT_LSE

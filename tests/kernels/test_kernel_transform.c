@@ -8,7 +8,11 @@
  * - without a softcap (z = scale x): bitwise equal to the scalar table (both round a double
  *   product once); with one: within 4 ulps of it;
  * - the chain rule against (cap - z)(cap + z) / cap^2 in long double from the same z (8 ulps
- *   relative) and the scalar table (8 ulps of |g scale|: its 1 - (z / cap)^2 cancels).
+ *   relative) and the scalar table (8 ulps of |g scale|: its 1 - (z / cap)^2 cancels);
+ * - fused_t (transform + fused + chain in one kernel) against the scalar table's composition:
+ *   rows of kinds NORMAL / WIDE / NEGINF / POSINF / NAN, n in 1..70 and 1000, with and without
+ *   p, w, smoothing and z-loss, every (scale, cap); in place bitwise equal to out of place,
+ *   forward only (out NULL) with the same loss and lse.
  */
 #include <float.h>
 #include <setjmp.h>
@@ -179,17 +183,118 @@ static void test_rows(void **state) {
     }
 }
 
+/* Largest |v| over a row (NaN ignored), at least floor. */
+static double row_absmax(const void *b, int64_t n, int f64, double floor) {
+    double m = floor;
+    for (int64_t i = 0; i < n; i++)
+        if (fabs(kget(b, i, f64)) > m)
+            m = fabs(kget(b, i, f64));
+    return m;
+}
+
+/* One fused_t case against the scalar composition; returns 0 on success. */
+static int check_fused_t(const ktable *t, const krow *c, double scale, double cap, int kind) {
+    const softce__row_kernels *s = t->f64 ? &softce__row_scalar_f64 : &softce__row_scalar_f32;
+    const int f64 = t->f64;
+    const int64_t n = c->n;
+    const double u = f64 ? 0x1p-53 : 0x1p-24;
+    void *z1 = kalloc(n, f64), *z3 = kalloc(n, f64), *o1 = kalloc(n, f64), *o3 = kalloc(n, f64);
+    void *o2 = kalloc(n, f64), *z2 = kalloc(n, f64), *z4 = kalloc(n, f64);
+    double l1, l2, l3, l4;
+    memcpy(o2, c->xt, (size_t)n * (f64 ? 8 : 4));
+    softce__lse e1 = t->k->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
+                                   scale, cap, z1, o1, &l1);
+    softce__lse e2 = t->k->fused_t(o2, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
+                                   scale, cap, z2, o2, &l2);
+    softce__lse e4 = t->k->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
+                                   scale, cap, z4, NULL, &l4);
+    softce__lse e3 = s->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
+                                scale, cap, z3, o3, &l3);
+    int bad = 0;
+    const size_t bytes = (size_t)n * (f64 ? 8 : 4);
+    if (memcmp(o1, o2, bytes) != 0 || memcmp(z1, z2, bytes) != 0 || memcmp(z1, z4, bytes) != 0 ||
+        !kclose(l1, l2, 0.0) || !kclose(l1, l4, 0.0) ||
+        !kclose(softce__lse_value(e1), softce__lse_value(e2), 0.0) ||
+        !kclose(softce__lse_value(e1), softce__lse_value(e4), 0.0)) {
+        print_message("%s n=%lld kind %d cap %g: in place / forward only differ\n", t->name,
+                      (long long)n, kind, cap);
+        bad = 1;
+    }
+    const double lv = softce__lse_value(e1), lv3 = softce__lse_value(e3);
+    const double zmax = row_absmax(z3, n, f64, 1.0);
+    if (!kclose(lv, lv3, 16.0 * u * (fabs(lv3) + zmax))) {
+        print_message("%s n=%lld kind %d cap %g: lse %.17g, scalar %.17g\n", t->name, (long long)n,
+                      kind, cap, lv, lv3);
+        bad = 1;
+    }
+    if (!kclose(l1, l3, 64.0 * u * (fabs(l3) + zmax * (1.0 + c->spike + (double)n)))) {
+        print_message("%s n=%lld kind %d cap %g: loss %.17g, scalar %.17g\n", t->name,
+                      (long long)n, kind, cap, l1, l3);
+        bad = 1;
+    }
+    /* z within 4 ulps of the scalar's (double tanh); a gradient entry within 64 ulps of the
+       terms that cancel in it (g scale (coef e / s - w q)), plus what 4 ulps of z change in
+       dz = scale (1 - (z / cap)^2): 8 ulps times 2 z^2 / (cap^2 - z^2) relative */
+    double terms = 1.0 + c->spike + 2.0 * c->zl * fabs(lv3), wqmax = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        terms += fabs(kref_wq(c, i));
+        wqmax = fmax(wqmax, fabs(kref_wq(c, i)));
+    }
+    const double G = 64.0 * u * fabs(c->g) * scale * (terms + wqmax);
+    for (int64_t i = 0; i < n && !bad; i++) {
+        double za = kget(z1, i, f64), zb = kget(z3, i, f64);
+        double oa = kget(o1, i, f64), ob = kget(o3, i, f64);
+        double amp = cap > 0.0 ? 2.0 * zb * zb / fmax(cap * cap - zb * zb, 1e-300) : 0.0;
+        if (!kclose(za, zb, (cap > 0.0 ? 4.0 : 0.0) * u * fabs(zb)) ||
+            !kclose(oa, ob, G + 8.0 * u * amp * fabs(ob))) {
+            print_message("%s n=%lld kind %d scale %g cap %g: z[%lld] %.9g / %.9g, out %.9g / "
+                          "%.9g\n",
+                          t->name, (long long)n, kind, scale, cap, (long long)i, za, zb, oa, ob);
+            bad = 1;
+        }
+    }
+    free(z1), free(z2), free(z3), free(z4), free(o1), free(o2), free(o3);
+    return bad;
+}
+
+static void test_fused_t(void **state) {
+    const ktable *t = *state;
+    if (!ktable_runnable(t))
+        skip();
+    const int kinds[] = {KROW_NORMAL, KROW_WIDE, KROW_NEGINF, KROW_POSINF, KROW_NAN};
+    const double sc[][2] = {{1.0, 30.0}, {0.37, 15.3}, {2.5, 0.0}, {1.0, 1.0}};
+    uint64_t rng = 23;
+    int failures = 0;
+    for (int64_t n = 1; n <= MAXN + 1; n++) {
+        const int64_t len = n == MAXN + 1 ? 1000 : n;
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+            for (int variant = 0; variant < 4; variant++)
+                for (size_t j = 0; j < sizeof sc / sizeof sc[0]; j++) {
+                    krow c = krow_make(&rng, len, kinds[k], t->f64, variant & 1, variant & 2);
+                    if (variant == 0 && n % 2) /* the plain path: no q at all */
+                        c.a0 = 0.0;
+                    failures += check_fused_t(t, &c, sc[j][0], sc[j][1], kinds[k]);
+                    krow_free(&c);
+                }
+    }
+    if (failures)
+        fail_msg("%s: %d fused_t cases failed", t->name, failures);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--exhaustive") == 0)
         float_stride = 1;
-    struct CMUnitTest tests[2 * (sizeof ktables / sizeof ktables[0])];
+    struct CMUnitTest tests[3 * (sizeof ktables / sizeof ktables[0])];
     size_t count = 0;
     for (size_t i = 0; ktables[i].name != NULL; i++) {
         struct CMUnitTest a = {"transform_rows", test_rows, NULL, NULL, (void *)&ktables[i]};
         struct CMUnitTest b = {"transform_accuracy", test_accuracy, NULL, NULL,
                                (void *)&ktables[i]};
+        struct CMUnitTest f = {"transform_fused_t", test_fused_t, NULL, NULL,
+                               (void *)&ktables[i]};
         tests[count++] = a;
         tests[count++] = b;
+        tests[count++] = f;
     }
     if (count == 0) {
         print_message("no SIMD table built: nothing to test\n");
