@@ -92,7 +92,8 @@ check_control() {
     [ "$(dpkg-deb -f "$dev_deb" Depends)" = "libsoftce${abi} (= ${version}-1)" ] ||
         { echo "dev must depend on exactly libsoftce${abi} (= ${version}-1)" && return 1; }
     [ "$(dpkg-deb -f "$runtime_deb" Section)" = libs ] || return 1
-    dpkg-deb --ctrl-tarfile "$runtime_deb" | tar -tf - | grep -qx './shlibs' ||
+    ctrl=$(dpkg-deb --ctrl-tarfile "$runtime_deb" | tar -tf -) # whole: no early-closed pipe
+    grep -qx './shlibs' <<<"$ctrl" ||
         { echo "runtime: no shlibs file" && return 1; }
 }
 

@@ -64,7 +64,10 @@ header_functions() {
 }
 
 [ -f "$lib" ] || fail "no library at $lib"
-readelf -S "$lib" | grep -q '\.debug_info' || fail "$lib has no debug information (RelWithDebInfo)"
+# (readelf's output captured first: grep -q closing the pipe early would SIGPIPE readelf,
+# which fails the pipeline under pipefail)
+sections=$(readelf -S "$lib")
+grep -q '\.debug_info' <<<"$sections" || fail "$lib has no debug information (RelWithDebInfo)"
 describe "$lib" >"$work/current.abi"
 exported "$lib" >"$work/exported"
 
