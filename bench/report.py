@@ -173,8 +173,17 @@ def verdict(goal, values, need, unit):
             f"({worst[1]}); {fails} of {len(values)} cases below")
 
 
+def torch113_run(peer_files):
+    """The rows of the peers.py run that has PyTorch 1.13: softce is paired with torch from the
+    same process and time window only (another run's softce rows would mix two loads)."""
+    for _, rows in peer_files:
+        if any(r["impl"] == "torch" and r["version"].startswith("1.13") for r in rows):
+            return rows
+    return []
+
+
 def render(bench_rows, peer_files):
-    peer_rows = [r for _, rows in peer_files for r in rows]
+    peer_rows = torch113_run(peer_files)
     parts = ["### Goals of the issue (current numbers)\n", goals(bench_rows, peer_rows)]
     table = goal_table(peer_rows)
     if table:

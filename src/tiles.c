@@ -4,6 +4,8 @@
  * forward+backward with f32 compute when C is small, or when positions are contiguous and the
  * class axis is strided (N, C, H, W). Operands whose positions are f32 and contiguous are used
  * in place; the others are gathered into a [C][R] scratch tile (a transpose for row-major rows).
+ * Row-major f32 rows of C <= 16 skip the scratch tile when the ISA has a row-major column
+ * kernel (AVX-512: 16 x 16 transposes in registers, kernels/col_rows.h).
  */
 #include "driver.h"
 #include "kernels/col_rows.h"
@@ -39,45 +41,85 @@ typedef struct tile_io {
     softce__col_kernel by_rows; /* the row-major kernel, when every operand suits it */
 } tile_io;
 
+/* A tile operand walked along its smaller stride: for a strided class axis (es < cs) class
+   plane by class plane, for row-major rows row by row, so that the reads or writes of one
+   inner loop stay in a few cache lines. Element (o, i) is at off + o * so + i * si in the
+   operand and at o * bo + i * bi in the [C][R] buffer. */
+typedef struct tile_walk {
+    int64_t no, ni, so, si, bo, bi, off;
+} tile_walk;
+
+static tile_walk walk_of(const softce__plan *p, int slot, const tile_io *io) {
+    const int64_t es = p->es[slot][p->ndim - 1], cs = p->cs[slot], R = io->R;
+    tile_walk w = {R, p->C, es, cs, 1, R, io->c.off[slot]};
+    if (es < cs)
+        w = (tile_walk){p->C, R, cs, es, R, 1, io->c.off[slot]};
+    return w;
+}
+
+/* bf16 <-> f32 inline (dtype.c's are calls, one per element here); round to nearest even,
+   NaN kept quiet, as softce__f32_to_bf16. */
+static inline float bf16_load(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline uint16_t bf16_round(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x0040u : r);
+}
+
 /* Gathers the tile into buf[c * R + r]; the dtype switch is outside the loops. */
 static void gather_tile(const softce__plan *p, int slot, const tile_io *io, float *buf) {
     const softce_tensor *t = p->t[slot];
-    const int64_t es = p->es[slot][p->ndim - 1], cs = p->cs[slot], off = io->c.off[slot];
-    const int64_t R = io->R;
+    const tile_walk w = walk_of(p, slot, io);
     if (t->dtype == SOFTCE_DTYPE_F32) {
-        const float *s = (const float *)t->data + off;
-        for (int64_t r = 0; r < R; r++)
-            for (int64_t c = 0; c < p->C; c++)
-                buf[c * R + r] = s[r * es + c * cs];
-    } else if (t->dtype == SOFTCE_DTYPE_BF16 || t->dtype == SOFTCE_DTYPE_F16) {
-        const uint16_t *s = (const uint16_t *)t->data + off;
-        int bf = t->dtype == SOFTCE_DTYPE_BF16;
-        for (int64_t r = 0; r < R; r++)
-            for (int64_t c = 0; c < p->C; c++) {
-                uint16_t h = s[r * es + c * cs];
-                buf[c * R + r] = bf ? softce__bf16_to_f32(h) : softce__f16_to_f32(h);
-            }
+        const float *s = (const float *)t->data + w.off;
+        for (int64_t o = 0; o < w.no; o++)
+            for (int64_t i = 0; i < w.ni; i++)
+                buf[o * w.bo + i * w.bi] = s[o * w.so + i * w.si];
+    } else if (t->dtype == SOFTCE_DTYPE_BF16) {
+        const uint16_t *s = (const uint16_t *)t->data + w.off;
+        for (int64_t o = 0; o < w.no; o++)
+            for (int64_t i = 0; i < w.ni; i++)
+                buf[o * w.bo + i * w.bi] = bf16_load(s[o * w.so + i * w.si]);
+    } else if (t->dtype == SOFTCE_DTYPE_F16) {
+        const uint16_t *s = (const uint16_t *)t->data + w.off;
+        for (int64_t o = 0; o < w.no; o++)
+            for (int64_t i = 0; i < w.ni; i++)
+                buf[o * w.bo + i * w.bi] = softce__f16_to_f32(s[o * w.so + i * w.si]);
     } else {
-        for (int64_t c = 0; c < p->C; c++)
-            for (int64_t r = 0; r < R; r++)
-                buf[c * R + r] = (float)softce__load(t->dtype, t->data, off + r * es + c * cs);
+        for (int64_t o = 0; o < w.no; o++)
+            for (int64_t i = 0; i < w.ni; i++)
+                buf[o * w.bo + i * w.bi] =
+                    (float)softce__load(t->dtype, t->data, w.off + o * w.so + i * w.si);
     }
 }
 
 static void scatter_tile(const softce__plan *p, int slot, const tile_io *io, const float *buf) {
     const softce_tensor *t = p->t[slot];
-    const int64_t es = p->es[slot][p->ndim - 1], cs = p->cs[slot], off = io->c.off[slot];
-    const int64_t R = io->R;
+    const tile_walk w = walk_of(p, slot, io);
     if (t->dtype == SOFTCE_DTYPE_F32) {
-        float *d = (float *)t->data + off;
-        for (int64_t r = 0; r < R; r++)
-            for (int64_t c = 0; c < p->C; c++)
-                d[r * es + c * cs] = buf[c * R + r];
+        float *d = (float *)t->data + w.off;
+        for (int64_t o = 0; o < w.no; o++)
+            for (int64_t i = 0; i < w.ni; i++)
+                d[o * w.so + i * w.si] = buf[o * w.bo + i * w.bi];
         return;
     }
-    for (int64_t r = 0; r < R; r++)
-        for (int64_t c = 0; c < p->C; c++)
-            softce__store(t->dtype, t->data, off + r * es + c * cs, buf[c * R + r]);
+    if (t->dtype == SOFTCE_DTYPE_BF16) {
+        uint16_t *d = (uint16_t *)t->data + w.off;
+        for (int64_t o = 0; o < w.no; o++)
+            for (int64_t i = 0; i < w.ni; i++)
+                d[o * w.so + i * w.si] = bf16_round(buf[o * w.bo + i * w.bi]);
+        return;
+    }
+    for (int64_t o = 0; o < w.no; o++)
+        for (int64_t i = 0; i < w.ni; i++)
+            softce__store(t->dtype, t->data, w.off + o * w.so + i * w.si, buf[o * w.bo + i * w.bi]);
 }
 
 /* Operand `slot` of the tile: in place (ld = class stride) or gathered (ld = R). */
