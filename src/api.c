@@ -43,8 +43,9 @@ void softce_options_init(softce_options *opts) {
    version fills only the 1.0 fields (docs/abi.md). The name does not match the exported
    softce_* pattern, so only the versioned alias is visible. */
 #if defined(__ELF__) && defined(__GNUC__) && !defined(SOFTCE_STATIC)
-__attribute__((visibility("default"), symver("softce_options_init@SOFTCE_1"))) void
-softce1_0_options_init(softce_options *opts);
+/* The .symver directive rather than GCC's symver attribute: clang ignores the attribute. */
+__asm__(".symver softce1_0_options_init, softce_options_init@SOFTCE_1");
+__attribute__((visibility("default"))) void softce1_0_options_init(softce_options *opts);
 void softce1_0_options_init(softce_options *opts) {
     if (opts)
         options_defaults(opts, SOFTCE__OPTIONS_V1_0_SIZE);
