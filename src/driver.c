@@ -28,6 +28,32 @@ typedef struct target_scan {
     double wapplied;   /* sum of the weights applied: sample weight x w[t] */
 } target_scan;
 
+/* The common hard-target case (no class or sample weights): counts the non-ignored indices of
+   a run and checks their range in a loop the compiler vectorises; returns the index of the
+   first bad entry (the slow path finds it), or -1. */
+#define SCAN_RUN(T)                                                                                \
+    static int64_t scan_run_##T(const T *t, int64_t n, int64_t stride, int64_t ignore,             \
+                                int64_t C, int64_t *count) {                                       \
+        int64_t cnt = 0, bad = 0;                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            int64_t v = (int64_t)t[i * stride];                                                    \
+            int64_t keep = v != ignore;                                                            \
+            cnt += keep;                                                                           \
+            bad |= keep & ((uint64_t)v >= (uint64_t)C);                                            \
+        }                                                                                          \
+        *count = cnt;                                                                              \
+        if (!bad)                                                                                  \
+            return -1;                                                                             \
+        for (int64_t i = 0;; i++) {                                                                \
+            int64_t v = (int64_t)t[i * stride];                                                    \
+            if (v != ignore && (uint64_t)v >= (uint64_t)C)                                         \
+                return i;                                                                          \
+        }                                                                                          \
+    }
+SCAN_RUN(int32_t)
+SCAN_RUN(int64_t)
+#undef SCAN_RUN
+
 static void scan_block(const softce__context *cx, int64_t b, target_scan *out) {
     const softce__plan *p = cx->p;
     const softce_tensor *t = p->soft ? NULL : p->t[SOFTCE__TARGET]; /* hard targets */
@@ -49,9 +75,29 @@ static void scan_block(const softce__context *cx, int64_t b, target_scan *out) {
     out->valid = 0.0;
     out->wapplied = 0.0;
     const softce_tensor *ki = p->topk ? p->t[SOFTCE__TARGET] : NULL;
+    const int fast = t && !cx->w && !sw;
     while (e < e1) { /* runs along the innermost element dim */
         int64_t run = inner >= 0 ? p->shape[inner] - c.idx[inner] : 1;
         run = run < e1 - e ? run : e1 - e;
+        if (fast) { /* every counted weight is 1: the sums are the count, exactly */
+            const char *base = softce__slot_ptr(p, SOFTCE__TARGET, c.off[SOFTCE__TARGET]);
+            int64_t cnt, bad = t->dtype == SOFTCE_DTYPE_I32
+                                   ? scan_run_int32_t((const int32_t *)(const void *)base, run,
+                                                      es, p->ignore_index, p->C, &cnt)
+                                   : scan_run_int64_t((const int64_t *)(const void *)base, run,
+                                                      es, p->ignore_index, p->C, &cnt);
+            if (bad >= 0) {
+                out->first_bad = e + bad;
+                out->bad_value = softce__load_int(t->dtype, base, bad * es);
+                return;
+            }
+            out->wsum += (double)cnt;
+            out->valid += (double)cnt;
+            out->wapplied += (double)cnt;
+            e += run;
+            softce__cursor_skip(p, &c, run);
+            continue;
+        }
         for (int64_t r = 0; r < run; r++) {
             double wt = 1.0;
             for (int64_t k = 0; ki && k < p->K; k++) { /* top-k indices */
