@@ -130,17 +130,15 @@ typedef struct softce__split_part {
 
 int softce__split_suitable(const softce__plan *p, int tsize);
 int64_t softce__split_chunks(const softce__plan *p);
-int softce__split_needs_c(const softce__plan *p);
 void softce__split_row_init(const softce__context *cx, int64_t e, softce__split_row *row);
+/* Phase A: a chunk's lse and its loss terms relative to it (swq = the chunk's sum w q). */
 void softce__split_phase_a(const softce__context *cx, const softce__split_row *row, int64_t c0,
                            int64_t n, softce__split_part *part);
+/* Per row, in chunk order: the row lse and loss from the chunks' parts. */
 void softce__split_combine_a(const softce__context *cx, softce__split_row *row,
                              const softce__split_part *parts, int64_t nchunks);
+/* Phase B: a chunk's gradients (and log_softmax / grad_target) from the row's lse. */
 void softce__split_phase_b(const softce__context *cx, const softce__split_row *row, int64_t c0,
                            int64_t n, softce__split_part *part);
-void softce__split_combine_b(const softce__context *cx, softce__split_row *row,
-                             const softce__split_part *parts, int64_t nchunks);
-void softce__split_phase_c(const softce__context *cx, const softce__split_row *row, int64_t c0,
-                           int64_t n);
 
 #endif
