@@ -80,10 +80,12 @@ install(FILES ${PROJECT_BINARY_DIR}/softce.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT development)
 
 # libsoftce_mpi (mpi/, only when MPI was found): its own export file, loaded by
-# softceConfig.cmake after finding MPI (component "mpi"), and softce_mpi.pc.
+# softceConfig.cmake after finding MPI (component "mpi"), and softce_mpi.pc. Installed by
+# `cmake --install` (components mpi and mpi_dev) but not part of the Debian packages, whose
+# runtime package must not depend on Open MPI.
 if(TARGET softce_mpi)
   install(EXPORT softceMpiTargets NAMESPACE softce::
-    DESTINATION ${SOFTCE_INSTALL_CMAKEDIR} COMPONENT development)
+    DESTINATION ${SOFTCE_INSTALL_CMAKEDIR} COMPONENT mpi_dev)
   set(SOFTCE_MPI_PC_CFLAGS "")
   foreach(_softce_dir IN LISTS MPI_C_INCLUDE_DIRS)
     string(APPEND SOFTCE_MPI_PC_CFLAGS " -I${_softce_dir}")
@@ -93,7 +95,7 @@ if(TARGET softce_mpi)
   configure_file(${PROJECT_SOURCE_DIR}/mpi/softce_mpi.pc.in ${PROJECT_BINARY_DIR}/softce_mpi.pc
                  @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/softce_mpi.pc
-    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT development)
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT mpi_dev)
 endif()
 
 # Man pages (development component), the API reference target `docs` and the docs tests.

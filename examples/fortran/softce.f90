@@ -51,7 +51,22 @@ module softce
         real(c_double) :: label_smoothing
         type(c_ptr) :: weight ! c_loc of a softce_tensor (with the target attribute), or null
         integer(c_int32_t) :: num_threads
-        integer(c_int32_t) :: flags ! uint32_t in C; must be 0
+        integer(c_int32_t) :: flags ! uint32_t in C; 0 or SOFTCE_FLAG_KL (1)
+        ! appended in 1.1.0 (softce_options_init fills them)
+        real(c_double) :: z_loss
+        real(c_double) :: softcap
+        real(c_double) :: logit_scale
+        type(c_ptr) :: sample_weight
+        integer(c_int32_t) :: denominator
+        integer(c_int32_t) :: empty
+        real(c_double) :: denominator_value
+        integer(c_int32_t) :: smoothing
+        integer(c_int32_t) :: reserved
+        type(c_ptr) :: smoothing_prior
+        type(c_ptr) :: out_lse
+        type(c_ptr) :: out_argmax
+        type(c_ptr) :: out_correct
+        type(c_ptr) :: out_z_loss
     end type softce_options
 
     public :: softce_tensor_init, softce_options_init, softce_forward, softce_backward, &

@@ -52,6 +52,21 @@ pub struct softce_options {
     pub weight: *const softce_tensor,
     pub num_threads: i32,
     pub flags: u32,
+    // appended in 1.1.0 (the library fills them with softce_options_init)
+    pub z_loss: f64,
+    pub softcap: f64,
+    pub logit_scale: f64,
+    pub sample_weight: *const softce_tensor,
+    pub denominator: i32,
+    pub empty: i32,
+    pub denominator_value: f64,
+    pub smoothing: i32,
+    pub reserved: i32,
+    pub smoothing_prior: *const softce_tensor,
+    pub out_lse: *const softce_tensor,
+    pub out_argmax: *const softce_tensor,
+    pub out_correct: *const softce_tensor,
+    pub out_z_loss: *const softce_tensor,
 }
 
 extern "C" {

@@ -54,7 +54,7 @@ fn struct_layouts_match_the_header() {
     // x86_64 / aarch64 (LP64): the sizes the C compiler gives (a mismatch is also caught by the
     // library, which checks struct_size: every other test would fail with STRUCT_SIZE).
     assert_eq!(std::mem::size_of::<ffi::softce_tensor>(), 152);
-    assert_eq!(std::mem::size_of::<ffi::softce_options>(), 40);
+    assert_eq!(std::mem::size_of::<ffi::softce_options>(), 136);
 }
 
 #[test]
