@@ -35,12 +35,12 @@ static inline vf vf_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
 static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm256_fmsub_ps(a, b, c); }
+static inline vf vf_fnmadd(vf a, vf b, vf c) { return _mm256_fnmadd_ps(a, b, c); }
 /* c != 0 ? v : 0 (NaN c keeps v). */
 static inline vf vf_nz(vf c, vf v) {
     return _mm256_and_ps(_mm256_cmp_ps(c, _mm256_setzero_ps(), _CMP_NEQ_UQ), v);
 }
 static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
-static inline vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
 static inline T vf_hmax(vf v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -52,21 +52,22 @@ static inline void vf_widen(vf v, vd h[VH]) {
     h[0] = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
     h[1] = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
 }
-static inline vf vf_tanh(vf y) { return softce__tanh_f32x8(y); }
 /* Back from double lanes (round to nearest). */
 static inline vf vf_narrow(const vd h[VH]) {
     return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(h[0])),
                                 _mm256_cvtpd_ps(h[1]), 1);
 }
-/* Whether any lane has |v| < c. */
-static inline int vf_any_abs_lt(vf v, T c) {
-    vf av = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
-    return _mm256_movemask_ps(_mm256_cmp_ps(av, _mm256_set1_ps(c), _CMP_LT_OQ)) != 0;
+/* cap tanh(k x) (tanh_avx*.h) except the lanes with |k x| <= 2^-12, left to the caller:
+ *tiny is set when any lane may be one. */
+static inline vf vf_softcap(vf x, const vf q[5], vf vfar, vf vtiny, vf khi, vf klo, vf chi, vf clo,
+                            vf shi, vf slo, int folded, int split, int unit, int *tiny) {
+    return softce__softcap_f32x8(x, q, vfar, vtiny, khi, klo, chi, clo, shi, slo, folded, split,
+                                 unit, tiny);
 }
-/* |v| < c ? a : b (NaN v: b). */
+/* |v| < c ? a : b (NaN v: a). */
 static inline vf vf_select_abs_lt(vf v, T c, vf a, vf b) {
     vf av = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
-    return _mm256_blendv_ps(b, a, _mm256_cmp_ps(av, _mm256_set1_ps(c), _CMP_LT_OQ));
+    return _mm256_blendv_ps(b, a, _mm256_cmp_ps(av, _mm256_set1_ps(c), _CMP_NGE_UQ));
 }
 
 static inline vd vd_set1(double a) { return _mm256_set1_pd(a); }

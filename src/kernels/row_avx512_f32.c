@@ -28,31 +28,33 @@ static inline vf vf_sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
 static inline vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm512_fmsub_ps(a, b, c); }
+static inline vf vf_fnmadd(vf a, vf b, vf c) { return _mm512_fnmadd_ps(a, b, c); }
 /* c != 0 ? v : 0 (NaN c keeps v). */
 static inline vf vf_nz(vf c, vf v) {
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(c, _mm512_setzero_ps(), _CMP_NEQ_UQ), v);
 }
 static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
-static inline vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
 static inline T vf_hmax(vf v) { return _mm512_reduce_max_ps(v); }
 static inline vf vf_exp(vf x) { return softce__exp_f32x16(x); }
 static inline void vf_widen(vf v, vd h[VH]) {
     h[0] = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
     h[1] = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
 }
-static inline vf vf_tanh(vf y) { return softce__tanh_f32x16(y); }
 /* Back from double lanes (round to nearest). */
 static inline vf vf_narrow(const vd h[VH]) {
     return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(h[0])), _mm512_cvtpd_ps(h[1]),
                               1);
 }
-/* Whether any lane has |v| < c. */
-static inline int vf_any_abs_lt(vf v, T c) {
-    return _mm512_cmp_ps_mask(_mm512_abs_ps(v), _mm512_set1_ps(c), _CMP_LT_OQ) != 0;
+/* cap tanh(k x) (tanh_avx*.h) except the lanes with |k x| <= 2^-12, left to the caller:
+ *tiny is set when any lane may be one. */
+static inline vf vf_softcap(vf x, const vf q[5], vf vfar, vf vtiny, vf khi, vf klo, vf chi, vf clo,
+                            vf shi, vf slo, int folded, int split, int unit, int *tiny) {
+    return softce__softcap_f32x16(x, q, vfar, vtiny, khi, klo, chi, clo, shi, slo, folded, split,
+                                  unit, tiny);
 }
-/* |v| < c ? a : b (NaN v: b). */
+/* |v| < c ? a : b (NaN v: a). */
 static inline vf vf_select_abs_lt(vf v, T c, vf a, vf b) {
-    __mmask16 k = _mm512_cmp_ps_mask(_mm512_abs_ps(v), _mm512_set1_ps(c), _CMP_LT_OQ);
+    __mmask16 k = _mm512_cmp_ps_mask(_mm512_abs_ps(v), _mm512_set1_ps(c), _CMP_NGE_UQ);
     return _mm512_mask_blend_ps(k, b, a);
 }
 

@@ -28,24 +28,34 @@ static inline vf vf_sub(vf a, vf b) { return _mm512_sub_pd(a, b); }
 static inline vf vf_mul(vf a, vf b) { return _mm512_mul_pd(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm512_fmadd_pd(a, b, c); }
 static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm512_fmsub_pd(a, b, c); }
+static inline vf vf_fnmadd(vf a, vf b, vf c) { return _mm512_fnmadd_pd(a, b, c); }
 /* c != 0 ? v : 0 (NaN c keeps v). */
 static inline vf vf_nz(vf c, vf v) {
     return _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(c, _mm512_setzero_pd(), _CMP_NEQ_UQ), v);
 }
 static inline vf vf_max(vf a, vf b) { return _mm512_max_pd(a, b); }
-static inline vf vf_min(vf a, vf b) { return _mm512_min_pd(a, b); }
 static inline T vf_hmax(vf v) { return _mm512_reduce_max_pd(v); }
 static inline vf vf_exp(vf x) { return softce__exp_f64x8(x); }
 static inline void vf_widen(vf v, vd h[VH]) { h[0] = v; }
-static inline vf vf_tanh(vf y) { return softce__tanh_f64x8(y); }
 static inline vf vf_narrow(const vd h[VH]) { return h[0]; }
+static inline vf vf_tanh(vf y) { return softce__tanh_f64x8(y); }
 /* Whether any lane has |v| < c. */
 static inline int vf_any_abs_lt(vf v, T c) {
     return _mm512_cmp_pd_mask(_mm512_abs_pd(v), _mm512_set1_pd(c), _CMP_LT_OQ) != 0;
 }
-/* |v| < c ? a : b (NaN v: b). */
+/* cap tanh(k x) by tanh(y), y = k x; *tiny: whether any lane has
+   |y| < 2^-27 (the caller replaces those lanes). */
+static inline vf vf_softcap(vf x, const vf q[5], vf vfar, vf vtiny, vf khi, vf klo, vf chi, vf clo,
+                            vf shi, vf slo, int folded, int split, int unit, int *tiny) {
+    (void)q, (void)vfar, (void)vtiny, (void)klo, (void)shi, (void)slo, (void)folded;
+    (void)split, (void)unit; /* klo is 0 in f64 */
+    const vf y = vf_mul(khi, x), t = vf_tanh(y);
+    *tiny = vf_any_abs_lt(y, 0x1p-27);
+    return vf_fmadd(chi, t, vf_mul(clo, t));
+}
+/* |v| < c ? a : b (NaN v: a). */
 static inline vf vf_select_abs_lt(vf v, T c, vf a, vf b) {
-    __mmask8 k = _mm512_cmp_pd_mask(_mm512_abs_pd(v), _mm512_set1_pd(c), _CMP_LT_OQ);
+    __mmask8 k = _mm512_cmp_pd_mask(_mm512_abs_pd(v), _mm512_set1_pd(c), _CMP_NGE_UQ);
     return _mm512_mask_blend_pd(k, b, a);
 }
 

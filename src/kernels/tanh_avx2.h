@@ -1,16 +1,16 @@
 /*
  * Vectorised tanh for AVX2+FMA (include only from files compiled with -mavx2 -mfma), for
  * the softcap transform. With a = |y|:
- *   a < 0.75:  tanh a = a + a^3 P(a^2), P a Chebyshev fit of (tanh a - a) / a^3 made for this
- *              library (degree 5 in a^2 for f32, 12 for f64): no cancellation near 0;
- *   a >= 0.75: tanh a = 1 - 2 / (exp(2a) + 1) with the vector exp of exp_avx2.h (1 / d by
+ *   f32, a < 0.75: tanh y = y + y u P(u), u = y^2, P of degree 4, as tanh_avx512.h (and
+ *              the softcap form softce__softcap_f32x8 taking the leading term as scale x);
+ *   f64, a < 0.75: the same on a with P of degree 12 (a Chebyshev fit); no cancellation near 0;
+ *   above:     tanh a = 1 - 2 / (exp(2a) + 1) with the vector exp of exp_avx2.h (1 / d by
  *              a division); a is first clamped to 9.5 (f32) / 19.5 (f64), where tanh already
  *              rounds to 1, so exp never overflows and +-inf give +-1; this branch is skipped
  *              when no lane needs it;
  *   a below 2^-12 (f32) / 2^-27 (f64): tanh a = a (it rounds to a; no denormal arithmetic);
  * and the sign of y copied back (tanh(-0) = -0). NaN -> NaN. Measured by
- * tests/kernels/test_kernel_transform (every f32 with --exhaustive): f32 <= 1.04 ulp, f64 <= 1.0
- * ulp on samples; see docs/numerics.md.
+ * tests/kernels/test_kernel_transform (every f32 with --exhaustive): see docs/numerics.md.
  */
 #ifndef SOFTCE_TANH_AVX2_H
 #define SOFTCE_TANH_AVX2_H
@@ -18,28 +18,60 @@
 #include <immintrin.h>
 
 #include "kernels/exp_avx2.h"
+#include "kernels/tanh_poly.h"
 
-static inline __m256 softce__tanh_f32x8(__m256 y) {
-    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
-    const __m256 a = _mm256_andnot_ps(sign, y);
-    /* near 0: a + a^3 P(a^2) on a clamped to >= 2^-12 */
-    const __m256 s = _mm256_max_ps(a, _mm256_set1_ps(0x1p-12f));
-    const __m256 u = _mm256_mul_ps(s, s);
-    __m256 p = _mm256_set1_ps(0.00190950243f);
-    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(-0.00793380756f));
-    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(0.021615319f));
-    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(-0.0539358519f));
-    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(0.133331791f));
-    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(-0.333333313f));
-    __m256 r = _mm256_fmadd_ps(_mm256_mul_ps(s, u), p, s);
-    const __m256 far = _mm256_cmp_ps(a, _mm256_set1_ps(0.75f), _CMP_NLT_UQ); /* or NaN */
-    if (!_mm256_testz_ps(far, far)) { /* 1 - 2 / (e^2a + 1); min(c, a) keeps a NaN a */
-        const __m256 c = _mm256_min_ps(_mm256_set1_ps(9.5f), a);
-        const __m256 d = _mm256_add_ps(softce__exp_f32x8(_mm256_add_ps(c, c)), one);
-        r = _mm256_blendv_ps(r, _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), d)), far);
+/* The softcap cap tanh(k x) in f32 as softce__softcap_f32x16 of tanh_avx512.h (the leading term
+   scale x, 1 / d by a division); lanes with |k x| <= 2^-12 set *tiny for the caller. */
+static inline __m256 softce__softcap_f32x8(__m256 x, const __m256 q[5], __m256 vfar, __m256 vtiny,
+                                           __m256 khi, __m256 klo, __m256 chi, __m256 clo,
+                                           __m256 shi, __m256 slo, int folded, int split, int unit,
+                                           int *tiny) {
+    const __m256 sx = unit ? x : _mm256_fmadd_ps(shi, x, _mm256_mul_ps(slo, x));
+    const __m256 y = folded ? x : _mm256_mul_ps(khi, x);
+    const __m256 u = _mm256_mul_ps(y, y);
+    __m256 p = _mm256_fmadd_ps(q[4], u, q[3]);
+    p = _mm256_fmadd_ps(p, u, q[2]);
+    p = _mm256_fmadd_ps(p, u, q[1]);
+    p = _mm256_fmadd_ps(p, u, q[0]);
+    __m256 z = _mm256_fmadd_ps(_mm256_mul_ps(sx, u), p, sx);
+    /* u >= 0.75^2 or NaN: the exp branch; u <= 2^-24: |k x| <= 2^-12 */
+    const __m256 far = _mm256_cmp_ps(u, vfar, _CMP_NLT_UQ);
+    const __m256 low = _mm256_cmp_ps(u, vtiny, _CMP_LE_OQ);
+    const __m256 any = _mm256_or_ps(far, low);
+    *tiny = 0;
+    if (!_mm256_testz_ps(any, any)) {
+        *tiny = !_mm256_testz_ps(low, low);
+        if (!_mm256_testz_ps(far, far)) { /* min(9.5, NaN) is NaN */
+            const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+            const __m256 ya =
+                _mm256_andnot_ps(sign, (split ? _mm256_fmadd_ps(khi, x, _mm256_mul_ps(klo, x))
+                                              : _mm256_mul_ps(khi, x)));
+            const __m256 c = _mm256_min_ps(_mm256_set1_ps(9.5f), ya);
+            const __m256 d = _mm256_add_ps(softce__exp_f32x8(_mm256_add_ps(c, c)), one);
+            __m256 t = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), d));
+            t = _mm256_fmadd_ps(chi, t, _mm256_mul_ps(clo, t));
+            z = _mm256_blendv_ps(z, _mm256_or_ps(t, _mm256_and_ps(sign, x)), far);
+        }
     }
-    r = _mm256_blendv_ps(r, a, _mm256_cmp_ps(a, _mm256_set1_ps(0x1p-12f), _CMP_LT_OQ));
-    return _mm256_or_ps(r, _mm256_and_ps(sign, y));
+    return z;
+}
+
+/* tanh y: the softcap with k = cap = scale = 1, its tiny lanes y itself. */
+static inline __m256 softce__tanh_f32x8(__m256 y) {
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    const __m256 q[5] = {
+        _mm256_set1_ps((float)SOFTCE_TANH_F32_P0), _mm256_set1_ps((float)SOFTCE_TANH_F32_P1),
+        _mm256_set1_ps((float)SOFTCE_TANH_F32_P2), _mm256_set1_ps((float)SOFTCE_TANH_F32_P3),
+        _mm256_set1_ps((float)SOFTCE_TANH_F32_P4)};
+    int tiny;
+    __m256 r = softce__softcap_f32x8(y, q, _mm256_set1_ps((float)SOFTCE_TANH_F32_FAR),
+                                     _mm256_set1_ps((float)SOFTCE_TANH_F32_TINY), one, zero, one,
+                                     zero, one, zero, 1, 0, 1, &tiny);
+    if (tiny) {
+        const __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), y);
+        r = _mm256_blendv_ps(r, y, _mm256_cmp_ps(a, _mm256_set1_ps(0x1p-12f), _CMP_LT_OQ));
+    }
+    return r;
 }
 
 static inline __m256d softce__tanh_f64x4(__m256d y) {

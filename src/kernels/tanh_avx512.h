@@ -1,15 +1,19 @@
 /*
  * Vectorised tanh for AVX-512 (include only from files compiled with the AVX-512 flags), for
  * the softcap transform. With a = |y|:
- *   a < 0.75:  tanh a = a + a^3 P(a^2), P a Chebyshev fit of (tanh a - a) / a^3 made for this
- *              library (degree 5 in a^2 for f32, 12 for f64): no cancellation near 0;
- *   a >= 0.75: tanh a = 1 - 2 / (exp(2a) + 1) with the vector exp of exp_avx512.h (1 / d by
+ *   f32, a < 0.75: tanh y = y + y u P(u), u = y^2, P of degree 4, a minimax fit of
+ *              (tanh a - a) / a^3 for the relative error of tanh made for this library (fit
+ *              error 0.55 2^-24); the softcap form cap tanh(k x) (softce__softcap_f32x16) takes
+ *              the leading term as scale x;
+ *   f64, a < 0.75: the same on a with P of degree 12 (a Chebyshev fit); no cancellation near 0;
+ *   above:     tanh a = 1 - 2 / (exp(2a) + 1) with the vector exp of exp_avx512.h (1 / d by
  *              rcp14 and one Newton step for f32, a division for f64); a is first clamped to 9.5
  * (f32) / 19.5 (f64), where tanh already rounds to 1, so exp never overflows and +-inf give +-1;
- * this branch is skipped when no lane needs it; a below 2^-12 (f32) / 2^-27 (f64): tanh a = a (it
- * rounds to a; no denormal arithmetic); and the sign of y copied back (tanh(-0) = -0). NaN -> NaN.
- * Measured by tests/kernels/test_kernel_transform (every f32 with --exhaustive): f32 <= 1.04 ulp,
- * f64 <= 1.0 ulp on samples; see docs/numerics.md.
+ * this branch is skipped when no lane needs it; a below 2^-12 (f32) / 2^-27 (f64): tanh a = a
+ * (it rounds to a; for f32 computed after the polynomial, whose subnormal u (a < 2^-63) is then
+ * slow but harmless); and the sign of y copied back (tanh(-0) = -0).
+ * NaN -> NaN. Measured by tests/kernels/test_kernel_transform (every f32 with --exhaustive): see
+ * docs/numerics.md.
  */
 #ifndef SOFTCE_TANH_AVX512_H
 #define SOFTCE_TANH_AVX512_H
@@ -17,32 +21,73 @@
 #include <immintrin.h>
 
 #include "kernels/exp_avx512.h"
+#include "kernels/tanh_poly.h"
 
-static inline __m512 softce__tanh_f32x16(__m512 y) {
-    const __m512 sign = _mm512_set1_ps(-0.0f), one = _mm512_set1_ps(1.0f);
-    const __m512 a = _mm512_andnot_ps(sign, y);
-    /* near 0: a + a^3 P(a^2) on a clamped to >= 2^-12 */
-    const __m512 s = _mm512_max_ps(a, _mm512_set1_ps(0x1p-12f));
-    const __m512 u = _mm512_mul_ps(s, s);
-    __m512 p = _mm512_set1_ps(0.00190950243f);
-    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(-0.00793380756f));
-    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.021615319f));
-    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(-0.0539358519f));
-    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.133331791f));
-    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(-0.333333313f));
-    __m512 r = _mm512_fmadd_ps(_mm512_mul_ps(s, u), p, s);
-    const __mmask16 far = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.75f), _CMP_NLT_UQ); /* or NaN */
-    if (far) { /* 1 - 2 / (e^2a + 1); min(c, a) keeps a NaN a */
-        const __m512 c = _mm512_min_ps(_mm512_set1_ps(9.5f), a);
-        const __m512 d = _mm512_add_ps(softce__exp_f32x16(_mm512_add_ps(c, c)), one);
-        /* 1 / d by rcp14 and one Newton step (relative error ~2^-28 before rounding): a
-           division would cost more than the rest of the function */
-        __m512 q = _mm512_rcp14_ps(d);
-        q = _mm512_fmadd_ps(q, _mm512_fnmadd_ps(d, q, one), q);
-        r = _mm512_mask_mov_ps(r, far, _mm512_fnmadd_ps(_mm512_set1_ps(2.0f), q, one));
+/* The softcap cap tanh(k x) in f32, k = scale / cap = khi + klo and cap = chi + clo split toward
+   zero (split: klo != 0), scale = shi + slo (unit: scale is 1). For k |x| < 0.75 it is
+   sx + sx u Q(u), sx = scale x: the leading term is scale x itself (x when unit), so neither k nor
+   cap rounds into it and the rounding of u only enters the correction term (at most 18 % of the
+   result). folded: u = x^2 and q_i = P_i k^(2i+2) (tanh_poly.h), else u = (khi x)^2 and q_i = P_i;
+   vfar and vtiny are the u of |k x| = 0.75 and 2^-12. 8 vector operations when unit and folded,
+   the branch and the tiny test sharing one mask test. Above, cap (1 - 2 / (e^2a + 1)) on
+   a = |k x|. Lanes with |k x| <= 2^-12 set *tiny for the caller to replace; NaN -> NaN,
+   +-inf -> +-cap. */
+static inline __m512 softce__softcap_f32x16(__m512 x, const __m512 q[5], __m512 vfar, __m512 vtiny,
+                                            __m512 khi, __m512 klo, __m512 chi, __m512 clo,
+                                            __m512 shi, __m512 slo, int folded, int split, int unit,
+                                            int *tiny) {
+    const __m512 sx = unit ? x : _mm512_fmadd_ps(shi, x, _mm512_mul_ps(slo, x));
+    const __m512 y = folded ? x : _mm512_mul_ps(khi, x);
+    const __m512 u = _mm512_mul_ps(y, y);
+    __m512 p = _mm512_fmadd_ps(q[4], u, q[3]);
+    p = _mm512_fmadd_ps(p, u, q[2]);
+    p = _mm512_fmadd_ps(p, u, q[1]);
+    p = _mm512_fmadd_ps(p, u, q[0]);
+    __m512 z = _mm512_fmadd_ps(_mm512_mul_ps(sx, u), p, sx);
+    /* u >= 0.75^2 or NaN: the exp branch; u <= 2^-24: |k x| <= 2^-12 */
+    const __mmask16 far = _mm512_cmp_ps_mask(u, vfar, _CMP_NLT_UQ);
+    const __mmask16 low = _mm512_cmp_ps_mask(u, vtiny, _CMP_LE_OQ);
+    *tiny = 0;
+    if (_kortestz_mask16_u8(far, low) == 0) {
+        *tiny = low != 0;
+        if (far) { /* c = min(a, 9.5): tanh rounds to 1 above; min(9.5, NaN) is NaN */
+            const __m512 one = _mm512_set1_ps(1.0f);
+            const __m512 ya = _mm512_abs_ps(
+                (split ? _mm512_fmadd_ps(khi, x, _mm512_mul_ps(klo, x)) : _mm512_mul_ps(khi, x)));
+            const __m512 c = _mm512_min_ps(_mm512_set1_ps(9.5f), ya);
+            const __m512 d = _mm512_add_ps(softce__exp_f32x16(_mm512_add_ps(c, c)), one);
+            /* 1 / d by rcp14 and one Newton step (relative error ~2^-28 before rounding): a
+               division would cost more than the rest of the function */
+            __m512 rd = _mm512_rcp14_ps(d);
+            rd = _mm512_fmadd_ps(rd, _mm512_fnmadd_ps(d, rd, one), rd);
+            __m512 t = _mm512_fnmadd_ps(_mm512_set1_ps(2.0f), rd, one);
+            t = _mm512_fmadd_ps(chi, t, _mm512_mul_ps(clo, t));
+            /* t with the sign bit of x (of k x: scale > 0) */
+            z = _mm512_mask_mov_ps(z, far,
+                                   _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
+                                       _mm512_castps_si512(t), _mm512_castps_si512(x),
+                                       _mm512_set1_epi32((int)0x80000000u), 0xD8)));
+        }
     }
-    r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1p-12f), _CMP_LT_OQ), a);
-    return _mm512_or_ps(r, _mm512_and_ps(sign, y));
+    return z;
+}
+
+/* tanh y: the softcap with k = cap = scale = 1, its tiny lanes y itself. */
+static inline __m512 softce__tanh_f32x16(__m512 y) {
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    const __m512 q[5] = {
+        _mm512_set1_ps((float)SOFTCE_TANH_F32_P0), _mm512_set1_ps((float)SOFTCE_TANH_F32_P1),
+        _mm512_set1_ps((float)SOFTCE_TANH_F32_P2), _mm512_set1_ps((float)SOFTCE_TANH_F32_P3),
+        _mm512_set1_ps((float)SOFTCE_TANH_F32_P4)};
+    int tiny;
+    __m512 r = softce__softcap_f32x16(y, q, _mm512_set1_ps((float)SOFTCE_TANH_F32_FAR),
+                                      _mm512_set1_ps((float)SOFTCE_TANH_F32_TINY), one, zero, one,
+                                      zero, one, zero, 1, 0, 1, &tiny);
+    if (tiny) {
+        const __m512 a = _mm512_abs_ps(y);
+        r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1p-12f), _CMP_LT_OQ), y);
+    }
+    return r;
 }
 
 static inline __m512d softce__tanh_f64x8(__m512d y) {

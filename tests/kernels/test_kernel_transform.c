@@ -1,6 +1,7 @@
 /*
  * The logit transform (softcap / logit_scale) and its chain rule of every SIMD row table:
- * - transform with a softcap against a higher-precision reference cap * tanh(scale x / cap):
+ * - transform with a softcap against a higher-precision reference cap * tanh(scale x / cap)
+ *   (also on the unsplit and unfolded paths of the f32 softcap):
  *   f32 over every 61st float (every float with --exhaustive), f64 on random samples; the
  *   largest error in ulps of the result is printed and must be <= 3 (f32) / 4 (f64);
  *   scale = cap = 1 measures the vector tanh itself;
@@ -29,8 +30,11 @@
 enum { BATCH = 4096, MAXN = 70 };
 static uint32_t float_stride = 61; /* 1 with --exhaustive */
 
-/* The (scale, cap) pairs measured: tanh itself, a typical softcap, inexact coefficients. */
-static const double caps[][2] = {{1.0, 1.0}, {1.0, 30.0}, {0.37, 15.3}};
+/* The (scale, cap) pairs measured: tanh itself, a typical softcap, inexact coefficients, and the
+   other paths of the f32 softcap (tanh_avx*.h): scale / cap exact (no split) with scale != 1,
+   and scale / cap outside 2^-8 .. 2^8 (not folded). */
+static const double caps[][2] = {{1.0, 1.0}, {1.0, 30.0},   {0.37, 15.3},
+                                 {2.0, 4.0}, {1.0, 1000.0}, {300.0, 1.0}};
 
 static float f32_of_bits(uint32_t u) {
     float f;
@@ -262,7 +266,8 @@ static void test_fused_t(void **state) {
     if (!ktable_runnable(t))
         skip();
     const int kinds[] = {KROW_NORMAL, KROW_WIDE, KROW_NEGINF, KROW_POSINF, KROW_NAN};
-    const double sc[][2] = {{1.0, 30.0}, {0.37, 15.3}, {2.5, 0.0}, {1.0, 1.0}};
+    const double sc[][2] = {{1.0, 30.0}, {0.37, 15.3}, {2.5, 0.0},
+                            {1.0, 1.0},  {2.0, 4.0},   {1.0, 1000.0}};
     uint64_t rng = 23;
     int failures = 0;
     for (int64_t n = 1; n <= MAXN + 1; n++) {

@@ -1,0 +1,19 @@
+/*
+ * The f32 polynomial of the vector tanh (tanh_avx2.h, tanh_avx512.h): for |a| < 0.75,
+ * tanh a = a + a u P(u), u = a^2, P(u) = P0 + P1 u + ... + P4 u^4, a minimax fit (Lawson's
+ * iteratively reweighted least squares, 40 digits, mpmath) of (tanh a - a) / a^3 weighted for
+ * the relative error of tanh a, made for this library: fit error 0.55 2^-24. The softcap folds
+ * (scale / cap)^(2i+2) into P_i (row_simd.inc: cap_coef_of).
+ */
+#ifndef SOFTCE_TANH_POLY_H
+#define SOFTCE_TANH_POLY_H
+
+#define SOFTCE_TANH_F32_P0 -0.333330684
+#define SOFTCE_TANH_F32_P1 0.133265210
+#define SOFTCE_TANH_F32_P2 -0.0533902503
+#define SOFTCE_TANH_F32_P3 0.0196648967
+#define SOFTCE_TANH_F32_P4 -0.00476947825
+#define SOFTCE_TANH_F32_FAR 0.5625   /* u = a^2 from which the exp branch is taken (a >= 0.75) */
+#define SOFTCE_TANH_F32_TINY 0x1p-24 /* u up to which tanh a rounds to a (a <= 2^-12) */
+
+#endif
