@@ -9,6 +9,8 @@
  *
  *   bench_options [--reps N] [--threads 1,2] [--shapes 4096x32000,65536x1000]
  */
+#include "bench.h"
+
 #include <softce/softce.h>
 
 #include <stdint.h>
@@ -38,22 +40,6 @@ static float rng_unit(uint64_t *s) { return (float)(rng_next(s) >> 40) * 0x1p-24
 static float *alloc_f32(int64_t count) {
     size_t bytes = ((size_t)count * sizeof(float) + ALIGN - 1) / ALIGN * ALIGN;
     return aligned_alloc(ALIGN, bytes ? bytes : ALIGN);
-}
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* Logits uniform in [-spread, spread), by default [-30, 30): a quarter of them have |x| / 30 >=
@@ -113,9 +99,9 @@ static double run(problem *p, int soft, int with_options, int threads) {
         o.softcap = 30.0;
         o.sample_weight = &sw;
     }
-    double t0 = now();
+    double t0 = bench_now();
     softce_status st = softce_forward_backward(&o, &x, &t, NULL, &loss, &g);
-    double t1 = now();
+    double t1 = bench_now();
     if (st != SOFTCE_OK) {
         fprintf(stderr, "softce_forward_backward: %s\n", softce_last_error());
         return -1.0;
@@ -140,7 +126,7 @@ static int parse_list(const char *s, int64_t out[][2], int pairs) {
     return k;
 }
 
-static int bench_shape(int64_t n, int64_t c, int64_t threads[][2], int nthreads, int reps) {
+static int run_shape(int64_t n, int64_t c, int64_t threads[][2], int nthreads, int reps) {
     problem p;
     if (problem_init(&p, n, c) != 0) {
         fprintf(stderr, "out of memory for %lldx%lld\n", (long long)n, (long long)c);
@@ -158,7 +144,7 @@ static int bench_shape(int64_t n, int64_t c, int64_t threads[][2], int nthreads,
                 tp[r] = run(&p, soft, 0, th);
                 to[r] = run(&p, soft, 1, th);
             }
-            double mp = median(tp, reps), mo = median(to, reps);
+            double mp = bench_median(tp, reps), mo = bench_median(to, reps);
             char name[48];
             snprintf(name, sizeof name, "%lldx%lld", (long long)n, (long long)c);
             printf("%-12s %-4s %7d %10.2f %10.2f %10.2f %9.2f %7.3f\n", name,
@@ -201,7 +187,7 @@ int main(int argc, char **argv) {
            "opts_ms", "plain_GB/s", "opts_GB/s", "ratio");
     for (int s = 0; s < nshapes; s++)
         if (shapes[s][1] <= 0 ||
-            bench_shape(shapes[s][0], shapes[s][1], threads, nthreads, reps) != 0)
+            run_shape(shapes[s][0], shapes[s][1], threads, nthreads, reps) != 0)
             return 1;
     return 0;
 }
