@@ -59,8 +59,7 @@ softce_status softce_tensor_init(softce_tensor *t, softce_dtype dtype, int32_t n
         return softce__fail(SOFTCE_ERROR_NULL_POINTER, "softce_tensor_init: %s is NULL",
                             t ? "shape" : "t");
     if (softce__dtype_size(dtype) == 0)
-        return softce__fail(SOFTCE_ERROR_DTYPE, "softce_tensor_init: unknown dtype %d",
-                            (int)dtype);
+        return softce__fail(SOFTCE_ERROR_DTYPE, "softce_tensor_init: unknown dtype %d", (int)dtype);
     if (ndim < 0 || ndim > SOFTCE_MAX_DIMS)
         return softce__fail(SOFTCE_ERROR_NDIM, "softce_tensor_init: ndim = %d is outside [0, %d]",
                             (int)ndim, SOFTCE_MAX_DIMS);
@@ -87,12 +86,20 @@ softce_status softce_tensor_init(softce_tensor *t, softce_dtype dtype, int32_t n
     return SOFTCE_OK;
 }
 
-static softce_status run(softce__op op, const softce_options *opts,
-                         const softce_tensor *const slots[SOFTCE__NUM_SLOTS]) {
+/* Validates and runs a call; topk: a sparse top-k target with `rest` (else rest is unused). */
+static softce_status run_call(softce__op op, const softce_options *opts,
+                              const softce_tensor *const slots[SOFTCE__NUM_SLOTS], int topk,
+                              int32_t rest) {
     softce__clear_error();
     softce__plan plan;
-    softce_status st = softce__validate(op, opts, slots, &plan);
+    softce_status st = topk ? softce__validate_topk(op, opts, slots, rest, &plan)
+                            : softce__validate(op, opts, slots, &plan);
     return st == SOFTCE_OK ? softce__run(&plan) : st;
+}
+
+static softce_status run(softce__op op, const softce_options *opts,
+                         const softce_tensor *const slots[SOFTCE__NUM_SLOTS]) {
+    return run_call(op, opts, slots, 0, 0);
 }
 
 softce_status softce_forward(const softce_options *opts, const softce_tensor *logits,
@@ -122,8 +129,7 @@ softce_status softce_backward(const softce_options *opts, const softce_tensor *l
 
 softce_status softce_forward_backward(const softce_options *opts, const softce_tensor *logits,
                                       const softce_tensor *target, const softce_tensor *grad_loss,
-                                      const softce_tensor *loss,
-                                      const softce_tensor *grad_logits) {
+                                      const softce_tensor *loss, const softce_tensor *grad_logits) {
     const softce_tensor *s[SOFTCE__NUM_SLOTS] = {0};
     s[SOFTCE__LOGITS] = logits;
     s[SOFTCE__TARGET] = target;
@@ -143,10 +149,7 @@ softce_status softce_log_softmax(const softce_options *opts, const softce_tensor
 
 static softce_status run_topk(softce__op op, const softce_options *opts,
                               const softce_tensor *const slots[SOFTCE__NUM_SLOTS], int32_t rest) {
-    softce__clear_error();
-    softce__plan plan;
-    softce_status st = softce__validate_topk(op, opts, slots, rest, &plan);
-    return st == SOFTCE_OK ? softce__run(&plan) : st;
+    return run_call(op, opts, slots, 1, rest);
 }
 
 softce_status softce_topk_forward(const softce_options *opts, const softce_tensor *logits,
@@ -163,10 +166,9 @@ softce_status softce_topk_forward(const softce_options *opts, const softce_tenso
 }
 
 softce_status softce_topk_backward(const softce_options *opts, const softce_tensor *logits,
-                                   const softce_tensor *topk_index,
-                                   const softce_tensor *topk_prob, int32_t rest,
-                                   const softce_tensor *grad_loss, const softce_tensor *lse,
-                                   const softce_tensor *grad_logits,
+                                   const softce_tensor *topk_index, const softce_tensor *topk_prob,
+                                   int32_t rest, const softce_tensor *grad_loss,
+                                   const softce_tensor *lse, const softce_tensor *grad_logits,
                                    const softce_tensor *grad_prob) {
     const softce_tensor *s[SOFTCE__NUM_SLOTS] = {0};
     s[SOFTCE__LOGITS] = logits;

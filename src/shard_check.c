@@ -170,6 +170,20 @@ static void take_logits_shape(softce__shard *sh, const softce_tensor *lg) {
     sh->Cs = lg->shape[cax];
 }
 
+/* After softce__validate(): the shard's kind, shape and class range, and its stats tensor. */
+static softce_status take_shard(softce__shard *sh, const softce__plan *plan,
+                                const softce_tensor *logits, int64_t class_offset,
+                                int64_t num_classes, const softce_tensor *stats) {
+    softce_status rc;
+    sh->soft = plan->soft;
+    take_logits_shape(sh, logits);
+    if ((rc = check_range(class_offset, num_classes, sh->Cs)) != SOFTCE_OK)
+        return rc;
+    sh->C = num_classes;
+    sh->c0 = class_offset;
+    return check_stats_tensor(stats, "stats", sh, 0);
+}
+
 static void view_inputs(softce__shard *sh, const softce_tensor *logits,
                         const softce_tensor *target) {
     view_logits(&sh->x, logits);
@@ -209,13 +223,7 @@ softce_status softce__shard_check_stats(const softce_options *opts, const softce
     softce__plan plan;
     if ((rc = softce__validate(SOFTCE__OP_FORWARD, &o, s, &plan)) != SOFTCE_OK)
         return rc;
-    sh->soft = plan.soft;
-    take_logits_shape(sh, logits);
-    if ((rc = check_range(class_offset, num_classes, sh->Cs)) != SOFTCE_OK)
-        return rc;
-    sh->C = num_classes;
-    sh->c0 = class_offset;
-    if ((rc = check_stats_tensor(stats, "stats", sh, 0)) != SOFTCE_OK)
+    if ((rc = take_shard(sh, &plan, logits, class_offset, num_classes, stats)) != SOFTCE_OK)
         return rc;
     if (sh->E > 0 && (rc = softce__check_no_self_overlap(stats, "stats")) != SOFTCE_OK)
         return rc;
@@ -259,13 +267,7 @@ softce_status softce__shard_check_backward(const softce_options *opts, const sof
     softce__plan plan;
     if ((rc = softce__validate(SOFTCE__OP_BACKWARD, &o, s, &plan)) != SOFTCE_OK)
         return rc;
-    sh->soft = plan.soft;
-    take_logits_shape(sh, logits);
-    if ((rc = check_range(class_offset, num_classes, sh->Cs)) != SOFTCE_OK)
-        return rc;
-    sh->C = num_classes;
-    sh->c0 = class_offset;
-    if ((rc = check_stats_tensor(stats, "stats", sh, 0)) != SOFTCE_OK)
+    if ((rc = take_shard(sh, &plan, logits, class_offset, num_classes, stats)) != SOFTCE_OK)
         return rc;
     const softce_tensor *in[1] = {stats};
     const char *const names[1] = {"stats"};
