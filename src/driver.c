@@ -284,31 +284,67 @@ static void run_block(const softce__context *cx, int64_t b, int tid) {
                                 : softce__rows_block(cx, e0, e1, mine);
 }
 
-/* Split mode: one parallel region over (row, chunk) items: phase A, the serial per-row combine
-   (in chunk order), then phase B unless the call is forward only. Two barriers at most,
-   never one per row; forward has none inside (its combine runs after the region). */
-static void run_split_phases(const softce__context *cx, int nt, softce__split_row *rows,
-                             softce__split_part *parts) {
+/* Split mode with at least as many rows as threads: whole rows per thread, no barrier. Each
+   row runs phase A over its chunks, its combine, then phase B in reverse chunk order (the
+   chunks phase A touched last are still in L2). Forward combines after the region. */
+static void split_by_rows(const softce__context *cx, int nt, softce__split_row *rows,
+                          softce__split_part *parts) {
+    const softce__plan *p = cx->p;
+    const int64_t nch = softce__split_chunks(p);
+    const int forward = p->op == SOFTCE__OP_FORWARD;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (int64_t e = 0; e < p->E; e++) {
+        softce__split_part *pe = &parts[e * nch];
+        for (int64_t k = 0; k < nch; k++)
+            softce__split_phase_a(cx, &rows[e], k * SOFTCE__SPLIT_CHUNK, chunk_len(p, k), &pe[k]);
+        if (forward)
+            continue;
+        softce__split_combine_a(cx, &rows[e], pe, nch);
+        for (int64_t k = nch - 1; k >= 0; k--)
+            softce__split_phase_b(cx, &rows[e], k * SOFTCE__SPLIT_CHUNK, chunk_len(p, k), &pe[k]);
+    }
+}
+
+/* Split mode with fewer rows than threads: one parallel region over (row, chunk) items, each
+   thread a contiguous range: phase A, one barrier, the serial per-row combine (in chunk order),
+   then phase B over the same range in reverse (its first chunks are the last ones phase A
+   touched, still in L2). Forward has no barrier (its combine runs after the region). */
+static void split_by_items(const softce__context *cx, int nt, softce__split_row *rows,
+                           softce__split_part *parts) {
     const softce__plan *p = cx->p;
     const int64_t nch = softce__split_chunks(p), items = p->E * nch;
     const int forward = p->op == SOFTCE__OP_FORWARD;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < items; i++)
+        const int64_t tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        const int64_t lo = items * tid / nth, hi = items * (tid + 1) / nth;
+        for (int64_t i = lo; i < hi; i++)
             softce__split_phase_a(cx, &rows[i / nch], i % nch * SOFTCE__SPLIT_CHUNK,
                                   chunk_len(p, i % nch), &parts[i]);
         if (!forward) {
+#pragma omp barrier
 #pragma omp single
             for (int64_t e = 0; e < p->E; e++)
                 softce__split_combine_a(cx, &rows[e], &parts[e * nch], nch);
-#pragma omp for schedule(static) nowait
-            for (int64_t i = 0; i < items; i++)
+            for (int64_t i = hi - 1; i >= lo; i--)
                 softce__split_phase_b(cx, &rows[i / nch], i % nch * SOFTCE__SPLIT_CHUNK,
                                       chunk_len(p, i % nch), &parts[i]);
         }
     }
-    for (int64_t e = 0; forward && e < p->E; e++)
+}
+
+/* Split mode's phases. Every (row, chunk) item computes the same values whichever thread runs
+   it, and each row combines its chunks in chunk order: results do not depend on the thread
+   count or on which of the two schedules runs. */
+static void run_split_phases(const softce__context *cx, int nt, softce__split_row *rows,
+                             softce__split_part *parts) {
+    const softce__plan *p = cx->p;
+    const int64_t nch = softce__split_chunks(p);
+    if (p->E >= nt)
+        split_by_rows(cx, nt, rows, parts);
+    else
+        split_by_items(cx, nt, rows, parts);
+    for (int64_t e = 0; p->op == SOFTCE__OP_FORWARD && e < p->E; e++)
         softce__split_combine_a(cx, &rows[e], &parts[e * nch], nch);
 }
 

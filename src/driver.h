@@ -123,9 +123,13 @@ typedef struct softce__split_row {
     double xt, spike, loss, swq;
 } softce__split_row;
 
+#define SOFTCE__SPLIT_BLOCKS (SOFTCE__SPLIT_CHUNK / SOFTCE__FUSED_BLOCK)
+
 typedef struct softce__split_part {
     softce__lse lse;
     double loss, swq;
+    int stored;                         /* phase A ran fused_sums into grad_logits: */
+    double bmax[SOFTCE__SPLIT_BLOCKS];  /* per block, finite: e = exp(x - bmax) is stored */
 } softce__split_part;
 
 int softce__split_suitable(const softce__plan *p, int tsize);

@@ -5,16 +5,16 @@
  * e^r = 1 + r + r^2 Q(r) on |r| <= ln2/2 (minimax Q fitted for this library), 2^n applied by
  * vscalef. Results below e^-87.3 (f32) / e^-708.3 (f64) are flushed to exactly 0 so no
  * denormal is ever produced (they cost 10-25x in microcode assists); -inf -> 0, NaN -> NaN,
- * overflow -> +inf. Accuracy (measured by tests/kernels): see docs/numerics.md.
+ * overflow -> +inf. The _le variants skip the clamp for arguments known to be small (x - max).
+ * Accuracy (measured by tests/kernels): see docs/numerics.md.
  */
 #ifndef SOFTCE_EXP_AVX512_H
 #define SOFTCE_EXP_AVX512_H
 
 #include <immintrin.h>
 
-static inline __m512 softce__exp_f32x16(__m512 x) {
-    /* min(c, x) returns x when x is NaN, so NaN flows through to the result. */
-    x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
+/* exp(x) for x <= 89 or NaN (the fused kernels' x - max <= 0): no clamp needed. */
+static inline __m512 softce__exp_le89_f32x16(__m512 x) {
     __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_NLT_UQ);
     const __m512 shifter = _mm512_set1_ps(12582912.0f); /* 1.5 * 2^23: rounds to an integer */
     __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269502f), shifter), shifter);
@@ -30,8 +30,13 @@ static inline __m512 softce__exp_f32x16(__m512 x) {
     return _mm512_maskz_scalef_ps(keep, p, n);
 }
 
-static inline __m512d softce__exp_f64x8(__m512d x) {
-    x = _mm512_min_pd(_mm512_set1_pd(710.0), x);
+static inline __m512 softce__exp_f32x16(__m512 x) {
+    /* min(c, x) returns x when x is NaN, so NaN flows through to the result. */
+    return softce__exp_le89_f32x16(_mm512_min_ps(_mm512_set1_ps(89.0f), x));
+}
+
+/* exp(x) for x <= 710 or NaN. */
+static inline __m512d softce__exp_le710_f64x8(__m512d x) {
     __mmask8 keep = _mm512_cmp_pd_mask(x, _mm512_set1_pd(-708.3), _CMP_NLT_UQ);
     const __m512d shifter = _mm512_set1_pd(6755399441055744.0); /* 1.5 * 2^52 */
     __m512d n =
@@ -51,6 +56,10 @@ static inline __m512d softce__exp_f64x8(__m512d x) {
     p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
     p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
     return _mm512_maskz_scalef_pd(keep, p, n);
+}
+
+static inline __m512d softce__exp_f64x8(__m512d x) {
+    return softce__exp_le710_f64x8(_mm512_min_pd(_mm512_set1_pd(710.0), x));
 }
 
 #endif

@@ -78,7 +78,23 @@ typedef struct softce__row_kernels {
     softce__lse (*fused_t)(const void *x, const void *p, const void *w, int64_t n, double a1,
                            double a0, double spike, double zl, double g, double scale,
                            double cap, void *z, void *out, double *loss);
+    /* fused's passes 1 and 2 over a part of a row (split mode's chunks), blockwise: for each
+       block b of SOFTCE__FUSED_BLOCK values (the last one shorter) its own max m_b is taken
+       and, when finite, e_i = exp(x_i - m_b) is stored in out (out NULL: nothing stored; out
+       may be exactly x) and bmax[b] = m_b; otherwise the block's out is left untouched and
+       bmax[b] is not finite. Each block is read from memory once (max into L1, then exp from
+       L1). Returns the part's {M, log s} (M = max m_b, s = sum_b s_b e^(m_b - M)) and, as fused,
+       *loss = S log s + U relative to it, *sum_wq = S; a block with a +inf or NaN max makes the
+       lse {that max, NaN} and leaves every later block unstored too. */
+    softce__lse (*fused_sums)(const void *x, const void *p, const void *w, int64_t n, double a1,
+                              double a0, void *out, double *loss, double *sum_wq, double *bmax);
+    /* fused's pass 3 alone: out_i = k * out_i - w_i * (c1 * p_i + c0)   (p NULL: p_i = 0). */
+    void (*rescale)(void *out, const void *p, const void *w, int64_t n, double k, double c1,
+                    double c0);
 } softce__row_kernels;
+
+/* Block length of fused_sums (values of T): block x, p and out stay in L1 between its passes. */
+#define SOFTCE__FUSED_BLOCK 2048
 
 /*
  * Column (tile) kernel: vectorised across positions, for tiny C and strided class axes.

@@ -48,6 +48,13 @@ static inline T vf_hmax(vf v) {
     return _mm_cvtss_f32(m);
 }
 static inline vf vf_exp(vf x) { return softce__exp_f32x8(x); }
+/* exp of x - max (<= 0, or NaN): the full exp (its NaN guard is needed). */
+static inline vf vf_exp_le0(vf x) { return vf_exp(x); }
+/* acc + c v where c != 0 (a term with weight exactly 0 is skipped; NaN c is kept). */
+static inline vf vf_fmadd_nz(vf c, vf v, vf acc) {
+    return _mm256_blendv_ps(acc, _mm256_fmadd_ps(c, v, acc),
+                           _mm256_cmp_ps(c, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+}
 static inline void vf_widen(vf v, vd h[VH]) {
     h[0] = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
     h[1] = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));

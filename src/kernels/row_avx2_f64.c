@@ -46,6 +46,13 @@ static inline T vf_hmax(vf v) {
     return _mm_cvtsd_f64(_mm_max_sd(m, _mm_unpackhi_pd(m, m)));
 }
 static inline vf vf_exp(vf x) { return softce__exp_f64x4(x); }
+/* exp of x - max (<= 0, or NaN): the full exp (its NaN guard is needed). */
+static inline vf vf_exp_le0(vf x) { return vf_exp(x); }
+/* acc + c v where c != 0 (a term with weight exactly 0 is skipped; NaN c is kept). */
+static inline vf vf_fmadd_nz(vf c, vf v, vf acc) {
+    return _mm256_blendv_pd(acc, _mm256_fmadd_pd(c, v, acc),
+                           _mm256_cmp_pd(c, _mm256_setzero_pd(), _CMP_NEQ_UQ));
+}
 static inline void vf_widen(vf v, vd h[VH]) { h[0] = v; }
 static inline vf vf_narrow(const vd h[VH]) { return h[0]; }
 static inline vf vf_tanh(vf y) { return softce__tanh_f64x4(y); }

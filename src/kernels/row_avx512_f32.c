@@ -36,6 +36,12 @@ static inline vf vf_nz(vf c, vf v) {
 static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
 static inline T vf_hmax(vf v) { return _mm512_reduce_max_ps(v); }
 static inline vf vf_exp(vf x) { return softce__exp_f32x16(x); }
+/* exp of x - max (<= 0, or NaN): without the clamp. */
+static inline vf vf_exp_le0(vf x) { return softce__exp_le89_f32x16(x); }
+/* acc + c v where c != 0 (a term with weight exactly 0 is skipped; NaN c is kept). */
+static inline vf vf_fmadd_nz(vf c, vf v, vf acc) {
+    return _mm512_mask3_fmadd_ps(c, v, acc, _mm512_cmp_ps_mask(c, _mm512_setzero_ps(), _CMP_NEQ_UQ));
+}
 static inline void vf_widen(vf v, vd h[VH]) {
     h[0] = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
     h[1] = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));

@@ -1,6 +1,7 @@
 /* Scalar row kernels for f32 and f64 compute types (always built; the oracle). */
 #include "kernels/kernels.h"
 
+#include "kernels/blocks.h"
 #include "kernels/expf_portable.h"
 
 #include <math.h>

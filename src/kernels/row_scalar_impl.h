@@ -165,6 +165,62 @@ static softce__lse FN(fused_t)(const void *xv, const void *pv, const void *wv, i
     return lse;
 }
 
+/* fused_sums (kernels.h): blockwise, the combine in kernels/blocks.h. */
+static softce__lse FN(fused_sums)(const void *xv, const void *pv, const void *wv, int64_t n,
+                                  double a1, double a0, void *outv, double *loss, double *sum_wq,
+                                  double *bmax) {
+    const T *x = xv, *p = pv, *w = wv;
+    T *out = outv;
+    softce__blocks acc;
+    softce__blocks_init(&acc);
+    for (int64_t b0 = 0, b = 0; b0 < n; b0 += SOFTCE__FUSED_BLOCK, b++) {
+        const int64_t nb = n - b0 < SOFTCE__FUSED_BLOCK ? n - b0 : SOFTCE__FUSED_BLOCK;
+        if (acc.bad) {
+            bmax[b] = NAN;
+            continue;
+        }
+        const T m = FN(row_max)(x + b0, nb);
+        bmax[b] = (double)m;
+        if (m != m || m == (T)INFINITY) {
+            softce__blocks_bad(&acc, (double)m);
+            continue;
+        }
+        double s = 0.0, swq = 0.0, u = 0.0;
+        for (int64_t i = b0; i < b0 + nb; i++) {
+            double wq = p ? a1 * (double)p[i] + a0 : a0;
+            if (w)
+                wq *= (double)w[i];
+            if (wq != 0.0) { /* an all -inf block: wq (0 - -inf) = +inf, as for any finite M */
+                swq += wq;
+                u += wq * ((m == -(T)INFINITY ? 0.0 : (double)m) - (double)x[i]);
+            }
+            if (m != -(T)INFINITY) {
+                T e = EXP(x[i] - m);
+                if (out)
+                    out[i] = e;
+                s += (double)e;
+            }
+        }
+        if (m == -(T)INFINITY)
+            softce__blocks_add_ninf(&acc, swq, u);
+        else
+            softce__blocks_add(&acc, (double)m, s, swq, u);
+    }
+    return softce__blocks_end(&acc, loss, sum_wq);
+}
+
+static void FN(rescale)(void *outv, const void *pv, const void *wv, int64_t n, double k,
+                        double c1, double c0) {
+    const T *p = pv, *w = wv;
+    T *out = outv;
+    const T kt = (T)k, c1t = (T)c1, c0t = (T)c0;
+    for (int64_t i = 0; i < n; i++) {
+        T q = p ? c1t * p[i] + c0t : c0t;
+        T wq = w ? w[i] * q : q;
+        out[i] = kt * out[i] - wq;
+    }
+}
+
 const softce__row_kernels CAT(softce__row_scalar, SFX) = {
     .lse = FN(lse),
     .soft_loss = FN(soft_loss),
@@ -175,6 +231,8 @@ const softce__row_kernels CAT(softce__row_scalar, SFX) = {
     .transform = FN(transform),
     .chain = FN(chain),
     .fused_t = FN(fused_t),
+    .fused_sums = FN(fused_sums),
+    .rescale = FN(rescale),
 };
 
 #undef SPLIT_LSE
