@@ -4,7 +4,7 @@
 #   common/  strided test tensors, random problems, full-cycle checks, API fixture
 find_package(Threads REQUIRED)
 
-set(SOFTCE_C_TESTS api validate values grad threads edge options)
+set(SOFTCE_C_TESTS api validate values grad threads edge options split)
 
 function(softce_test_target target)
   set_target_properties(${target} PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON

@@ -215,6 +215,73 @@ static void check_fused(const kctx *k) {
     free(o1), free(o2), free(o3), free(ro), free(tol);
 }
 
+/* fused_sums (split mode's phase A, blockwise) and rescale (phase B): the gradient rebuilt from
+   them as the driver does (k_b = g coef e^(m_b - lse) on every stored block) against the same
+   reference and tolerances as fused; in place bit-identical to out of place; an all -inf row
+   stores nothing; a row with +inf or NaN gives a NaN lse. */
+static void check_fused_sums(const kctx *k) {
+    const krow *c = k->c;
+    const int f = k->t->f64;
+    const int64_t nb = (c->n + SOFTCE__FUSED_BLOCK - 1) / SOFTCE__FUSED_BLOCK;
+    void *o1 = kalloc(c->n, f), *o2 = kalloc(c->n, f);
+    double *ro = kalloc(c->n, 1), *tol = kalloc(c->n, 1), *b1 = kalloc(nb, 1),
+           *b2 = kalloc(nb, 1), l1, l2, s1, s2, rl, tl;
+    for (int64_t i = 0; i < c->n; i++)
+        kput(o1, i, 7.0, f);
+    memcpy(o2, c->xt, (size_t)c->n * (f ? 8 : 4));
+    softce__lse e1 = k->t->k->fused_sums(c->xt, c->pt, c->wt, c->n, c->a1, c->a0, o1, &l1, &s1, b1);
+    softce__lse e2 = k->t->k->fused_sums(o2, c->pt, c->wt, c->n, c->a1, c->a0, o2, &l2, &s2, b2);
+    for (int64_t i = 0; i < c->n; i++) /* stored blocks; the others keep x in place */
+        if (isfinite(b1[i / SOFTCE__FUSED_BLOCK]) && !same(kget(o2, i, f), kget(o1, i, f)))
+            expect(k, "fused_sums-in-place", i, kget(o2, i, f), kget(o1, i, f), 0.0);
+        else if (!isfinite(b1[i / SOFTCE__FUSED_BLOCK]) && !same(kget(o2, i, f), c->x[i]))
+            expect(k, "fused_sums-in-place-kept", i, kget(o2, i, f), c->x[i], 0.0);
+    expect(k, "fused_sums-in-place-lse", 0, LSEV(e2), LSEV(e1), 0.0);
+    expect(k, "fused_sums-in-place-loss", 0, l2, l1, 0.0);
+    for (int64_t b = 0; b < nb; b++)
+        expect(k, "fused_sums-in-place-bmax", b, b2[b], b1[b], 0.0);
+    double m = kref_max(c);
+    int poison = 0; /* a NaN or +inf logit */
+    for (int64_t i = 0; i < c->n; i++)
+        poison |= isnan(c->x[i]) || c->x[i] == INFINITY;
+    if (poison) {
+        if (!isnan(LSEV(e1)))
+            expect(k, "fused_sums-lse(nan)", 0, LSEV(e1), NAN, 0.0);
+    } else if (m == -INFINITY) { /* nothing stored, lse -inf */
+        for (int64_t i = 0; i < c->n; i++)
+            expect(k, "fused_sums-untouched", i, kget(o1, i, f), 7.0, 0.0);
+        expect(k, "fused_sums-lse(-inf)", 0, LSEV(e1), -INFINITY, 0.0);
+    } else {
+        double rlse = kref_fused(c, ro, &rl),
+               tlse = sum_err(k) + 8.0 * k->u * (1.0 + fabs(rlse - m)) + 0x1p-51 * fabs(rlse);
+        expect(k, "fused_sums-lse-vs-ref", 0, LSEV(e1), rlse, tlse);
+        fused_tolerances(k, m, rlse, &tl, tol);
+        expect(k, "fused_sums-loss-vs-ref", 0, l1, rl, tl);
+        const double coef = s1 + c->spike + 2.0 * c->zl * LSEV(e1);
+        const size_t ts = f ? 8 : 4;
+        for (int64_t b = 0; b < nb; b++) {
+            const int64_t b0 = b * SOFTCE__FUSED_BLOCK;
+            const int64_t len = c->n - b0 < SOFTCE__FUSED_BLOCK ? c->n - b0 : SOFTCE__FUSED_BLOCK;
+            const char *pb = c->pt ? (const char *)c->pt + (size_t)b0 * ts : NULL;
+            const char *wb = c->wt ? (const char *)c->wt + (size_t)b0 * ts : NULL;
+            char *ob = (char *)o1 + (size_t)b0 * ts;
+            if (!isfinite(b1[b])) { /* an all -inf block: untouched, its gradient is -g w q */
+                for (int64_t i = b0; i < b0 + len; i++)
+                    expect(k, "fused_sums-untouched-block", i, kget(o1, i, f), 7.0, 0.0);
+                for (int64_t i = b0; i < b0 + len; i++)
+                    kput(o1, i, -c->g * kref_wq(c, i), f);
+                continue;
+            }
+            k->t->k->rescale(ob, pb, wb, len, c->g * coef * exp((b1[b] - e1.hi) - e1.lo),
+                             c->g * c->a1, c->g * c->a0);
+        }
+        for (int64_t i = 0; i < c->n; i++) /* k_b rounds once more than fused's k */
+            expect(k, "fused_sums+rescale-vs-ref", i, kget(o1, i, f), in_type(k, ro[i]),
+                   tol[i] + 2.0 * k->u * fabs(ro[i]));
+    }
+    free(o1), free(o2), free(ro), free(tol), free(b1), free(b2);
+}
+
 static void check_case(const ktable *t, const krow *c, int kind) {
     kctx k = {t,
               t->f64 ? &softce__row_scalar_f64 : &softce__row_scalar_f32,
@@ -228,9 +295,10 @@ static void check_case(const ktable *t, const krow *c, int kind) {
     check_grad_target(&k, lse);
     check_log_softmax(&k, lse);
     check_fused(&k);
+    check_fused_sums(&k);
 }
 
-static const int64_t large_n[] = {127, 128, 129, 1000, 4099, 50000, 100003};
+static const int64_t large_n[] = {127, 128, 129, 1000, 2048, 2049, 4099, 32768, 50000, 100003};
 
 static void run_table(void **state) {
     const ktable *t = *state;
