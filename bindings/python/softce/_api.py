@@ -190,10 +190,10 @@ class _Call:
                 raise_binding_error("SOFTCE_ERROR_DTYPE", "a target shaped like input is a "
                                     f"soft target and must be float, not {t.dtype}")
         else:
-            if t.dtype.kind not in "iu" or T.is_bfloat16(t.dtype):
-                raise_binding_error("SOFTCE_ERROR_DTYPE", "a class-index target must be an "
-                                    f"integer array, not {t.dtype} (shape {t.shape})")
-            if T.int_code(t.dtype) is None:
+            if T.int_code(t.dtype) is None:  # int32/int64 first: the checks below are slow
+                if t.dtype.kind not in "iu" or T.is_bfloat16(t.dtype):
+                    raise_binding_error("SOFTCE_ERROR_DTYPE", "a class-index target must be an "
+                                        f"integer array, not {t.dtype} (shape {t.shape})")
                 t = T.to_int64(t, "target")
             code = T.int_code(t.dtype)
         self.target = T.input_view(t)
@@ -270,8 +270,19 @@ _EXTRAS_DOC = """
 """
 
 
+def _is(value, default):
+    """value is exactly the default scalar (a plain Python number or string, not an array)."""
+    return type(value) is type(default) and value == default
+
+
 def _options(z_loss, softcap, logit_scale, sample_weight, denominator, empty, smoothing,
              smoothing_prior, kl):
+    """The 1.1 keywords as a dict, or None when all are the defaults (the options keep
+    softce_options_init's values: the common call skips their checks)."""
+    if (softcap is None and sample_weight is None and smoothing_prior is None and kl is False
+            and _is(z_loss, 0.0) and _is(logit_scale, 1.0) and _is(denominator, "auto")
+            and _is(empty, "nan") and _is(smoothing, "uniform")):
+        return None
     return dict(z_loss=z_loss, softcap=softcap, logit_scale=logit_scale,
                 sample_weight=sample_weight, denominator=denominator, empty=empty,
                 smoothing=smoothing, smoothing_prior=smoothing_prior, kl=kl)

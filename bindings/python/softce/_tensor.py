@@ -46,9 +46,10 @@ def to_float(a, dtype):
 
 def float_code(dtype):
     """The softce dtype of a native float numpy dtype, or None."""
-    if is_bfloat16(dtype):
+    code = _FLOATS.get(dtype)  # first: dtype.name (in is_bfloat16) is slow
+    if code is None and is_bfloat16(dtype):
         return C.DTYPE_BF16
-    return _FLOATS.get(dtype)
+    return code
 
 
 def int_code(dtype):
@@ -89,21 +90,20 @@ def describe(a, code):
     """A softce_tensor pointing into a's memory (strides in elements). Keep a alive."""
     if a.ndim > C.MAX_DIMS:
         raise_binding_error("SOFTCE_ERROR_NDIM", f"{a.ndim} dimensions (at most {C.MAX_DIMS})")
-    t = C.Tensor()
-    t.struct_size = ctypes.sizeof(C.Tensor)
-    t.dtype = code
-    t.ndim = a.ndim
-    t.reserved = 0
-    t.data = a.ctypes.data
-    step = 1
-    for k in reversed(range(a.ndim)):
-        n = a.shape[k]
-        t.shape[k] = n
-        if a.size == 0:  # nothing is addressed: numpy's strides may be anything (even 0)
-            t.strides[k] = step
-        else:  # a dimension of size 1 is never stepped over: its numpy stride may be anything
-            t.strides[k] = 0 if n == 1 else a.strides[k] // a.itemsize
-        step *= max(n, 1)
+    shape = a.shape
+    if a.size == 0:  # nothing is addressed: numpy's strides may be anything (even 0)
+        strides, step = [0] * a.ndim, 1
+        for k in reversed(range(a.ndim)):
+            strides[k] = step
+            step *= max(shape[k], 1)
+    else:  # a dimension of size 1 is never stepped over: its numpy stride may be anything
+        size = a.itemsize
+        strides = [0 if n == 1 else s // size for n, s in zip(shape, a.strides)]
+    # one constructor call and two slice stores: ctypes assignments one by one cost more
+    t = C.Tensor(ctypes.sizeof(C.Tensor), code, a.ndim, 0, a.ctypes.data)
+    if a.ndim:
+        t.shape[:a.ndim] = shape
+        t.strides[:a.ndim] = strides
     return t
 
 
