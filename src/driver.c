@@ -23,17 +23,17 @@ typedef struct target_scan {
     int64_t first_bad; /* element index, or -1 */
     int64_t bad_k;     /* top-k: which of the K */
     int64_t bad_value;
-    double wsum;       /* PyTorch's denominator: sum of w[t] over non-ignored targets */
-    double valid;      /* counted elements: not ignored, sample weight != 0 */
-    double wapplied;   /* sum of the weights applied: sample weight x w[t] */
+    double wsum;     /* PyTorch's denominator: sum of w[t] over non-ignored targets */
+    double valid;    /* counted elements: not ignored, sample weight != 0 */
+    double wapplied; /* sum of the weights applied: sample weight x w[t] */
 } target_scan;
 
 /* The common hard-target case (no class or sample weights): counts the non-ignored indices of
    a run and checks their range in a loop the compiler vectorises; returns the index of the
    first bad entry (the slow path finds it), or -1. */
 #define SCAN_RUN(T)                                                                                \
-    static int64_t scan_run_##T(const T *t, int64_t n, int64_t stride, int64_t ignore,             \
-                                int64_t C, int64_t *count) {                                       \
+    static int64_t scan_run_##T(const T *t, int64_t n, int64_t stride, int64_t ignore, int64_t C,  \
+                                int64_t *count) {                                                  \
         int64_t cnt = 0, bad = 0;                                                                  \
         for (int64_t i = 0; i < n; i++) {                                                          \
             int64_t v = (int64_t)t[i * stride];                                                    \
@@ -82,10 +82,10 @@ static void scan_block(const softce__context *cx, int64_t b, target_scan *out) {
         if (fast) { /* every counted weight is 1: the sums are the count, exactly */
             const char *base = softce__slot_ptr(p, SOFTCE__TARGET, c.off[SOFTCE__TARGET]);
             int64_t cnt, bad = t->dtype == SOFTCE_DTYPE_I32
-                                   ? scan_run_int32_t((const int32_t *)(const void *)base, run,
-                                                      es, p->ignore_index, p->C, &cnt)
-                                   : scan_run_int64_t((const int64_t *)(const void *)base, run,
-                                                      es, p->ignore_index, p->C, &cnt);
+                                   ? scan_run_int32_t((const int32_t *)(const void *)base, run, es,
+                                                      p->ignore_index, p->C, &cnt)
+                                   : scan_run_int64_t((const int64_t *)(const void *)base, run, es,
+                                                      p->ignore_index, p->C, &cnt);
             if (bad >= 0) {
                 out->first_bad = e + bad;
                 out->bad_value = softce__load_int(t->dtype, base, bad * es);
@@ -101,9 +101,9 @@ static void scan_block(const softce__context *cx, int64_t b, target_scan *out) {
         for (int64_t r = 0; r < run; r++) {
             double wt = 1.0;
             for (int64_t k = 0; ki && k < p->K; k++) { /* top-k indices */
-                int64_t cls = softce__load_int(ki->dtype, ki->data, c.off[SOFTCE__TARGET] +
-                                                                        r * es +
-                                                                        k * p->cs[SOFTCE__TARGET]);
+                int64_t cls =
+                    softce__load_int(ki->dtype, ki->data,
+                                     c.off[SOFTCE__TARGET] + r * es + k * p->cs[SOFTCE__TARGET]);
                 if (cls < 0 || cls >= p->C) {
                     out->first_bad = e + r;
                     out->bad_k = k;
@@ -123,8 +123,8 @@ static void scan_block(const softce__context *cx, int64_t b, target_scan *out) {
                 wt = wd ? wd[cls] : wf ? (double)wf[cls] : 1.0;
                 out->wsum += wt;
             }
-            double s = sw ? softce__load(sw->dtype, sw->data, c.off[SOFTCE__SAMPLE_W] + r * ess)
-                          : 1.0;
+            double s =
+                sw ? softce__load(sw->dtype, sw->data, c.off[SOFTCE__SAMPLE_W] + r * ess) : 1.0;
             out->valid += s != 0.0;
             out->wapplied += s * wt;
         }
@@ -174,17 +174,28 @@ static softce_status mean_denominator(const softce__context *cx, int nt, double 
     target_scan sc = {-1, 0, 0, (double)p->E, (double)p->E, (double)p->E};
     softce_status st = SOFTCE_OK;
     int need = p->E > 0 && p->op != SOFTCE__OP_LOG_SOFTMAX &&
-               (!p->soft || p->topk || (p->t[SOFTCE__SAMPLE_W] && p->reduction == SOFTCE_REDUCTION_MEAN &&
-                             (p->denominator == SOFTCE_DENOMINATOR_VALID ||
-                              p->denominator == SOFTCE_DENOMINATOR_WEIGHTS)));
+               (!p->soft || p->topk ||
+                (p->t[SOFTCE__SAMPLE_W] && p->reduction == SOFTCE_REDUCTION_MEAN &&
+                 (p->denominator == SOFTCE_DENOMINATOR_VALID ||
+                  p->denominator == SOFTCE_DENOMINATOR_WEIGHTS)));
     if (need && (st = scan_targets(cx, nt, &sc)) != SOFTCE_OK)
         return st;
     switch (p->denominator) {
-    case SOFTCE_DENOMINATOR_VALID: *den = sc.valid; break;
-    case SOFTCE_DENOMINATOR_WEIGHTS: *den = sc.wapplied; break;
-    case SOFTCE_DENOMINATOR_ELEMENTS: *den = (double)p->E; break;
-    case SOFTCE_DENOMINATOR_VALUE: *den = p->denominator_value; break;
-    default: *den = p->soft ? (double)p->E : sc.wsum; break; /* AUTO: PyTorch's rule */
+    case SOFTCE_DENOMINATOR_VALID:
+        *den = sc.valid;
+        break;
+    case SOFTCE_DENOMINATOR_WEIGHTS:
+        *den = sc.wapplied;
+        break;
+    case SOFTCE_DENOMINATOR_ELEMENTS:
+        *den = (double)p->E;
+        break;
+    case SOFTCE_DENOMINATOR_VALUE:
+        *den = p->denominator_value;
+        break;
+    default:
+        *den = p->soft ? (double)p->E : sc.wsum;
+        break; /* AUTO: PyTorch's rule */
     }
     if (p->reduction == SOFTCE_REDUCTION_MEAN && *den == 0.0 && p->empty == SOFTCE_EMPTY_ERROR &&
         p->op != SOFTCE__OP_LOG_SOFTMAX)
@@ -253,7 +264,7 @@ static void write_reduced_loss(const softce__plan *p, const double *parts, int64
     /* A mean over a zero denominator is NaN, whatever the numerator (as PyTorch: with label
        smoothing its two terms are inf and 0/0 there), or 0 with empty = ZERO. */
     if (p->reduction == SOFTCE_REDUCTION_MEAN)
-        total = mean_denominator != 0.0             ? total / mean_denominator
+        total = mean_denominator != 0.0         ? total / mean_denominator
                 : p->empty == SOFTCE_EMPTY_ZERO ? 0.0
                                                 : NAN;
     softce__store(loss->dtype, loss->data, 0, total);
@@ -280,8 +291,8 @@ static void run_block(const softce__context *cx, int64_t b, int tid) {
     if (e1 > cx->p->E)
         e1 = cx->p->E;
     char *mine = cx->scratch ? cx->scratch + (size_t)tid * cx->scratch_per_thread : NULL;
-    cx->block_loss[b] = cx->col ? softce__tiles_block(cx, e0, e1, mine)
-                                : softce__rows_block(cx, e0, e1, mine);
+    cx->block_loss[b] =
+        cx->col ? softce__tiles_block(cx, e0, e1, mine) : softce__rows_block(cx, e0, e1, mine);
 }
 
 /* Split mode with at least as many rows as threads: whole rows per thread, no barrier. Each
@@ -392,9 +403,9 @@ softce_status softce__run(const softce__plan *p) {
     void *wbuf = NULL;
     if ((st = load_weights(&cx, &wbuf)) == SOFTCE_OK)
         st = mean_denominator(&cx, nt, &denominator);
-    cx.inv_d = p->reduction != SOFTCE_REDUCTION_MEAN ? 1.0
+    cx.inv_d = p->reduction != SOFTCE_REDUCTION_MEAN                 ? 1.0
                : denominator == 0.0 && p->empty == SOFTCE_EMPTY_ZERO ? 0.0
-                                                                   : 1.0 / denominator;
+                                                                     : 1.0 / denominator;
     if (st == SOFTCE_OK)
         st = softce__rows_prepare(&cx);
     if (st == SOFTCE_OK && !p->extended && softce__split_suitable(p, cx.tsize)) {

@@ -78,8 +78,8 @@ static double chunk_loss(const softce__context *cx, const softce__split_row *row
     const void *x = chunk_ptr(cx, SOFTCE__LOGITS, row, c0), *w = chunk_w(cx, c0);
     *swq = 0.0;
     if (p->soft)
-        return cx->k->soft_loss(x, chunk_ptr(cx, SOFTCE__TARGET, row, c0), w, n, lse,
-                                1.0 - p->eps, a0, swq);
+        return cx->k->soft_loss(x, chunk_ptr(cx, SOFTCE__TARGET, row, c0), w, n, lse, 1.0 - p->eps,
+                                a0, swq);
     if (a0 != 0.0 && !row->ignored && p->op != SOFTCE__OP_BACKWARD)
         return cx->k->soft_loss(x, NULL, w, n, lse, 0.0, a0, swq);
     return 0.0;
@@ -97,12 +97,11 @@ void softce__split_phase_a(const softce__context *cx, const softce__split_row *r
         } else if (row->ignored || a0 == 0.0) { /* no smoothing terms: the kernel's fast path */
             a0 = 0.0, w = NULL;
         }
-        void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[SOFTCE__GRAD_LOGITS] &&
-                            !row->ignored
-                        ? chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0)
-                        : NULL;
-        part->lse =
-            cx->k->fused_sums(x, q, w, n, a1, a0, out, &part->loss, &part->swq, part->bmax);
+        void *out =
+            p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[SOFTCE__GRAD_LOGITS] && !row->ignored
+                ? chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0)
+                : NULL;
+        part->lse = cx->k->fused_sums(x, q, w, n, a1, a0, out, &part->loss, &part->swq, part->bmax);
         part->stored = out != NULL;
         return;
     }
@@ -218,6 +217,6 @@ void softce__split_phase_b(const softce__context *cx, const softce__split_row *r
     if (p->op == SOFTCE__OP_BACKWARD && p->t[SOFTCE__GRAD_TARGET])
         cx->k->grad_target(x, w, n, row->lse, g * a1, chunk_ptr(cx, SOFTCE__GRAD_TARGET, row, c0));
     if (p->t[SOFTCE__GRAD_LOGITS])
-        chunk_grad(cx, row, c0, n, part, chunk_ptr(cx, SOFTCE__TARGET, row, c0), w, w,
-                   g * row->swq, g * a1, g * a0);
+        chunk_grad(cx, row, c0, n, part, chunk_ptr(cx, SOFTCE__TARGET, row, c0), w, w, g * row->swq,
+                   g * a1, g * a0);
 }

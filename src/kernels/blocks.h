@@ -14,7 +14,7 @@
 
 typedef struct softce__blocks {
     double M, s, S, U;
-    int bad;      /* a block's max was +inf or NaN: the part's lse is {bad_m, NaN} */
+    int bad; /* a block's max was +inf or NaN: the part's lse is {bad_m, NaN} */
     double bad_m;
 } softce__blocks;
 

@@ -60,8 +60,8 @@ typedef struct softce__row_kernels {
        zl is the z-loss coefficient (the caller adds zl lse^2 to the loss).
        out may be exactly x (in place), or NULL: forward only (no stores, no pass 3; the
        cheapest way to the loss). Returns {m, log s}; all sums in double. */
-    softce__lse (*fused)(const void *x, const void *p, const void *w, int64_t n, double a1, double a0,
-                         double spike, double zl, double g, void *out, double *loss);
+    softce__lse (*fused)(const void *x, const void *p, const void *w, int64_t n, double a1,
+                         double a0, double spike, double zl, double g, void *out, double *loss);
     /* Logit transform (options logit_scale and softcap): z_i = cap * tanh(scale * x_i / cap)
        for cap > 0, else scale * x_i. z may be exactly x. */
     void (*transform)(const void *x, int64_t n, double scale, double cap, void *z);
@@ -76,8 +76,8 @@ typedef struct softce__row_kernels {
        The caller subtracts g * spike * dz_t at its target(s), dz_t from z_t. out may be
        exactly x or NULL (forward only; z is still written). Returns the lse of z. */
     softce__lse (*fused_t)(const void *x, const void *p, const void *w, int64_t n, double a1,
-                           double a0, double spike, double zl, double g, double scale,
-                           double cap, void *z, void *out, double *loss);
+                           double a0, double spike, double zl, double g, double scale, double cap,
+                           void *z, void *out, double *loss);
     /* fused's passes 1 and 2 over a part of a row (split mode's chunks), blockwise: for each
        block b of SOFTCE__FUSED_BLOCK values (the last one shorter) its own max m_b is taken
        and, when finite, e_i = exp(x_i - m_b) is stored in out (out NULL: nothing stored; out
@@ -102,19 +102,19 @@ typedef struct softce__row_kernels {
  */
 #define SOFTCE__COL_TILE 256
 typedef struct softce__col_tile {
-    int64_t R, C;         /* positions (<= SOFTCE__COL_TILE) and classes */
-    const float *x;       /* x[c * ldx + r] */
+    int64_t R, C;   /* positions (<= SOFTCE__COL_TILE) and classes */
+    const float *x; /* x[c * ldx + r] */
     int64_t ldx;
-    const float *p;       /* soft target p[c * ldp + r], or NULL (hard) */
+    const float *p; /* soft target p[c * ldp + r], or NULL (hard) */
     int64_t ldp;
-    float *gx;            /* gradient gx[c * ldg + r], NULL for forward only; may be x */
+    float *gx; /* gradient gx[c * ldg + r], NULL for forward only; may be x */
     int64_t ldg;
-    const float *w;       /* C contiguous class weights, or NULL */
-    double a1, a0;        /* q = a1 p + a0 (hard: uniform a0) */
-    const int32_t *t;     /* hard: class per position, -1 = ignored; NULL for soft */
-    double spike;         /* hard: (1 - eps); the spike at t is spike * w[t] */
-    const double *g;      /* per position upstream gradient / D (with gx) */
-    double *lse, *loss;   /* per position outputs */
+    const float *w;     /* C contiguous class weights, or NULL */
+    double a1, a0;      /* q = a1 p + a0 (hard: uniform a0) */
+    const int32_t *t;   /* hard: class per position, -1 = ignored; NULL for soft */
+    double spike;       /* hard: (1 - eps); the spike at t is spike * w[t] */
+    const double *g;    /* per position upstream gradient / D (with gx) */
+    double *lse, *loss; /* per position outputs */
 } softce__col_tile;
 
 typedef void (*softce__col_kernel)(const softce__col_tile *tile);

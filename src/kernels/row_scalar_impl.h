@@ -48,8 +48,8 @@ static double FN(soft_loss)(const void *xv, const void *pv, const void *wv, int6
 }
 
 /* lse as hi + lo in T: (x - hi) - lo is exact to ~ulp(result) even for |x| ~ lse >> 1. */
-#define SPLIT_LSE(l, h_name, l_name)                                                           \
-    const T h_name = (T)(l).hi;                                                                \
+#define SPLIT_LSE(l, h_name, l_name)                                                               \
+    const T h_name = (T)(l).hi;                                                                    \
     const T l_name = (T)(l).lo
 
 static void FN(grad)(const void *xv, const void *pv, const void *wv, int64_t n, softce__lse lse,
@@ -111,7 +111,7 @@ static softce__lse FN(fused)(const void *xv, const void *pv, const void *wv, int
     *loss = swq * ls + u;
     if (swq == 0.0)
         *loss = u; /* no mass: avoid 0 * inf */
-    if (!out) /* forward only */
+    if (!out)      /* forward only */
         return lse;
     const double coef = zl != 0.0 ? swq + spike + 2.0 * zl * ((double)m + ls) : swq + spike;
     const T scale = (T)(g * coef / s);
@@ -155,9 +155,9 @@ static void FN(chain)(void *gv, const void *zv, int64_t n, double scale, double 
 }
 
 /* The composition transform, fused, chain (in place: z is its own row, so out may be x). */
-static softce__lse FN(fused_t)(const void *xv, const void *pv, const void *wv, int64_t n,
-                               double a1, double a0, double spike, double zl, double g,
-                               double scale, double cap, void *zv, void *outv, double *loss) {
+static softce__lse FN(fused_t)(const void *xv, const void *pv, const void *wv, int64_t n, double a1,
+                               double a0, double spike, double zl, double g, double scale,
+                               double cap, void *zv, void *outv, double *loss) {
     FN(transform)(xv, n, scale, cap, zv);
     softce__lse lse = FN(fused)(zv, pv, wv, n, a1, a0, spike, zl, g, outv, loss);
     if (outv)
@@ -209,8 +209,8 @@ static softce__lse FN(fused_sums)(const void *xv, const void *pv, const void *wv
     return softce__blocks_end(&acc, loss, sum_wq);
 }
 
-static void FN(rescale)(void *outv, const void *pv, const void *wv, int64_t n, double k,
-                        double c1, double c0) {
+static void FN(rescale)(void *outv, const void *pv, const void *wv, int64_t n, double k, double c1,
+                        double c0) {
     const T *p = pv, *w = wv;
     T *out = outv;
     const T kt = (T)k, c1t = (T)c1, c0t = (T)c0;
