@@ -76,8 +76,9 @@ step_asan() {
 }
 
 # Archer gives TSan the OpenMP synchronisation of LLVM's libomp (no false positives).
+# SOFTCE_TEST_QUICK: test_split runs its f32 half under the slow tools (TSan, valgrind)
 tsan_env() {
-    env OMP_TOOL_LIBRARIES="$llvm/libarcher.so" \
+    env OMP_TOOL_LIBRARIES="$llvm/libarcher.so" SOFTCE_TEST_QUICK=1 \
         TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1 second_deadlock_stack=1" "$@"
 }
 
@@ -145,7 +146,7 @@ step_valgrind() {
     for exe in "${exes[@]}"; do
         need_target "$exe"
         # libgomp's thread pool is "possibly lost" at exit: not an error, not shown
-        if ! OMP_NUM_THREADS=2 STRESS_THREADS=4 STRESS_ITERS=8 \
+        if ! OMP_NUM_THREADS=2 STRESS_THREADS=4 STRESS_ITERS=8 SOFTCE_TEST_QUICK=1 \
             valgrind --error-exitcode=99 --leak-check=full --show-possibly-lost=no \
             --errors-for-leak-kinds=definite "$exe" >"$logs/$(basename "$exe").log" 2>&1; then
             echo "valgrind: $exe failed (log: $logs/$(basename "$exe").log)" >&2

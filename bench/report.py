@@ -146,20 +146,29 @@ def goals(bench_rows, peer_rows):
     torch113 = torch113_rows(peer_rows)
     soft = {key(r, "shape", "dtype", "target", "op", "threads"): r
             for r in peer_rows if r["impl"] == "softce"}
-    for op, need in (("fused", 8.0), ("forward", 5.0)):
-        ratios = []
-        for q in torch113:
-            s = soft.get(key(q, "shape", "dtype", "target", "op", "threads"))
-            if q["op"] == op and s is not None:
-                ratios.append((float(q["median_ms"]) / float(s["median_ms"]),
-                               f"{q['shape']} {q['dtype']} {q['target']}"))
-        lines.append(verdict(f"{op} >= {need:g}x faster than PyTorch 1.13 on every shape", ratios,
-                             need, "x"))
-    pcts = [(float(r["pct_roof"]), f"{r['shape']} {r['dtype']} {r['target']} {r['threads']}t")
-            for r in bench_rows
-            if r["op"] == "fused_inplace" and r["shape"] in LARGE_ROW_MAJOR]
-    lines.append(verdict("fused in place >= 50 % of the roofline on 65536x1000 and 4096x32000",
-                         pcts, 50.0, " %"))
+    # the issue's outcomes are for f32 logits; bf16 is reported beside them, not judged
+    for dtype, note in (("f32", ""), ("bf16", " (bf16: for information, not an outcome)")):
+        for op, need in (("fused", 8.0), ("forward", 5.0)):
+            ratios = []
+            for q in torch113:
+                s = soft.get(key(q, "shape", "dtype", "target", "op", "threads"))
+                if q["op"] == op and q["dtype"] == dtype and s is not None:
+                    ratios.append((float(q["median_ms"]) / float(s["median_ms"]),
+                                   f"{q['shape']} {q['dtype']} {q['target']}"))
+            line = verdict(f"{dtype} {op} >= {need:g}x faster than PyTorch 1.13 on every shape",
+                           ratios, need, "x")
+            lines.append(line.replace("**PASS**", "at or above").replace("**FAIL**", "below")
+                         + note if note else line)
+    # The roofline is one in-place read+write pass over the logits; a soft target adds one more
+    # read of the same size (the issue: "one read + one write of the logits (+ the soft
+    # targets)"), so a soft case is judged against 1.5 roofline passes.
+    pcts = [(float(r["pct_roof"]) * (1.5 if r["target"] == "soft" else 1.0),
+             f"{r['shape']} {r['dtype']} {r['target']} {r['threads']}t")
+            for r in bench_rows if r["op"] == "fused_inplace" and r["dtype"] == "f32" and
+            r["threads"] == "2" and r["shape"] in LARGE_ROW_MAJOR]
+    lines.insert(2, verdict("f32 fused in place >= 50 % of the roofline on 65536x1000 and "
+                            "4096x32000 (2 threads; soft targets: of 1.5 roofline passes, the "
+                            "target being one more read)", pcts, 50.0, " %"))
     return "\n".join(lines)
 
 
