@@ -180,23 +180,9 @@ static softce_status mean_denominator(const softce__context *cx, int nt, double 
                   p->denominator == SOFTCE_DENOMINATOR_WEIGHTS)));
     if (need && (st = scan_targets(cx, nt, &sc)) != SOFTCE_OK)
         return st;
-    switch (p->denominator) {
-    case SOFTCE_DENOMINATOR_VALID:
-        *den = sc.valid;
-        break;
-    case SOFTCE_DENOMINATOR_WEIGHTS:
-        *den = sc.wapplied;
-        break;
-    case SOFTCE_DENOMINATOR_ELEMENTS:
-        *den = (double)p->E;
-        break;
-    case SOFTCE_DENOMINATOR_VALUE:
-        *den = p->denominator_value;
-        break;
-    default:
-        *den = p->soft ? (double)p->E : sc.wsum;
-        break; /* AUTO: PyTorch's rule */
-    }
+    const double sums[3] = {sc.wsum, sc.valid, sc.wapplied};
+    *den =
+        softce__pick_denominator(p->denominator, p->denominator_value, p->soft, (double)p->E, sums);
     if (p->reduction == SOFTCE_REDUCTION_MEAN && *den == 0.0 && p->empty == SOFTCE_EMPTY_ERROR &&
         p->op != SOFTCE__OP_LOG_SOFTMAX)
         return softce__fail(SOFTCE_ERROR_EMPTY_MEAN,

@@ -143,6 +143,25 @@ softce_status softce__check_shape(const softce_tensor *t, const char *name, int 
 /* Same data, dtype, shape and (for dims > 1) strides. */
 int softce__same_view(const softce_tensor *a, const softce_tensor *b);
 
+/* The denominator of a MEAN for options.denominator `kind` (a softce_denominator) from the
+   counts of a call: sums = {sum of w[t] over non-ignored hard targets, counted elements, sum
+   of the weights applied}; soft: soft targets (AUTO then counts every element). */
+static inline double softce__pick_denominator(int32_t kind, double value, int soft, double elements,
+                                              const double sums[3]) {
+    switch (kind) {
+    case SOFTCE_DENOMINATOR_VALID:
+        return sums[1];
+    case SOFTCE_DENOMINATOR_WEIGHTS:
+        return sums[2];
+    case SOFTCE_DENOMINATOR_ELEMENTS:
+        return elements;
+    case SOFTCE_DENOMINATOR_VALUE:
+        return value;
+    default: /* AUTO: PyTorch's rule */
+        return soft ? elements : sums[0];
+    }
+}
+
 /* plan.c: element dims and strides of every operand. */
 void softce__plan_layout(softce__plan *plan);
 

@@ -498,23 +498,8 @@ softce_status softce__shard_check_combined(const softce__shard *sh, double *deno
             return rc;
     }
     const softce_options *o = &sh->o;
-    switch (o->denominator) {
-    case SOFTCE_DENOMINATOR_VALID:
-        *denominator = sums[1];
-        break;
-    case SOFTCE_DENOMINATOR_WEIGHTS:
-        *denominator = sums[2];
-        break;
-    case SOFTCE_DENOMINATOR_ELEMENTS:
-        *denominator = (double)sh->E;
-        break;
-    case SOFTCE_DENOMINATOR_VALUE:
-        *denominator = o->denominator_value;
-        break;
-    default:
-        *denominator = sh->soft ? (double)sh->E : sums[0];
-        break; /* AUTO */
-    }
+    *denominator = softce__pick_denominator(o->denominator, o->denominator_value, sh->soft,
+                                            (double)sh->E, sums);
     if (o->reduction == SOFTCE_REDUCTION_MEAN && *denominator == 0.0 &&
         o->empty == SOFTCE_EMPTY_ERROR)
         return softce__fail(SOFTCE_ERROR_EMPTY_MEAN,

@@ -242,29 +242,12 @@ static void expect_grads(const tc_problem *p, const refs *r, const tols *t, cons
 static void expect_same(const char *what, const softce_tensor *a, const softce_tensor *b) {
     bool ok = memcmp(a->data, b->data, nbytes(a)) == 0;
     if (!ok) {
-        int64_t n = numel(a), bad = 0;
         double *va = values(a), *vb = values(b);
-        for (int64_t i = 0; i < n; i++)
-            if (memcmp(&va[i], &vb[i], sizeof(double)) != 0 && bad++ < 3)
-                fprintf(stderr, "  [%lld] %.17g vs %.17g\n", (long long)i, va[i], vb[i]);
-        fprintf(stderr, "%s: not bitwise identical (%lld of %lld elements differ)\n", what,
-                (long long)bad, (long long)n);
+        tc_report_not_same("split", what, va, vb, numel(a));
         free(va);
         free(vb);
     }
     assert_true(ok);
-}
-
-/* Inputs untouched; nothing written outside the views of the outputs. */
-static void expect_untouched(const tc_problem *p, const tc_out *o) {
-    assert_true(tb_unchanged(&p->x));
-    assert_true(tb_unchanged(&p->t));
-    assert_true(tb_unchanged(&p->w));
-    assert_true(tb_unchanged(&p->g));
-    const tbuf *outs[] = {&o->loss, &o->lse, &o->gx, &o->gq, &o->fb_loss, &o->fb_gx, &o->lsm};
-    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
-        if (outs[i]->mem)
-            assert_true(tb_outside_unchanged(outs[i]));
 }
 
 /* ---- the full check of one problem ------------------------------------------------------ */
@@ -374,7 +357,7 @@ static void check_problem(tc_problem *p, const char *label, int64_t clean_row, b
     expect_loss(p, &r, &t, &o.fb_loss.t, "fused loss");
     expect_grads(p, &r, &t, &o.fb_gx.t, NULL, "fused");
     expect_rows("log_softmax", &o.lsm.t, r.y, p->elems, t.y, t.rt);
-    expect_untouched(p, &o);
+    tc_expect_untouched(p, &o);
     check_backward_lse(p, &o, &r, &t);
     check_in_place(p, &o);
     check_threads(p, &o, all_counts);

@@ -60,6 +60,11 @@ void tc_run(const tc_problem *p, tc_out *o);
 void tc_out_free(tc_out *o);
 /** tc_run, then compares everything with the reference and checks the cross-call contracts. */
 void tc_check(const tc_problem *p);
+/** Inputs unchanged and nothing written outside the outputs' views (after tc_run). */
+void tc_expect_untouched(const tc_problem *p, const tc_out *o);
+/** Prints the first differing values of two arrays that should be bitwise identical. */
+void tc_report_not_same(const char *label, const char *what, const double *va, const double *vb,
+                        int64_t n);
 /** backward() with the lse saved by forward() (in the compute dtype) == backward(NULL lse),
     bitwise, for grad_logits and grad_target. */
 void tc_check_lse_reuse(const tc_problem *p);

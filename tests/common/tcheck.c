@@ -51,26 +51,32 @@ static void expect_close(const char *what, const tbuf *b, const double *want, do
     assert_true(ok);
 }
 
+void tc_report_not_same(const char *label, const char *what, const double *va, const double *vb,
+                        int64_t n) {
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp(&va[i], &vb[i], sizeof(double)) != 0 && bad++ < 3)
+            fprintf(stderr, "  [%lld] %.17g vs %.17g\n", (long long)i, va[i], vb[i]);
+    fprintf(stderr, "[%s] %s: not bitwise identical (%lld of %lld elements differ)\n", label, what,
+            (long long)bad, (long long)n);
+}
+
 static void expect_same_bytes(const tc_problem *p, const char *what, const tbuf *a, const tbuf *b) {
     bool ok = tb_same_bytes(a, b);
     if (!ok) {
-        int64_t n = tu_numel(a->t.ndim, a->t.shape), bad = 0;
+        int64_t n = tu_numel(a->t.ndim, a->t.shape);
         double *va = tu_alloc(sizeof(double) * (size_t)n),
                *vb = tu_alloc(sizeof(double) * (size_t)n);
         tb_load(a, va);
         tb_load(b, vb);
-        for (int64_t i = 0; i < n; i++)
-            if (memcmp(&va[i], &vb[i], sizeof(double)) != 0 && bad++ < 3)
-                fprintf(stderr, "  [%lld] %.17g vs %.17g\n", (long long)i, va[i], vb[i]);
-        fprintf(stderr, "[%s] %s: not bitwise identical (%lld of %lld elements differ)\n",
-                tc_describe(&p->s), what, (long long)bad, (long long)n);
+        tc_report_not_same(tc_describe(&p->s), what, va, vb, n);
         free(va);
         free(vb);
     }
     assert_true(ok);
 }
 
-static void expect_untouched(const tc_problem *p, const tc_out *o) {
+void tc_expect_untouched(const tc_problem *p, const tc_out *o) {
     assert_true(tb_unchanged(&p->x));
     assert_true(tb_unchanged(&p->t));
     assert_true(tb_unchanged(&p->w));
@@ -191,7 +197,7 @@ void tc_check(const tc_problem *p) {
     expect_close("fused loss", &o.fb_loss, r.loss, rt, al);
     expect_close("fused grad", &o.fb_gx, r.gx, rt, ag);
     expect_close("log_softmax", &o.lsm, r.y, rt, rt * tu_maxabs(r.y, full));
-    expect_untouched(p, &o);
+    tc_expect_untouched(p, &o);
     expect_optional_outputs(p, &o);
     if (p->s.x_layout != TL_BCAST)
         expect_in_place(p);
