@@ -105,28 +105,14 @@ static bool row_has(const tc_problem *p, int64_t e, double v) {
 
 /* ---- reference values ------------------------------------------------------------------- */
 
-typedef struct refs {
-    double *loss, *lse, *y, *gx, *gq;
-} refs;
-
 /* The reference, with one documented override: for a row holding +inf, docs/numerics.md
    defines lse = m + log sum exp(x - m) with m = +inf, which is NaN ("a +inf logit: NaN"), and
    so are y = x - lse and the soft target's gradient -(1 - eps) w y. (tests/ref skips the log
    when m is not finite and gives lse = +inf, y = -inf there.) Its logits gradient is NaN
    already, and so is its loss when the row has mass on the +inf class (test_pos_inf asserts
    that its rows do). */
-static refs ref_all(const tc_problem *p) {
-    size_t full = (size_t)(p->n * p->c * p->inner), el = (size_t)p->elems;
-    refs r;
-    r.loss = tu_alloc(sizeof(double) * (el + 1));
-    r.lse = tu_alloc(sizeof(double) * el);
-    r.y = tu_alloc(sizeof(double) * full);
-    r.gx = tu_alloc(sizeof(double) * full);
-    r.gq = tu_alloc(sizeof(double) * full);
-    ref_loss(&p->ref, r.loss);
-    ref_lse(&p->ref, r.lse);
-    ref_log_softmax(&p->ref, r.y);
-    ref_grad(&p->ref, p->gv, r.gx, tc_is_soft(p) ? r.gq : NULL);
+static tc_refs ref_all(const tc_problem *p) {
+    tc_refs r = tc_ref_all(p);
     for (int64_t e = 0; e < p->elems; e++) {
         if (!row_has(p, e, INFINITY))
             continue;
@@ -135,14 +121,6 @@ static refs ref_all(const tc_problem *p) {
             r.y[e * p->c + c] = r.gq[e * p->c + c] = NAN;
     }
     return r;
-}
-
-static void refs_free(refs *r) {
-    free(r->loss);
-    free(r->lse);
-    free(r->y);
-    free(r->gx);
-    free(r->gq);
 }
 
 /* ---- comparisons ------------------------------------------------------------------------ */
@@ -192,7 +170,7 @@ typedef struct tols {
     double *loss, *lse, *y, *gx, *gq; /* per row (loss: one entry when reduced) */
 } tols;
 
-static tols tols_of(const tc_problem *p, const refs *r) {
+static tols tols_of(const tc_problem *p, const tc_refs *r) {
     tols t;
     int64_t E = p->elems, C = p->c;
     bool none = p->s.reduction == SOFTCE_REDUCTION_NONE;
@@ -221,14 +199,14 @@ static void tols_free(tols *t) {
     free(t->gq);
 }
 
-static void expect_loss(const tc_problem *p, const refs *r, const tols *t,
+static void expect_loss(const tc_problem *p, const tc_refs *r, const tols *t,
                         const softce_tensor *loss, const char *what) {
     bool none = p->s.reduction == SOFTCE_REDUCTION_NONE;
     expect_rows(what, loss, r->loss, none ? p->elems : 1, t->loss, t->rt);
 }
 
-static void expect_grads(const tc_problem *p, const refs *r, const tols *t, const softce_tensor *gx,
-                         const softce_tensor *gq, const char *what) {
+static void expect_grads(const tc_problem *p, const tc_refs *r, const tols *t,
+                         const softce_tensor *gx, const softce_tensor *gq, const char *what) {
     char name[96];
     snprintf(name, sizeof name, "%s grad_logits", what);
     expect_rows(name, gx, r->gx, p->elems, t->gx, t->rt);
@@ -262,7 +240,8 @@ static softce_tensor logits_copy(const tc_problem *p) {
 /* backward with the lse written by forward (in the compute dtype: o->lse), against the
    reference; then the same call in place (grad_logits == logits) must equal it bit for bit,
    grad_target included (it reads the logits before they are overwritten). */
-static void check_backward_lse(const tc_problem *p, const tc_out *o, const refs *r, const tols *t) {
+static void check_backward_lse(const tc_problem *p, const tc_out *o, const tc_refs *r,
+                               const tols *t) {
     const softce_tensor *g = p->s.gout_dtype ? &p->g.t : NULL;
     bool soft = tc_is_soft(p);
     softce_tensor gx = plain_like(&o->gx.t), in = logits_copy(p), gq = {0}, gq2 = {0};
@@ -330,7 +309,7 @@ static void check_threads(tc_problem *p, const tc_out *o, bool all_counts) {
 }
 
 /* The reference of row e is finite (loss with NONE, gradients): a case's clean row. */
-static void expect_clean_row(const tc_problem *p, const refs *r, int64_t e) {
+static void expect_clean_row(const tc_problem *p, const tc_refs *r, int64_t e) {
     bool ok = p->s.reduction != SOFTCE_REDUCTION_NONE || isfinite(r->loss[e]);
     for (int64_t c = 0; c < p->c; c++)
         ok = ok && isfinite(r->gx[e * p->c + c]);
@@ -345,7 +324,7 @@ static void check_problem(tc_problem *p, const char *label, int64_t clean_row, b
     snprintf(ctx, sizeof ctx, "%s: %s", label, tc_describe(&p->s));
     tu_set_context(ctx);
     bool soft = tc_is_soft(p);
-    refs r = ref_all(p);
+    tc_refs r = ref_all(p);
     tols t = tols_of(p, &r);
     if (clean_row >= 0)
         expect_clean_row(p, &r, clean_row);
@@ -363,7 +342,7 @@ static void check_problem(tc_problem *p, const char *label, int64_t clean_row, b
     check_threads(p, &o, all_counts);
     tc_out_free(&o);
     tols_free(&t);
-    refs_free(&r);
+    tc_refs_free(&r);
 }
 
 /* ---- random problems -------------------------------------------------------------------- */

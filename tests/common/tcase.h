@@ -60,6 +60,13 @@ void tc_run(const tc_problem *p, tc_out *o);
 void tc_out_free(tc_out *o);
 /** tc_run, then compares everything with the reference and checks the cross-call contracts. */
 void tc_check(const tc_problem *p);
+/** The reference's values of a problem (tests/ref): loss (per element, + the reduction at
+    [elems]), lse, log_softmax y, grad_logits gx and (soft) grad_target gq. */
+typedef struct tc_refs {
+    double *loss, *lse, *y, *gx, *gq;
+} tc_refs;
+tc_refs tc_ref_all(const tc_problem *p);
+void tc_refs_free(tc_refs *r);
 /** Inputs unchanged and nothing written outside the outputs' views (after tc_run). */
 void tc_expect_untouched(const tc_problem *p, const tc_out *o);
 /** Prints the first differing values of two arrays that should be bitwise identical. */

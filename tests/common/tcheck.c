@@ -12,13 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct refs {
-    double *loss, *lse, *y, *gx, *gq;
-} refs;
-
-static refs ref_all(const tc_problem *p) {
+tc_refs tc_ref_all(const tc_problem *p) {
     size_t full = (size_t)(p->n * p->c * p->inner), el = (size_t)p->elems;
-    refs r;
+    tc_refs r;
     r.loss = tu_alloc(sizeof(double) * (el + 1));
     r.lse = tu_alloc(sizeof(double) * el);
     r.y = tu_alloc(sizeof(double) * full);
@@ -31,7 +27,7 @@ static refs ref_all(const tc_problem *p) {
     return r;
 }
 
-static void refs_free(refs *r) {
+void tc_refs_free(tc_refs *r) {
     free(r->loss);
     free(r->lse);
     free(r->y);
@@ -181,7 +177,7 @@ void tc_check(const tc_problem *p) {
     double rt = tu_rtol(p->s.x_dtype, p->s.out_dtype);
     tc_out o;
     tc_run(p, &o);
-    refs r = ref_all(p);
+    tc_refs r = tc_ref_all(p);
     /* The accuracy contract of docs/numerics.md: element-wise rtol, plus an absolute part.
        Gradients and log_softmax: norm-wise, rtol times their largest magnitude, or the size of
        the cancelling terms s*S and w*q when larger. Loss and lse: a tenth of that, since with
@@ -201,6 +197,6 @@ void tc_check(const tc_problem *p) {
     expect_optional_outputs(p, &o);
     if (p->s.x_layout != TL_BCAST)
         expect_in_place(p);
-    refs_free(&r);
+    tc_refs_free(&r);
     tc_out_free(&o);
 }
