@@ -133,20 +133,10 @@ static void scan_block(const softce__context *cx, int64_t b, target_scan *out) {
     }
 }
 
-/* Validates class indices (before any output is written) and sums what the mean
-   denominators need (in block order: the same for any thread count). */
-static softce_status scan_targets(const softce__context *cx, int nt, target_scan *total) {
-    target_scan *scans = malloc((size_t)cx->nblocks * sizeof *scans + 1);
-    if (!scans)
-        return softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY, "cannot allocate the target scan");
-    if (nt == 1) { /* no OpenMP region: small calls stay cheap */
-        for (int64_t b = 0; b < cx->nblocks; b++)
-            scan_block(cx, b, &scans[b]);
-    } else {
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (int64_t b = 0; b < cx->nblocks; b++)
-            scan_block(cx, b, &scans[b]);
-    }
+/* The blocks' scans in block order (the same sums for any thread count): the first bad
+   index as the error, and the total sums. */
+static softce_status combine_scans(const softce__context *cx, const target_scan *scans,
+                                   target_scan *total) {
     softce_status st = SOFTCE_OK;
     total->wsum = total->valid = total->wapplied = 0.0;
     for (int64_t b = 0; b < cx->nblocks && st == SOFTCE_OK; b++) {
@@ -163,9 +153,29 @@ static softce_status scan_targets(const softce__context *cx, int nt, target_scan
         total->valid += scans[b].valid;
         total->wapplied += scans[b].wapplied;
     }
+    return st;
+}
+
+/* Validates class indices (before any output is written) and sums what the mean
+   denominators need. */
+static softce_status scan_targets(const softce__context *cx, int nt, target_scan *total) {
+    target_scan *scans = malloc((size_t)cx->nblocks * sizeof *scans + 1);
+    if (!scans)
+        return softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY, "cannot allocate the target scan");
+    if (nt == 1) { /* no OpenMP region: small calls stay cheap */
+        for (int64_t b = 0; b < cx->nblocks; b++)
+            scan_block(cx, b, &scans[b]);
+    } else {
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t b = 0; b < cx->nblocks; b++)
+            scan_block(cx, b, &scans[b]);
+    }
+    softce_status st = combine_scans(cx, scans, total);
     free(scans);
     return st;
 }
+
+static softce_status denominator_of(const softce__context *cx, const target_scan *sc, double *den);
 
 /* The denominator of a MEAN (options.denominator); checks options.empty = ERROR. Runs before
    anything is written. */
@@ -180,7 +190,13 @@ static softce_status mean_denominator(const softce__context *cx, int nt, double 
                   p->denominator == SOFTCE_DENOMINATOR_WEIGHTS)));
     if (need && (st = scan_targets(cx, nt, &sc)) != SOFTCE_OK)
         return st;
-    const double sums[3] = {sc.wsum, sc.valid, sc.wapplied};
+    return denominator_of(cx, &sc, den);
+}
+
+/* The denominator from the scanned sums; checks options.empty = ERROR. */
+static softce_status denominator_of(const softce__context *cx, const target_scan *sc, double *den) {
+    const softce__plan *p = cx->p;
+    const double sums[3] = {sc->wsum, sc->valid, sc->wapplied};
     *den =
         softce__pick_denominator(p->denominator, p->denominator_value, p->soft, (double)p->E, sums);
     if (p->reduction == SOFTCE_REDUCTION_MEAN && *den == 0.0 && p->empty == SOFTCE_EMPTY_ERROR &&
@@ -374,6 +390,41 @@ static softce_status run_split(const softce__context *cx, double denominator) {
     return st;
 }
 
+/* Forward of hard or top-k targets writing nothing per element during the compute (a
+   reduced loss, no lse or extra outputs): each block's targets are checked right before its
+   compute in the same parallel loop (one region; the targets are read again while in cache).
+   A block with a bad index is not computed; the first bad index is reported after the loop,
+   before anything is written. */
+static int scan_in_compute(const softce__plan *p) {
+    return p->op == SOFTCE__OP_FORWARD && !p->extended && (!p->soft || p->topk) &&
+           p->reduction != SOFTCE_REDUCTION_NONE && !p->t[SOFTCE__LSE_OUT];
+}
+
+static void scan_and_run_block(const softce__context *cx, int64_t b, int tid, target_scan *scans) {
+    scan_block(cx, b, &scans[b]);
+    if (scans[b].first_bad < 0)
+        run_block(cx, b, tid);
+    else
+        cx->block_loss[b] = 0.0;
+}
+
+static softce_status run_scanned_blocks(const softce__context *cx, int nt, double *den) {
+    target_scan *scans = malloc((size_t)cx->nblocks * sizeof *scans + 1), total;
+    if (!scans)
+        return softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY, "cannot allocate the target scan");
+    if (nt == 1) {
+        for (int64_t b = 0; b < cx->nblocks; b++)
+            scan_and_run_block(cx, b, 0, scans);
+    } else {
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t b = 0; b < cx->nblocks; b++)
+            scan_and_run_block(cx, b, omp_get_thread_num(), scans);
+    }
+    softce_status st = combine_scans(cx, scans, &total);
+    free(scans);
+    return st == SOFTCE_OK ? denominator_of(cx, &total, den) : st;
+}
+
 softce_status softce__run(const softce__plan *p) {
     softce__context cx = {0};
     double denominator = 0.0;
@@ -387,14 +438,16 @@ softce_status softce__run(const softce__plan *p) {
     setup(&cx, p);
     int nt = thread_count(p, cx.nblocks);
     void *wbuf = NULL;
-    if ((st = load_weights(&cx, &wbuf)) == SOFTCE_OK)
+    const int split = !p->extended && softce__split_suitable(p, cx.tsize);
+    const int fused_scan = !split && scan_in_compute(p);
+    if ((st = load_weights(&cx, &wbuf)) == SOFTCE_OK && !fused_scan)
         st = mean_denominator(&cx, nt, &denominator);
     cx.inv_d = p->reduction != SOFTCE_REDUCTION_MEAN                 ? 1.0
                : denominator == 0.0 && p->empty == SOFTCE_EMPTY_ZERO ? 0.0
                                                                      : 1.0 / denominator;
     if (st == SOFTCE_OK)
         st = softce__rows_prepare(&cx);
-    if (st == SOFTCE_OK && !p->extended && softce__split_suitable(p, cx.tsize)) {
+    if (st == SOFTCE_OK && split) {
         st = run_split(&cx, denominator);
         softce__rows_release(&cx);
         free(wbuf);
@@ -410,7 +463,11 @@ softce_status softce__run(const softce__plan *p) {
                               "cannot allocate scratch for %d threads x %lld classes", nt,
                               (long long)p->C);
     }
-    if (st == SOFTCE_OK) {
+    if (st == SOFTCE_OK && fused_scan) {
+        st = run_scanned_blocks(&cx, nt, &denominator);
+        if (st == SOFTCE_OK)
+            write_reduced_loss(p, cx.block_loss, cx.nblocks, denominator);
+    } else if (st == SOFTCE_OK) {
         if (nt == 1) {
             for (int64_t b = 0; b < cx.nblocks; b++)
                 run_block(&cx, b, 0);

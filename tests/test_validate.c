@@ -800,6 +800,52 @@ static void test_target_range_large(void **state) {
     tb_free(&gx);
 }
 
+/* Forward with a reduced loss and no lse checks each block's targets inside the compute loop
+   (src/driver.c, scan_in_compute): a bad index in a later block, in row mode and in tile mode
+   (tiny C, strided class axis), any thread count: the first bad index is reported and the loss
+   is left as it was. */
+static void test_target_range_in_compute(void **state) {
+    (void)state;
+    const int64_t shapes[3][3] = {{6000, 37, 0}, {40000, 10, 0}, {40, 21, 500}};
+    for (int k = 0; k < 3; k++) {
+        const int64_t *sh = shapes[k];
+        const int32_t nd = sh[2] ? 3 : 2;
+        const int64_t el[2] = {sh[0], sh[2]};
+        const int64_t ne = sh[0] * (sh[2] ? sh[2] : 1);
+        tbuf x, t, loss;
+        tb_make(&x, SOFTCE_DTYPE_F32, nd, sh, NULL);
+        tb_make(&t, SOFTCE_DTYPE_I64, nd - 1, el, NULL);
+        tb_make(&loss, SOFTCE_DTYPE_F32, 0, NULL, NULL);
+        double *v = tu_alloc(sizeof(double) * (size_t)ne);
+        for (int64_t bad = ne / 2; bad < ne; bad += ne / 2 - 1) { /* the middle, then the last */
+            for (int64_t i = 0; i < ne; i++)
+                v[i] = i == bad ? (double)sh[1] : (double)(i % sh[1]);
+            tb_store(&t, v);
+            char want[96];
+            snprintf(want, sizeof want, "target[%lld] = %lld is outside [0, %lld)", (long long)bad,
+                     (long long)sh[1], (long long)sh[1]);
+            for (int red = SOFTCE_REDUCTION_MEAN; red <= SOFTCE_REDUCTION_SUM; red++)
+                for (int threads = 1; threads <= 3; threads++) {
+                    softce_options o;
+                    softce_options_init(&o);
+                    o.reduction = red;
+                    o.num_threads = threads;
+                    tb_snapshot(&loss);
+                    assert_int_equal(softce_forward(&o, &x.t, &t.t, &loss.t, NULL),
+                                     SOFTCE_ERROR_TARGET);
+                    if (!strstr(softce_last_error(), want))
+                        print_error("last_error \"%s\", want \"%s\"\n", softce_last_error(), want);
+                    assert_non_null(strstr(softce_last_error(), want));
+                    assert_true(tb_unchanged(&loss));
+                }
+        }
+        free(v);
+        tb_free(&x);
+        tb_free(&t);
+        tb_free(&loss);
+    }
+}
+
 /* The first bad target in row-major element order, not in memory order. */
 static void test_target_order(void **state) {
     (void)state;
@@ -836,6 +882,7 @@ int main(void) {
         T(test_empty_mean),
         cmocka_unit_test(test_target_range),
         cmocka_unit_test(test_target_range_large),
+        cmocka_unit_test(test_target_range_in_compute),
         cmocka_unit_test(test_target_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
