@@ -53,7 +53,7 @@ static inline vf vf_exp_le0(vf x) { return vf_exp(x); }
 /* acc + c v where c != 0 (a term with weight exactly 0 is skipped; NaN c is kept). */
 static inline vf vf_fmadd_nz(vf c, vf v, vf acc) {
     return _mm256_blendv_ps(acc, _mm256_fmadd_ps(c, v, acc),
-                           _mm256_cmp_ps(c, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+                            _mm256_cmp_ps(c, _mm256_setzero_ps(), _CMP_NEQ_UQ));
 }
 static inline void vf_widen(vf v, vd h[VH]) {
     h[0] = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
@@ -66,8 +66,10 @@ static inline vf vf_narrow(const vd h[VH]) {
 }
 /* cap tanh(k x) (tanh_avx*.h) except the lanes with |k x| <= 2^-12, left to the caller:
  *tiny is set when any lane may be one. */
-static inline vf vf_softcap(vf x, const vf q[5], vf vfar, vf vtiny, vf khi, vf klo, vf chi, vf clo,
-                            vf shi, vf slo, int folded, int split, int unit, int *tiny) {
+static inline __attribute__((always_inline)) vf vf_softcap(vf x, const vf q[5], vf vfar, vf vtiny,
+                                                           vf khi, vf klo, vf chi, vf clo, vf shi,
+                                                           vf slo, int folded, int split, int unit,
+                                                           int *tiny) {
     return softce__softcap_f32x8(x, q, vfar, vtiny, khi, klo, chi, clo, shi, slo, folded, split,
                                  unit, tiny);
 }

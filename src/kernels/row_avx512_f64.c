@@ -40,7 +40,8 @@ static inline vf vf_exp(vf x) { return softce__exp_f64x8(x); }
 static inline vf vf_exp_le0(vf x) { return softce__exp_le710_f64x8(x); }
 /* acc + c v where c != 0 (a term with weight exactly 0 is skipped; NaN c is kept). */
 static inline vf vf_fmadd_nz(vf c, vf v, vf acc) {
-    return _mm512_mask3_fmadd_pd(c, v, acc, _mm512_cmp_pd_mask(c, _mm512_setzero_pd(), _CMP_NEQ_UQ));
+    return _mm512_mask3_fmadd_pd(c, v, acc,
+                                 _mm512_cmp_pd_mask(c, _mm512_setzero_pd(), _CMP_NEQ_UQ));
 }
 static inline void vf_widen(vf v, vd h[VH]) { h[0] = v; }
 static inline vf vf_narrow(const vd h[VH]) { return h[0]; }
@@ -51,8 +52,10 @@ static inline int vf_any_abs_lt(vf v, T c) {
 }
 /* cap tanh(k x) by tanh(y), y = k x; *tiny: whether any lane has
    |y| < 2^-27 (the caller replaces those lanes). */
-static inline vf vf_softcap(vf x, const vf q[5], vf vfar, vf vtiny, vf khi, vf klo, vf chi, vf clo,
-                            vf shi, vf slo, int folded, int split, int unit, int *tiny) {
+static inline __attribute__((always_inline)) vf vf_softcap(vf x, const vf q[5], vf vfar, vf vtiny,
+                                                           vf khi, vf klo, vf chi, vf clo, vf shi,
+                                                           vf slo, int folded, int split, int unit,
+                                                           int *tiny) {
     (void)q, (void)vfar, (void)vtiny, (void)klo, (void)shi, (void)slo, (void)folded;
     (void)split, (void)unit; /* klo is 0 in f64 */
     const vf y = vf_mul(khi, x), t = vf_tanh(y);

@@ -22,10 +22,10 @@
 
 /* The softcap cap tanh(k x) in f32 as softce__softcap_f32x16 of tanh_avx512.h (the leading term
    scale x, 1 / d by a division); lanes with |k x| <= 2^-12 set *tiny for the caller. */
-static inline __m256 softce__softcap_f32x8(__m256 x, const __m256 q[5], __m256 vfar, __m256 vtiny,
-                                           __m256 khi, __m256 klo, __m256 chi, __m256 clo,
-                                           __m256 shi, __m256 slo, int folded, int split, int unit,
-                                           int *tiny) {
+static inline __attribute__((always_inline)) __m256
+softce__softcap_f32x8(__m256 x, const __m256 q[5], __m256 vfar, __m256 vtiny, __m256 khi,
+                      __m256 klo, __m256 chi, __m256 clo, __m256 shi, __m256 slo, int folded,
+                      int split, int unit, int *tiny) {
     const __m256 sx = unit ? x : _mm256_fmadd_ps(shi, x, _mm256_mul_ps(slo, x));
     const __m256 y = folded ? x : _mm256_mul_ps(khi, x);
     const __m256 u = _mm256_mul_ps(y, y);

@@ -32,10 +32,10 @@
    the branch and the tiny test sharing one mask test. Above, cap (1 - 2 / (e^2a + 1)) on
    a = |k x|. Lanes with |k x| <= 2^-12 set *tiny for the caller to replace; NaN -> NaN,
    +-inf -> +-cap. */
-static inline __m512 softce__softcap_f32x16(__m512 x, const __m512 q[5], __m512 vfar, __m512 vtiny,
-                                            __m512 khi, __m512 klo, __m512 chi, __m512 clo,
-                                            __m512 shi, __m512 slo, int folded, int split, int unit,
-                                            int *tiny) {
+static inline __attribute__((always_inline)) __m512
+softce__softcap_f32x16(__m512 x, const __m512 q[5], __m512 vfar, __m512 vtiny, __m512 khi,
+                       __m512 klo, __m512 chi, __m512 clo, __m512 shi, __m512 slo, int folded,
+                       int split, int unit, int *tiny) {
     const __m512 sx = unit ? x : _mm512_fmadd_ps(shi, x, _mm512_mul_ps(slo, x));
     const __m512 y = folded ? x : _mm512_mul_ps(khi, x);
     const __m512 u = _mm512_mul_ps(y, y);
