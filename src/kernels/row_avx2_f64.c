@@ -36,10 +36,6 @@ static inline vf vf_mul(vf a, vf b) { return _mm256_mul_pd(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm256_fmadd_pd(a, b, c); }
 static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm256_fmsub_pd(a, b, c); }
 static inline vf vf_fnmadd(vf a, vf b, vf c) { return _mm256_fnmadd_pd(a, b, c); }
-/* c != 0 ? v : 0 (NaN c keeps v). */
-static inline vf vf_nz(vf c, vf v) {
-    return _mm256_and_pd(_mm256_cmp_pd(c, _mm256_setzero_pd(), _CMP_NEQ_UQ), v);
-}
 static inline vf vf_max(vf a, vf b) { return _mm256_max_pd(a, b); }
 static inline T vf_hmax(vf v) {
     __m128d m = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));

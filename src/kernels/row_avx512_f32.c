@@ -29,10 +29,6 @@ static inline vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm512_fmsub_ps(a, b, c); }
 static inline vf vf_fnmadd(vf a, vf b, vf c) { return _mm512_fnmadd_ps(a, b, c); }
-/* c != 0 ? v : 0 (NaN c keeps v). */
-static inline vf vf_nz(vf c, vf v) {
-    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(c, _mm512_setzero_ps(), _CMP_NEQ_UQ), v);
-}
 static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
 static inline T vf_hmax(vf v) { return _mm512_reduce_max_ps(v); }
 static inline vf vf_exp(vf x) { return softce__exp_f32x16(x); }

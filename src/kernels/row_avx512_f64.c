@@ -29,10 +29,6 @@ static inline vf vf_mul(vf a, vf b) { return _mm512_mul_pd(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm512_fmadd_pd(a, b, c); }
 static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm512_fmsub_pd(a, b, c); }
 static inline vf vf_fnmadd(vf a, vf b, vf c) { return _mm512_fnmadd_pd(a, b, c); }
-/* c != 0 ? v : 0 (NaN c keeps v). */
-static inline vf vf_nz(vf c, vf v) {
-    return _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(c, _mm512_setzero_pd(), _CMP_NEQ_UQ), v);
-}
 static inline vf vf_max(vf a, vf b) { return _mm512_max_pd(a, b); }
 static inline T vf_hmax(vf v) { return _mm512_reduce_max_pd(v); }
 static inline vf vf_exp(vf x) { return softce__exp_f64x8(x); }

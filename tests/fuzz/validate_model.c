@@ -6,6 +6,8 @@
  */
 #include "fuzz_validate.h"
 
+#include <stddef.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,8 +122,12 @@ static int same_shape(const softce_tensor *t, int ndim, const int64_t *shape) {
     return 1;
 }
 
+/* A caller compiled against 1.0 passes the 1.0 size (the fields up to flags): valid, the
+   later fields then take their defaults. The fuzzer leaves the 1.1 fields at their defaults. */
 static int options_ok(const softce_options *o) {
-    return o->struct_size == sizeof(softce_options) && o->reduction >= 1 && o->reduction <= 3 &&
+    const int size_ok = o->struct_size == sizeof(softce_options) ||
+                        o->struct_size == offsetof(softce_options, z_loss);
+    return size_ok && o->reduction >= 1 && o->reduction <= 3 &&
            o->label_smoothing >= 0.0 && o->label_smoothing <= 1.0 && o->num_threads >= 0 &&
            o->flags == 0;
 }
