@@ -186,7 +186,7 @@ static tols tols_of(const tc_problem *p, const tc_refs *r) {
         t.lse[e] = 0.1 * t.rt * fmax(1.0, finite_abs(r->lse[e]));
         t.y[e] = t.rt * tu_maxabs(r->y + e * C, C);
         t.gx[e] = t.rt * gx;
-        t.gq[e] = t.rt * tu_maxabs(r->gq + e * C, C);
+        t.gq[e] = tc_is_soft(p) ? t.rt * tu_maxabs(r->gq + e * C, C) : 0.0; /* hard: no gq */
     }
     return t;
 }
