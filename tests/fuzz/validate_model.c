@@ -129,7 +129,7 @@ static int options_ok(const softce_options *o) {
                         o->struct_size == offsetof(softce_options, z_loss);
     return size_ok && o->reduction >= 1 && o->reduction <= 3 &&
            o->label_smoothing >= 0.0 && o->label_smoothing <= 1.0 && o->num_threads >= 0 &&
-           o->flags == 0;
+           (o->flags & ~SOFTCE_FLAG_KL) == 0; /* KL: valid since 1.1 */
 }
 
 static int required(fv_op op, int s) {
