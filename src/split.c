@@ -46,9 +46,12 @@ static char *chunk_ptr(const softce__context *cx, int slot, const softce__split_
     return softce__slot_ptr(cx->p, slot, row->cur.off[slot]) + c0 * cx->tsize;
 }
 
-static const void *chunk_w(const softce__context *cx, int64_t c0) {
-    return cx->w ? (const char *)cx->w + c0 * cx->tsize : NULL;
+/* v + k values of the compute type (NULL stays NULL). */
+static const char *offset(const softce__context *cx, const void *v, int64_t k) {
+    return v ? (const char *)v + k * cx->tsize : NULL;
 }
+
+static const void *chunk_w(const softce__context *cx, int64_t c0) { return offset(cx, cx->w, c0); }
 
 /* Per row, before phase A: position, class index, upstream gradient. */
 void softce__split_row_init(const softce__context *cx, int64_t e, softce__split_row *row) {
@@ -148,11 +151,6 @@ static void zero_chunk(const softce__context *cx, const softce__split_row *row, 
                        int64_t n) {
     if (cx->p->t[SOFTCE__GRAD_LOGITS])
         memset(chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0), 0, (size_t)n * (size_t)cx->tsize);
-}
-
-/* v + k values of the compute type (NULL stays NULL). */
-static const char *offset(const softce__context *cx, const void *v, int64_t k) {
-    return v ? (const char *)v + k * cx->tsize : NULL;
 }
 
 /* The chunk's gradient a e^(x - lse) - w (c1 p + c0) block by block: where phase A stored
