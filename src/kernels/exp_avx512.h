@@ -30,6 +30,23 @@ static inline __m512 softce__exp_le89_f32x16(__m512 x) {
     return _mm512_maskz_scalef_ps(keep, p, n);
 }
 
+/* exp(x) for -87.3 <= x <= 89 or NaN, without the flush (one compare fewer): below the range it
+   would return subnormals (slow, never 0 where they are representable). */
+static inline __m512 softce__exp_in_f32x16(__m512 x) {
+    const __m512 shifter = _mm512_set1_ps(12582912.0f);
+    __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269502f), shifter), shifter);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
+    __m512 p = _mm512_set1_ps(0.00138146023f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.00836871564f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.041668389f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.166665211f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.49999994f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
 static inline __m512 softce__exp_f32x16(__m512 x) {
     /* min(c, x) returns x when x is NaN, so NaN flows through to the result. */
     return softce__exp_le89_f32x16(_mm512_min_ps(_mm512_set1_ps(89.0f), x));

@@ -37,6 +37,7 @@ static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
 static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm256_fmsub_ps(a, b, c); }
 static inline vf vf_fnmadd(vf a, vf b, vf c) { return _mm256_fnmadd_ps(a, b, c); }
 static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+static inline vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
 static inline T vf_hmax(vf v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -46,6 +47,8 @@ static inline T vf_hmax(vf v) {
 static inline vf vf_exp(vf x) { return softce__exp_f32x8(x); }
 /* exp of x - max (<= 0, or NaN): the full exp (its NaN guard is needed). */
 static inline vf vf_exp_le0(vf x) { return vf_exp(x); }
+/* exp(x) for x in [-87.3, 0] or NaN (no flush needed). */
+static inline vf vf_exp_in(vf x) { return vf_exp_le0(x); }
 /* acc + c v where c != 0 (a term with weight exactly 0 is skipped; NaN c is kept). */
 static inline vf vf_fmadd_nz(vf c, vf v, vf acc) {
     return _mm256_blendv_ps(acc, _mm256_fmadd_ps(c, v, acc),

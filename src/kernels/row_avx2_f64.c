@@ -37,6 +37,7 @@ static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm256_fmadd_pd(a, b, c); }
 static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm256_fmsub_pd(a, b, c); }
 static inline vf vf_fnmadd(vf a, vf b, vf c) { return _mm256_fnmadd_pd(a, b, c); }
 static inline vf vf_max(vf a, vf b) { return _mm256_max_pd(a, b); }
+static inline vf vf_min(vf a, vf b) { return _mm256_min_pd(a, b); }
 static inline T vf_hmax(vf v) {
     __m128d m = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_max_sd(m, _mm_unpackhi_pd(m, m)));
@@ -44,6 +45,8 @@ static inline T vf_hmax(vf v) {
 static inline vf vf_exp(vf x) { return softce__exp_f64x4(x); }
 /* exp of x - max (<= 0, or NaN): the full exp (its NaN guard is needed). */
 static inline vf vf_exp_le0(vf x) { return vf_exp(x); }
+/* exp(x) for x in [-87.3, 0] or NaN (no flush needed). */
+static inline vf vf_exp_in(vf x) { return vf_exp_le0(x); }
 /* acc + c v where c != 0 (a term with weight exactly 0 is skipped; NaN c is kept). */
 static inline vf vf_fmadd_nz(vf c, vf v, vf acc) {
     return _mm256_blendv_pd(acc, _mm256_fmadd_pd(c, v, acc),

@@ -30,10 +30,13 @@ static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm512_fmsub_ps(a, b, c); }
 static inline vf vf_fnmadd(vf a, vf b, vf c) { return _mm512_fnmadd_ps(a, b, c); }
 static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
+static inline vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
 static inline T vf_hmax(vf v) { return _mm512_reduce_max_ps(v); }
 static inline vf vf_exp(vf x) { return softce__exp_f32x16(x); }
 /* exp of x - max (<= 0, or NaN): without the clamp. */
 static inline vf vf_exp_le0(vf x) { return softce__exp_le89_f32x16(x); }
+/* exp(x) for x in [-87.3, 0] or NaN (no flush needed). */
+static inline vf vf_exp_in(vf x) { return softce__exp_in_f32x16(x); }
 /* acc + c v where c != 0 (a term with weight exactly 0 is skipped; NaN c is kept). */
 static inline vf vf_fmadd_nz(vf c, vf v, vf acc) {
     return _mm512_mask3_fmadd_ps(c, v, acc,

@@ -30,10 +30,13 @@ static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm512_fmadd_pd(a, b, c); }
 static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm512_fmsub_pd(a, b, c); }
 static inline vf vf_fnmadd(vf a, vf b, vf c) { return _mm512_fnmadd_pd(a, b, c); }
 static inline vf vf_max(vf a, vf b) { return _mm512_max_pd(a, b); }
+static inline vf vf_min(vf a, vf b) { return _mm512_min_pd(a, b); }
 static inline T vf_hmax(vf v) { return _mm512_reduce_max_pd(v); }
 static inline vf vf_exp(vf x) { return softce__exp_f64x8(x); }
 /* exp of x - max (<= 0, or NaN): without the clamp. */
 static inline vf vf_exp_le0(vf x) { return softce__exp_le710_f64x8(x); }
+/* exp(x) for x in [-87.3, 0] or NaN (no flush needed). */
+static inline vf vf_exp_in(vf x) { return vf_exp_le0(x); }
 /* acc + c v where c != 0 (a term with weight exactly 0 is skipped; NaN c is kept). */
 static inline vf vf_fmadd_nz(vf c, vf v, vf acc) {
     return _mm512_mask3_fmadd_pd(c, v, acc,

@@ -13,7 +13,9 @@
  * - fused_t (transform + fused + chain in one kernel) against the scalar table's composition:
  *   rows of kinds NORMAL / WIDE / NEGINF / POSINF / NAN, n in 1..70 and 1000, with and without
  *   p, w, smoothing and z-loss, every (scale, cap); in place bitwise equal to out of place,
- *   forward only (out NULL) with the same loss and lse.
+ *   forward only (out NULL) with the same loss and lse;
+ * - the softcap's range classes of fused_t (rows whose largest |x / cap| sits just below and
+ *   above each class bound, with a NaN too) the same way.
  */
 #include <float.h>
 #include <setjmp.h>
@@ -286,10 +288,46 @@ static void test_fused_t(void **state) {
         fail_msg("%s: %d fused_t cases failed", t->name, failures);
 }
 
+/* The softcap's range classes (row_simd.inc: cap_class; with scale 1 the row's largest |x / cap|
+   picks the short polynomial (<= 0.3, cap <= 128), the polynomial without tests (< 0.75) or the
+   general path): rows scaled to put that largest value just below and above each bound, with
+   and without a NaN, every table against the scalar composition. */
+static void test_fused_t_classes(void **state) {
+    const ktable *t = *state;
+    if (!ktable_runnable(t))
+        skip();
+    const double bounds[] = {0.299, 0.301, 0.749, 0.751, 0.05, 2.0};
+    const double capv[] = {30.0, 1.0, 200.0};
+    uint64_t rng = 41;
+    int failures = 0;
+    for (size_t ci = 0; ci < sizeof capv / sizeof capv[0]; ci++)
+        for (size_t b = 0; b < sizeof bounds / sizeof bounds[0]; b++)
+            for (int64_t n = 5; n <= 1000; n += n < 40 ? 7 : 480)
+                for (int variant = 0; variant < 4; variant++) {
+                    krow c = krow_make(&rng, n, KROW_NORMAL, t->f64, variant & 1, variant & 2);
+                    double amax = 0.0;
+                    for (int64_t i = 0; i < n; i++)
+                        amax = fmax(amax, fabs(c.x[i]));
+                    const double f = bounds[b] * capv[ci] / amax;
+                    for (int64_t i = 0; i < n; i++) {
+                        kput(c.xt, i, c.x[i] * f, t->f64);
+                        c.x[i] = kget(c.xt, i, t->f64);
+                    }
+                    if (variant == 3) /* a NaN the range skips */
+                        kput(c.xt, n / 2, NAN, t->f64), c.x[n / 2] = NAN;
+                    if (variant == 0)
+                        c.a0 = 0.0;
+                    failures += check_fused_t(t, &c, 1.0, capv[ci], KROW_NORMAL);
+                    krow_free(&c);
+                }
+    if (failures)
+        fail_msg("%s: %d fused_t class cases failed", t->name, failures);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--exhaustive") == 0)
         float_stride = 1;
-    struct CMUnitTest tests[3 * (sizeof ktables / sizeof ktables[0])];
+    struct CMUnitTest tests[4 * (sizeof ktables / sizeof ktables[0])];
     size_t count = 0;
     for (size_t i = 0; ktables[i].name != NULL; i++) {
         struct CMUnitTest a = {"transform_rows", test_rows, NULL, NULL, (void *)&ktables[i]};
@@ -297,9 +335,12 @@ int main(int argc, char **argv) {
                                (void *)&ktables[i]};
         struct CMUnitTest f = {"transform_fused_t", test_fused_t, NULL, NULL,
                                (void *)&ktables[i]};
+        struct CMUnitTest g = {"transform_fused_t_classes", test_fused_t_classes, NULL, NULL,
+                               (void *)&ktables[i]};
         tests[count++] = a;
         tests[count++] = b;
         tests[count++] = f;
+        tests[count++] = g;
     }
     if (count == 0) {
         print_message("no SIMD table built: nothing to test\n");
