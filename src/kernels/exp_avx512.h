@@ -13,9 +13,9 @@
 
 #include <immintrin.h>
 
-/* exp(x) for x <= 89 or NaN (the fused kernels' x - max <= 0): no clamp needed. */
-static inline __m512 softce__exp_le89_f32x16(__m512 x) {
-    __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_NLT_UQ);
+/* 2^n e^r as (e^r, n) for x <= 89 or NaN: the caller applies 2^n by vscalef. */
+static inline __attribute__((always_inline)) __m512 softce__exp_parts_f32x16(__m512 x,
+                                                                             __m512 *n_out) {
     const __m512 shifter = _mm512_set1_ps(12582912.0f); /* 1.5 * 2^23: rounds to an integer */
     __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269502f), shifter), shifter);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
@@ -26,24 +26,21 @@ static inline __m512 softce__exp_le89_f32x16(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.166665211f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.49999994f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    *n_out = n;
+    return _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+}
+
+/* exp(x) for x <= 89 or NaN (the fused kernels' x - max <= 0): no clamp needed. */
+static inline __m512 softce__exp_le89_f32x16(__m512 x) {
+    __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_NLT_UQ);
+    __m512 n, p = softce__exp_parts_f32x16(x, &n);
     return _mm512_maskz_scalef_ps(keep, p, n);
 }
 
 /* exp(x) for -87.3 <= x <= 89 or NaN, without the flush (one compare fewer): below the range it
    would return subnormals (slow, never 0 where they are representable). */
 static inline __m512 softce__exp_in_f32x16(__m512 x) {
-    const __m512 shifter = _mm512_set1_ps(12582912.0f);
-    __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269502f), shifter), shifter);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
-    __m512 p = _mm512_set1_ps(0.00138146023f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.00836871564f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.041668389f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.166665211f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.49999994f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    __m512 n, p = softce__exp_parts_f32x16(x, &n);
     return _mm512_scalef_ps(p, n);
 }
 

@@ -19,7 +19,7 @@
 #define SOFTCE_TANH_F32_S0 -0.333330992332
 #define SOFTCE_TANH_F32_S1 0.133164444536
 #define SOFTCE_TANH_F32_S2 -0.050511092408
-#define SOFTCE_TANH_F32_SHORT 0.09 /* u = a^2 up to which the short polynomial is used */
+#define SOFTCE_TANH_F32_SHORT 0.09   /* u = a^2 up to which the short polynomial is used */
 #define SOFTCE_TANH_F32_FAR 0.5625   /* u = a^2 from which the exp branch is taken (a >= 0.75) */
 #define SOFTCE_TANH_F32_TINY 0x1p-24 /* u up to which tanh a rounds to a (a <= 2^-12) */
 
