@@ -1,5 +1,7 @@
-/* Element types: sizes, names, conversions (f16/bf16 in software, round to nearest even). */
+/* Element types: sizes, names, conversions (f16/bf16 in software, round to nearest even; the
+   contiguous row conversions through the active ISA's, which give the same bits). */
 #include "internal.h"
+#include "kernels/kernels.h"
 
 #include <string.h>
 
@@ -55,8 +57,8 @@ float softce__f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu;
     uint32_t man = h & 0x3ffu;
-    if (exp == 0x1f) /* inf / NaN */
-        return bits_f32(sign | 0x7f800000u | (man << 13));
+    if (exp == 0x1f) /* inf / NaN (quieted, as the F16C conversion does) */
+        return bits_f32(sign | 0x7f800000u | (man << 13) | (man ? 0x400000u : 0u));
     if (exp == 0) { /* zero / subnormal: man * 2^-24 is exact in f32 */
         float v = (float)man * 5.9604644775390625e-8f;
         return sign ? -v : v;
@@ -133,9 +135,21 @@ int64_t softce__load_int(int32_t dtype, const void *base, int64_t index) {
     return ((const int64_t *)base)[index];
 }
 
-/* Row conversions: the dtype switch outside the loops, so the common cases (f32 <-> f32,
-   bf16 -> f32, f32 -> bf16, contiguous or strided) are plain loops the compiler vectorises. */
+/* Row conversions: contiguous f16/bf16 rows by the active ISA's conversions (F16C, AVX-512,
+   integer SIMD); otherwise the dtype switch outside the loops, so the common cases (f32 <-> f32,
+   bf16 -> f32, f32 -> bf16, contiguous or strided) are plain loops. */
+static const softce__convert *row_converter(int32_t dtype, int64_t stride) {
+    if (stride != 1 || (dtype != SOFTCE_DTYPE_BF16 && dtype != SOFTCE_DTYPE_F16))
+        return NULL;
+    return softce__converters();
+}
+
 static void gather_f32(int32_t dtype, const void *base, int64_t stride, int64_t n, float *out) {
+    const softce__convert *cv = row_converter(dtype, stride);
+    if (cv) {
+        cv->widen(dtype == SOFTCE_DTYPE_BF16, base, n, out);
+        return;
+    }
     switch (dtype) {
     case SOFTCE_DTYPE_F32:
         for (int64_t i = 0; i < n; i++)
@@ -185,6 +199,11 @@ void softce__scatter(int32_t dtype, void *base, int64_t stride, int64_t n, int f
         return;
     }
     const float *in = row;
+    const softce__convert *cv = row_converter(dtype, stride);
+    if (cv) {
+        cv->narrow(dtype == SOFTCE_DTYPE_BF16, in, n, base);
+        return;
+    }
     switch (dtype) {
     case SOFTCE_DTYPE_F32:
         for (int64_t i = 0; i < n; i++)

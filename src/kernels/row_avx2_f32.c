@@ -96,3 +96,69 @@ static inline double vd_hsum(vd v) {
 #define SOFTCE_ROW_TABLE softce__row_avx2_f32
 #define SOFTCE_ROW_SCALAR softce__row_scalar_f32
 #include "kernels/row_simd.inc"
+
+/* ---- 16-bit float rows <-> f32 (kernels.h: softce__convert) --------------------------- */
+
+/* bf16 -> f32: the bits moved up (exact). */
+static inline __m256 bf16x8_widen(__m128i h) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+/* f32 -> bf16: round to nearest even, a NaN keeps its top bits and is quieted (dtype.c's
+   bf16_rne); the eight results packed to 16 bits. */
+static inline __m128i bf16x8_round(__m256 v) {
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    const __m256i r = _mm256_srli_epi32(
+        _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), lsb), 16);
+    const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+    const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                           _mm256_set1_epi32(0x7f800000)); /* both >= 0 */
+    const __m256i b = _mm256_blendv_epi8(r, quiet, nan);
+    /* packus per 128-bit half: [b0..b3 b0..b3 | b4..b7 b4..b7] -> quadwords 0 and 2 */
+    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(b, b), 0x08));
+}
+
+/* f16 <-> f32 by F16C (round to nearest even; MXCSR's DAZ and FTZ do not apply to them). */
+#define F16_RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
+static inline void widen8(int bf16, const uint16_t *s, float *d) {
+    const __m128i h = _mm_loadu_si128((const __m128i *)s);
+    _mm256_storeu_ps(d, bf16 ? bf16x8_widen(h) : _mm256_cvtph_ps(h));
+}
+
+static inline void narrow8(int bf16, const float *s, uint16_t *d) {
+    const __m256 v = _mm256_loadu_ps(s);
+    _mm_storeu_si128((__m128i *)d, bf16 ? bf16x8_round(v) : _mm256_cvtps_ph(v, F16_RNE));
+}
+
+/* The last n % 8 values go through an 8-value buffer (no 16-bit masked moves in AVX2). */
+static void widen16(int bf16, const void *src, int64_t n, float *dst) {
+    const uint16_t *s = src;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        widen8(bf16, s + i, dst + i);
+    if (i < n) {
+        uint16_t in[8] = {0};
+        float out[8];
+        memcpy(in, s + i, (size_t)(n - i) * sizeof *in);
+        widen8(bf16, in, out);
+        memcpy(dst + i, out, (size_t)(n - i) * sizeof *out);
+    }
+}
+
+static void narrow16(int bf16, const float *src, int64_t n, void *dst) {
+    uint16_t *d = dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        narrow8(bf16, src + i, d + i);
+    if (i < n) {
+        float in[8] = {0};
+        uint16_t out[8];
+        memcpy(in, src + i, (size_t)(n - i) * sizeof *in);
+        narrow8(bf16, in, out);
+        memcpy(d + i, out, (size_t)(n - i) * sizeof *out);
+    }
+}
+
+const softce__convert softce__convert_avx2 = {.widen = widen16, .narrow = narrow16};
