@@ -455,9 +455,10 @@ softce_status softce__run(const softce__plan *p) {
     }
     if (st == SOFTCE_OK) {
         cx.block_loss = malloc((size_t)(cx.nblocks > 0 ? cx.nblocks : 1) * sizeof(double));
+        /* per thread a multiple of 64 bytes (rows.c, tiles.c), the base on a cache line */
         size_t bytes = checked_size((size_t)nt, cx.scratch_per_thread, 1);
-        if (cx.scratch_per_thread && bytes)
-            cx.scratch = malloc(bytes);
+        if (cx.scratch_per_thread && bytes && bytes <= SIZE_MAX - 63)
+            cx.scratch = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
         if (!cx.block_loss || (cx.scratch_per_thread && !cx.scratch))
             st = softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY,
                               "cannot allocate scratch for %d threads x %lld classes", nt,

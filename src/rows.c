@@ -569,13 +569,29 @@ static double element(const softce__context *cx, const softce__cursor *c, const 
 /* Top-k scratch after the x, p, out and z rows: gt (C values), P (C doubles), kp (K doubles),
    ki (K int64), mark (C bytes), each 64-byte aligned. Fills o[5] with the offsets when given;
    returns the total (SIZE_MAX on overflow: the driver reports out of memory). */
+/* Bytes from one scratch row to the next: whole cache lines, so that every staged row starts on
+   a line (its vectors do not straddle two) and no line is shared by two rows or, with
+   scratch_per_thread a multiple of 64 and the base 64-aligned (driver.c), by two threads. */
+static size_t row_stride(const softce__plan *p, int tsize, size_t *stride) {
+    size_t bytes;
+    if (__builtin_mul_overflow((size_t)p->C, (size_t)tsize, &bytes) ||
+        __builtin_add_overflow(bytes, (size_t)63, &bytes))
+        return 0;
+    *stride = bytes & ~(size_t)63;
+    return 1;
+}
+
 static size_t topk_offsets(const softce__plan *p, int tsize, size_t o[5]) {
-    const size_t sizes[6] = {0, (size_t)tsize, sizeof(double), sizeof(double), sizeof(int64_t), 1};
-    const int64_t counts[6] = {4 * p->C, p->C, p->C, p->K, p->K, p->C};
+    size_t stride; /* the four staged rows first, as rows_block lays them out */
+    if (!row_stride(p, tsize, &stride))
+        return SIZE_MAX;
+    const size_t sizes[6] = {stride, (size_t)tsize, sizeof(double), sizeof(double),
+                             sizeof(int64_t), 1};
+    const int64_t counts[6] = {4, p->C, p->C, p->K, p->K, p->C};
     size_t total = 0;
     for (int r = 0; r < 6; r++) {
         size_t bytes;
-        size_t unit = r == 0 ? (size_t)tsize : sizes[r];
+        size_t unit = sizes[r];
         if (__builtin_mul_overflow((size_t)counts[r], unit, &bytes) ||
             __builtin_add_overflow(total, bytes + 63, &total))
             return SIZE_MAX;
@@ -588,7 +604,8 @@ static size_t topk_offsets(const softce__plan *p, int tsize, size_t o[5]) {
 
 double softce__rows_block(const softce__context *cx, int64_t e0, int64_t e1, char *scratch) {
     const softce__plan *p = cx->p;
-    size_t row = (size_t)p->C * (size_t)cx->tsize;
+    size_t row = 0;
+    row_stride(p, cx->tsize, &row); /* cannot overflow: softce__rows_scratch was allocated */
     row_bufs rb = {scratch,
                    scratch ? scratch + row : NULL,
                    scratch ? scratch + 2 * row : NULL,
@@ -637,7 +654,8 @@ size_t softce__rows_scratch(const softce__context *cx) {
     if (p->topk)
         return topk_offsets(p, cx->tsize, NULL);
     const int rows = p->logit_scale != 1.0 || p->softcap != 0.0 ? 4 : 3;
-    if (__builtin_mul_overflow((size_t)p->C, (size_t)(rows * cx->tsize), &bytes))
+    size_t stride;
+    if (!row_stride(p, cx->tsize, &stride) || __builtin_mul_overflow(stride, (size_t)rows, &bytes))
         return SIZE_MAX; /* cannot be allocated: the driver reports out of memory */
     return bytes;
 }
