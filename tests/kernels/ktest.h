@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 #include "kernels/row_simd.h"
@@ -31,6 +32,19 @@ static const ktable ktables[] = {
 
 static inline int ktable_runnable(const ktable *t) {
     return t->k != NULL && t->isa <= softce__cpu_isa();
+}
+
+/* The bits of an f32 and back. */
+static inline uint32_t bits_of_f32(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static inline float f32_of_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
 }
 
 /* splitmix64 */

@@ -37,18 +37,6 @@ static const level levels[] = {
     {NULL, SOFTCE__ISA_SCALAR, NULL},
 };
 
-static uint32_t bits_of(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static float float_of(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 /* ---- references ------------------------------------------------------------------------ */
 
 /* bf16 is the top half of an f32: the bits shifted, a NaN as it is. */
@@ -67,7 +55,7 @@ static uint32_t ref_f16_widen(uint16_t h) {
         const uint32_t m = h & 0x3ffu;
         return sign | 0x7f800000u | (m << 13) | (m ? 0x00400000u : 0u);
     }
-    return bits_of((float)f16_value(h)); /* exact in f32 */
+    return bits_of_f32((float)f16_value(h)); /* exact in f32 */
 }
 
 /* a >= 0 finite, rounded to a multiple of sp (a power of two) to nearest, ties to even; a / sp
@@ -79,7 +67,7 @@ static double round_to(double a, double sp) {
 }
 
 static uint16_t ref_bf16_narrow(float f) {
-    const uint32_t u = bits_of(f);
+    const uint32_t u = bits_of_f32(f);
     const uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
     if (isnan(f))
         return (uint16_t)((u >> 16) | 0x40u);
@@ -94,11 +82,11 @@ static uint16_t ref_bf16_narrow(float f) {
     const double r = round_to(a, ldexp(1.0, e - 7));
     if (r >= 0x1p128)
         return (uint16_t)(sign | 0x7f80u);
-    return (uint16_t)(sign | (bits_of((float)r) >> 16)); /* r has 8 significant bits */
+    return (uint16_t)(sign | (bits_of_f32((float)r) >> 16)); /* r has 8 significant bits */
 }
 
 static uint16_t ref_f16_narrow(float f) {
-    const uint32_t u = bits_of(f);
+    const uint32_t u = bits_of_f32(f);
     const uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
     if (isnan(f))
         return (uint16_t)(sign | 0x7e00u | ((u >> 13) & 0x3ffu));
@@ -137,7 +125,7 @@ static float *narrow_inputs(int64_t *n) {
     static const uint32_t bf16_offsets[] = {0, 1, 0x7fff, 0x8000, 0x8001, 0xffff};
     for (uint32_t h = 0; h < 65536; h++)
         for (size_t j = 0; j < sizeof bf16_offsets / sizeof bf16_offsets[0]; j++)
-            v[k++] = float_of((h << 16) + bf16_offsets[j]);
+            v[k++] = f32_of_bits((h << 16) + bf16_offsets[j]);
     for (uint32_t h = 0; h < 0x7c00; h++) { /* finite non-negative halves and the midpoints */
         const double lo = f16_value((uint16_t)h),
                      hi = h + 1 < 0x7c00 ? f16_value((uint16_t)(h + 1)) : 65536.0;
@@ -150,7 +138,7 @@ static float *narrow_inputs(int64_t *n) {
     }
     uint64_t s = 0x5eedf00dull;
     for (int64_t i = 0; i < randoms && k < cap; i++)
-        v[k++] = float_of((uint32_t)(krand_u64(&s) >> 32));
+        v[k++] = f32_of_bits((uint32_t)(krand_u64(&s) >> 32));
     *n = k;
     return v;
 }
@@ -168,19 +156,20 @@ static void widen_check(const level *lv, int bf16, const uint16_t *h, int64_t n)
             for (int64_t i = 0; i < len; i++) {
                 const uint16_t x = h[off + 100 * len + i];
                 const uint32_t want = bf16 ? ref_bf16_widen(x) : ref_f16_widen(x);
-                if (bits_of(out[i]) != want && bad++ < 5)
+                if (bits_of_f32(out[i]) != want && bad++ < 5)
                     print_error("%s widen %s len %lld: %04x -> %08x, want %08x\n", lv->name,
-                                bf16 ? "bf16" : "f16", (long long)len, x, bits_of(out[i]), want);
+                                bf16 ? "bf16" : "f16", (long long)len, x, bits_of_f32(out[i]),
+                                want);
             }
-            if (bits_of(out[len]) != 0xa5a5a5a5u && bad++ < 5)
+            if (bits_of_f32(out[len]) != 0xa5a5a5a5u && bad++ < 5)
                 print_error("%s widen wrote past len %lld\n", lv->name, (long long)len);
         }
     lv->cv->widen(bf16, h, n, out);
     for (int64_t i = 0; i < n; i++) {
         const uint32_t want = bf16 ? ref_bf16_widen(h[i]) : ref_f16_widen(h[i]);
-        if (bits_of(out[i]) != want && bad++ < 5)
+        if (bits_of_f32(out[i]) != want && bad++ < 5)
             print_error("%s widen %s: %04x -> %08x, want %08x\n", lv->name, bf16 ? "bf16" : "f16",
-                        h[i], bits_of(out[i]), want);
+                        h[i], bits_of_f32(out[i]), want);
     }
     free(out);
     assert_int_equal(bad, 0);
@@ -198,7 +187,8 @@ static void narrow_check(const level *lv, int bf16, const float *v, int64_t n) {
                 const uint16_t want = bf16 ? ref_bf16_narrow(x) : ref_f16_narrow(x);
                 if (out[i] != want && bad++ < 5)
                     print_error("%s narrow %s len %lld: %08x -> %04x, want %04x\n", lv->name,
-                                bf16 ? "bf16" : "f16", (long long)len, bits_of(x), out[i], want);
+                                bf16 ? "bf16" : "f16", (long long)len, bits_of_f32(x), out[i],
+                                want);
             }
             if (out[len] != 0xa5a5u && bad++ < 5)
                 print_error("%s narrow wrote past len %lld\n", lv->name, (long long)len);
@@ -208,7 +198,7 @@ static void narrow_check(const level *lv, int bf16, const float *v, int64_t n) {
         const uint16_t want = bf16 ? ref_bf16_narrow(v[i]) : ref_f16_narrow(v[i]);
         if (out[i] != want && bad++ < 5)
             print_error("%s narrow %s: %08x -> %04x, want %04x\n", lv->name, bf16 ? "bf16" : "f16",
-                        bits_of(v[i]), out[i], want);
+                        bits_of_f32(v[i]), out[i], want);
     }
     free(out);
     assert_int_equal(bad, 0);
@@ -241,8 +231,8 @@ static void test_software_conversions(void **state) {
     (void)state;
     int bad = 0;
     for (uint32_t i = 0; i < 65536; i++) {
-        bad += bits_of(softce__bf16_to_f32((uint16_t)i)) != ref_bf16_widen((uint16_t)i);
-        bad += bits_of(softce__f16_to_f32((uint16_t)i)) != ref_f16_widen((uint16_t)i);
+        bad += bits_of_f32(softce__bf16_to_f32((uint16_t)i)) != ref_bf16_widen((uint16_t)i);
+        bad += bits_of_f32(softce__f16_to_f32((uint16_t)i)) != ref_f16_widen((uint16_t)i);
     }
     int64_t nv;
     float *v = narrow_inputs(&nv);
@@ -269,7 +259,7 @@ static void test_active_converters(void **state) {
         row[i] = (uint16_t)(0x3f80 + 97 * i);
     softce__gather(SOFTCE_DTYPE_BF16, row, 1, 37, 0, out);
     for (int i = 0; i < 37; i++)
-        assert_int_equal(bits_of(out[i]), ref_bf16_widen(row[i]));
+        assert_int_equal(bits_of_f32(out[i]), ref_bf16_widen(row[i]));
 }
 
 int main(void) {

@@ -38,17 +38,6 @@ static const exp_isa isas[] = {
 enum { BATCH = 4096 };
 static uint32_t float_stride = 61; /* 1 with --exhaustive */
 
-static float f32_of_bits(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static uint32_t bits_of_f32(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
 
 /* |y - ref| in units of the float spacing at ref (ref a normal float value). */
 static double ulp_f32(float y, double ref) {

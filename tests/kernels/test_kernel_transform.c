@@ -38,12 +38,6 @@ static uint32_t float_stride = 61; /* 1 with --exhaustive */
 static const double caps[][2] = {{1.0, 1.0}, {1.0, 30.0},   {0.37, 15.3},
                                  {2.0, 4.0}, {1.0, 1000.0}, {300.0, 1.0}};
 
-static float f32_of_bits(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 /* |got - ref| in ulps of ref in a format with `bits` significant bits and smallest exponent
    emin (the spacing of subnormals below it). */
 static double ulps(long double got, long double ref, int bits, int emin) {
