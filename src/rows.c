@@ -566,9 +566,6 @@ static double element(const softce__context *cx, const softce__cursor *c, const 
     return p->soft ? soft_row(cx, c, rb, &ei) : hard_row(cx, c, cls, rb, &ei);
 }
 
-/* Top-k scratch after the x, p, out and z rows: gt (C values), P (C doubles), kp (K doubles),
-   ki (K int64), mark (C bytes), each 64-byte aligned. Fills o[5] with the offsets when given;
-   returns the total (SIZE_MAX on overflow: the driver reports out of memory). */
 /* Bytes from one scratch row to the next: whole cache lines, so that every staged row starts on
    a line (its vectors do not straddle two) and no line is shared by two rows or, with
    scratch_per_thread a multiple of 64 and the base 64-aligned (driver.c), by two threads. */
@@ -581,6 +578,9 @@ static size_t row_stride(const softce__plan *p, int tsize, size_t *stride) {
     return 1;
 }
 
+/* Top-k scratch after the x, p, out and z rows: gt (C values), P (C doubles), kp (K doubles),
+   ki (K int64), mark (C bytes), each 64-byte aligned. Fills o[5] with the offsets when given;
+   returns the total (SIZE_MAX on overflow: the driver reports out of memory). */
 static size_t topk_offsets(const softce__plan *p, int tsize, size_t o[5]) {
     size_t stride; /* the four staged rows first, as rows_block lays them out */
     if (!row_stride(p, tsize, &stride))
