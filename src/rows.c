@@ -568,8 +568,9 @@ static double element(const softce__context *cx, const softce__cursor *c, const 
 
 /* Bytes from one scratch row to the next: whole cache lines, so that every staged row starts on
    a line (its vectors do not straddle two) and no line is shared by two rows or, with
-   scratch_per_thread a multiple of 64 and the base 64-aligned (driver.c), by two threads. */
-static size_t row_stride(const softce__plan *p, int tsize, size_t *stride) {
+   scratch_per_thread a multiple of 64 and the base 64-aligned (driver.c), by two threads.
+   Returns 0 on overflow. */
+static int row_stride(const softce__plan *p, int tsize, size_t *stride) {
     size_t bytes;
     if (__builtin_mul_overflow((size_t)p->C, (size_t)tsize, &bytes) ||
         __builtin_add_overflow(bytes, (size_t)63, &bytes))

@@ -69,8 +69,8 @@ static const isa_tables *tables(void) {
 
 const softce__row_kernels *softce__kernels_f32(void) { return tables()->f32; }
 
-const softce__convert *softce__converters(void) { return tables()->cv; }
-
 const softce__row_kernels *softce__kernels_f64(void) { return tables()->f64; }
+
+const softce__convert *softce__converters(void) { return tables()->cv; }
 
 softce__isa softce__active_isa(void) { return tables()->isa; }

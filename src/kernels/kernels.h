@@ -137,7 +137,6 @@ static inline softce__lse softce__lse_split(double v, int t_is_f64) {
 extern const softce__row_kernels softce__row_scalar_f32;
 extern const softce__row_kernels softce__row_scalar_f64;
 
-/* The active tables (kernels/dispatch.c): chosen once from cpuid, SOFTCE_FORCE_ISA overrides. */
 /* Contiguous row conversions between the 16-bit float types and f32 for the driver's row
    staging (bf16: 1, f16: 0), bit-identical to dtype.c's software conversions: widening exact
    (bf16 by its bits, f16 with a NaN quieted), narrowing to nearest even with a NaN quieted,
@@ -150,6 +149,7 @@ typedef struct softce__convert {
 /* The active ISA's conversions; NULL at the scalar level (dtype.c's loops). */
 const softce__convert *softce__converters(void);
 
+/* The active tables (kernels/dispatch.c): chosen once from cpuid, SOFTCE_FORCE_ISA overrides. */
 const softce__row_kernels *softce__kernels_f32(void);
 const softce__row_kernels *softce__kernels_f64(void);
 /* The ISA level of the active tables, and its name ("scalar", "avx2", "avx512"). */
