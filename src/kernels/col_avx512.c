@@ -7,9 +7,10 @@
  * positions would miss. x (then e) and w q of the group live in small local buffers; two
  * groups go through each pass together (independent latency chains). Row-major operands
  * (softce__col_rows_avx512, col_rows.h) are transposed 16 x 16 in registers on the way.
- * Sums of w q and w q (m - x) run in float over up to 4 classes, then in double (as the SIMD
- * row kernels); s = sum e counts the terms at the max (exactly 1) apart and sums the others
- * that way, so s - 1, and with it a small loss, stays accurate when one class dominates.
+ * Sums of e, w q and w q (m - x) run in float over up to 8 classes, then in double (as the
+ * SIMD row kernels' target sums); s = sum e counts the terms at the max (exactly 1) apart and
+ * sums the others that way, so s - 1, and with it a small loss, stays accurate when one class
+ * dominates; log s is then log1p(s - 1) in float (all 16 lanes at once, <= 1.51 ulp).
  */
 #include <immintrin.h>
 #include <math.h>
@@ -17,6 +18,7 @@
 
 #include "kernels/col_rows.h"
 #include "kernels/exp_avx512.h"
+#include "kernels/log_avx512.h"
 
 #define COL_NAME col_portable
 #define COL_STORAGE static
@@ -27,7 +29,7 @@
 /* Strided class planes: prefetch distance along each plane (positions: 8 lines). */
 #define PREFETCH_POSITIONS 128
 /* Classes summed in float before a sum moves to double. */
-#define FLOAT_RUN 4
+#define FLOAT_RUN 8
 
 #if defined(__GNUC__)
 #define GROUP_INLINE static inline __attribute__((always_inline))
@@ -44,40 +46,6 @@ static inline __m512d f32_half_to_f64(__m512 v, int half) {
     return _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v));
 }
 
-/* a / b for b in [1.75, 2.5] (1 + f below): reciprocal estimate (2^-14) and two Newton
-   steps (2^-56), then one correction of the quotient; cheaper than vdivpd. */
-static inline __m512d div_f64x8(__m512d a, __m512d b) {
-    const __m512d one = _mm512_set1_pd(1.0);
-    __m512d y = _mm512_rcp14_pd(b);
-    y = _mm512_fmadd_pd(y, _mm512_fnmadd_pd(b, y, one), y);
-    y = _mm512_fmadd_pd(y, _mm512_fnmadd_pd(b, y, one), y);
-    __m512d q = _mm512_mul_pd(a, y);
-    return _mm512_fmadd_pd(y, _mm512_fnmadd_pd(b, q, a), q);
-}
-
-/* log for double lanes, s >= 0 (the sums of exponentials): s = 2^k f, f in [0.75, 1.5),
-   log f = 2 atanh(z), z = (f - 1) / (f + 1), |z| <= 0.2, odd series to z^23 (truncation
-   < 1e-17 relative); 0 -> -inf, +inf -> +inf, NaN -> NaN. */
-static inline __m512d log_f64x8(__m512d s) {
-    __m512d f = _mm512_getmant_pd(s, _MM_MANT_NORM_p75_1p5, _MM_MANT_SIGN_src);
-    __m512d k = _mm512_sub_pd(_mm512_getexp_pd(s), _mm512_getexp_pd(f));
-    __m512d z = div_f64x8(_mm512_sub_pd(f, _mm512_set1_pd(1.0)),
-                          _mm512_add_pd(f, _mm512_set1_pd(1.0)));
-    __m512d z2 = _mm512_mul_pd(z, z), q = _mm512_set1_pd(1.0 / 23);
-    static const double inv_odd[] = {1.0 / 21, 1.0 / 19, 1.0 / 17, 1.0 / 15, 1.0 / 13,
-                                     1.0 / 11, 1.0 / 9,  1.0 / 7,  1.0 / 5,  1.0 / 3};
-    for (int i = 0; i < 10; i++)
-        q = _mm512_fmadd_pd(q, z2, _mm512_set1_pd(inv_odd[i]));
-    __m512d z2x = _mm512_add_pd(z, z); /* log f = 2z + 2z z^2 q */
-    __m512d lf = _mm512_fmadd_pd(_mm512_mul_pd(z2x, z2), q, z2x);
-    __m512d r = _mm512_fmadd_pd(k, _mm512_set1_pd(1.90821492927058770002e-10), lf);
-    r = _mm512_fmadd_pd(k, _mm512_set1_pd(6.93147180369123816490e-01), r);
-    r = _mm512_mask_mov_pd(r, _mm512_cmpeq_pd_mask(s, _mm512_setzero_pd()),
-                           _mm512_set1_pd(-INFINITY));
-    __mmask8 special = _mm512_cmp_pd_mask(s, _mm512_set1_pd(INFINITY), _CMP_EQ_UQ); /* inf, NaN */
-    return _mm512_mask_mov_pd(r, special, s);
-}
-
 /* Where a group's classes are: class c of its first position at x[c * ldx], etc. */
 typedef struct group_io {
     const float *x;
@@ -89,7 +57,8 @@ typedef struct group_io {
     int prefetch; /* strided class planes: prefetch each class's stream ahead */
 } group_io;
 
-/* Local [C][16] buffers: x then e, soft w q; by rows also p and the gradient. */
+/* Local [C][16] buffers: x (soft: then e), soft w q or hard e; by rows also p and the
+   gradient. */
 typedef struct group_bufs {
     _Alignas(64) float xb[GROUP_MAX_C * GROUP];
     _Alignas(64) float qb[GROUP_MAX_C * GROUP];
@@ -98,12 +67,12 @@ typedef struct group_bufs {
 } group_bufs;
 
 typedef struct group_sums {
-    __m512 m, xt, wt;         /* row max; hard: target logit and class weight */
+    __m512 m, wt;             /* row max; hard: the target's class weight */
     __m512d s[2], S[2], U[2]; /* sums of e, w q, w q (m - x): low and high 8 lanes */
 } group_sums;
 
-/* Pass 1: max over classes and x into the local buffer; then the hard target's logit and
-   class weight by gathers (ignored lanes: 0). */
+/* Pass 1: max over classes and x into the local buffer; then the hard target's class weight
+   by a gather (ignored lanes: 0). */
 GROUP_INLINE void group_max(const softce__col_tile *a, const group_io *io, __mmask16 k,
                             __m512i t, __mmask16 counted, float *xb, group_sums *g,
                             const int hard) {
@@ -123,17 +92,13 @@ GROUP_INLINE void group_max(const softce__col_tile *a, const group_io *io, __mma
     /* all -inf: exp(-inf - 0) = 0 gives lse = -inf */
     __mmask16 none = _mm512_cmpeq_ps_mask(m, _mm512_set1_ps(-INFINITY));
     g->m = _mm512_mask_mov_ps(m, none, _mm512_setzero_ps());
-    if (hard) {
-        const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-        __m512i at = _mm512_add_epi32(_mm512_slli_epi32(t, 4), lane); /* xb[t * 16 + lane] */
-        g->xt = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), counted, at, xb, 4);
+    if (hard)
         g->wt = a->w ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), counted, t, a->w, 4)
                      : _mm512_maskz_mov_ps(counted, _mm512_set1_ps(1.0f));
-    }
 }
 
-/* Pass 2: e = exp(x - m) kept in the buffer, s += e, S += w q, U += w q (m - x) (terms with
-   w q == 0 skipped); soft w q kept for pass 3. */
+/* Pass 2: e = exp(x - m) kept for pass 3 (soft: over x; hard: in qb), s += e, S += w q,
+   U += w q (m - x) (terms with w q == 0 skipped); soft w q kept for pass 3. */
 GROUP_INLINE void group_sums_pass(const softce__col_tile *a, const group_io *io, __mmask16 k,
                                   float *xb, float *qb, group_sums *g, const int has_p,
                                   const int has_q, const int has_gx) {
@@ -146,9 +111,9 @@ GROUP_INLINE void group_sums_pass(const softce__col_tile *a, const group_io *io,
         s[d] = S[d] = U[d] = _mm512_setzero_pd();
     for (int64_t c = 0; c < a->C; c++) {
         __m512 x = _mm512_load_ps(xb + c * GROUP);
-        __m512 e = softce__exp_f32x16(_mm512_sub_ps(x, m));
-        if (has_gx) /* for pass 3 */
-            _mm512_store_ps(xb + c * GROUP, e);
+        __m512 e = softce__exp_le89_f32x16(_mm512_sub_ps(x, m)); /* x - m <= 0 or NaN */
+        if (has_gx) /* for pass 3; hard: beside x, which group_finish still reads */
+            _mm512_store_ps((has_p ? xb : qb) + c * GROUP, e);
         __mmask16 top = _mm512_cmpeq_ps_mask(x, m);
         nmax = _mm512_mask_add_ps(nmax, top, nmax, _mm512_set1_ps(1.0f));
         sf = _mm512_mask_add_ps(sf, (__mmask16)~top, sf, e);
@@ -189,24 +154,35 @@ GROUP_INLINE void group_sums_pass(const softce__col_tile *a, const group_io *io,
     }
 }
 
-/* Per lane: lse and loss (stored), the spike at t (w_t (1 - eps), 0 if ignored) and the
-   gradient scale g (S + spike) / s. */
-GROUP_INLINE void group_finish(const softce__col_tile *a, int64_t r, __mmask16 k,
-                               __mmask16 counted, const group_sums *g, __m512 *spike,
-                               __m512 *scale, const int hard, const int has_gx) {
+/* Per lane: lse and loss (stored; hard: x_t gathered from x), the spike at t (w_t (1 - eps),
+   0 if ignored) and the gradient scale g (S + spike) / s. */
+GROUP_INLINE void group_finish(const softce__col_tile *a, int64_t r, __mmask16 k, __m512i t,
+                               __mmask16 counted, const float *xb, const group_sums *g,
+                               __m512 *spike, __m512 *scale, const int hard, const int has_gx) {
     const __m512 sp = hard ? _mm512_maskz_mul_ps(counted, _mm512_set1_ps((float)a->spike), g->wt)
                            : _mm512_setzero_ps();
+    __m512 xt = _mm512_setzero_ps();
+    if (hard) { /* the target's logit, gathered here: right after pass 1's stores a gather
+                   waits for them to reach L1 */
+        const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+        __m512i at = _mm512_add_epi32(_mm512_slli_epi32(t, 4), lane); /* xb[t * 16 + lane] */
+        xt = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), counted, at, xb, 4);
+    }
+    const __m512d one = _mm512_set1_pd(1.0);
+    const __m512 logs = softce__log1p_f32x16(
+        _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_sub_pd(g->s[0], one))),
+                           _mm512_cvtpd_ps(_mm512_sub_pd(g->s[1], one)), 1));
     __m256 num[2], den[2];
     for (int d = 0; d < 2; d++) {
         const __mmask8 kd = (__mmask8)(k >> (8 * d)), cd = (__mmask8)(counted >> (8 * d));
-        __m512d ls = log_f64x8(g->s[d]), m = f32_half_to_f64(g->m, d);
+        __m512d ls = f32_half_to_f64(logs, d), m = f32_half_to_f64(g->m, d);
         __m512d loss = _mm512_add_pd(
             _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(g->S[d], _mm512_setzero_pd(), _CMP_NEQ_UQ),
                                 g->S[d], ls),
             g->U[d]);
         if (hard) { /* sp ((m - x_t) + log s): keeps log s also when |m| >> 1e16 */
             __m512d spd = f32_half_to_f64(sp, d);
-            __m512d dx = _mm512_add_pd(_mm512_sub_pd(m, f32_half_to_f64(g->xt, d)), ls);
+            __m512d dx = _mm512_add_pd(_mm512_sub_pd(m, f32_half_to_f64(xt, d)), ls);
             __mmask8 nz = _mm512_cmp_pd_mask(spd, _mm512_setzero_pd(), _CMP_NEQ_UQ);
             loss = _mm512_add_pd(loss, _mm512_maskz_mul_pd(nz, spd, dx));
             loss = _mm512_maskz_mov_pd(cd, loss);
@@ -238,7 +214,7 @@ GROUP_INLINE void group_grad(const softce__col_tile *a, int64_t r, const group_i
     for (int64_t c = 0; c < a->C; c++) {
         if (io->prefetch)
             _m_prefetchw(io->gx + c * io->ldg + PREFETCH_POSITIONS);
-        __m512 v = _mm512_maskz_mul_ps(counted, sc, _mm512_load_ps(xb + c * GROUP));
+        __m512 v = _mm512_maskz_mul_ps(counted, sc, _mm512_load_ps((has_p ? xb : qb) + c * GROUP));
         if (has_q) {
             __m512 wq = has_p ? _mm512_load_ps(qb + c * GROUP)
                               : _mm512_mul_ps(_mm512_set1_ps(a->w ? a->w[c] : 1.0f), a0);
@@ -297,7 +273,7 @@ GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, i
     for (int j = 0; j < PAIR; j++)
         group_sums_pass(a, &io[j], k[j], bufs[j].xb, bufs[j].qb, &g[j], has_p, has_q, has_gx);
     for (int j = 0; j < PAIR; j++)
-        group_finish(a, r0 + j * GROUP, k[j], counted[j], &g[j], &sp[j], &sc[j], hard, has_gx);
+        group_finish(a, r0 + j * GROUP, k[j], t[j], counted[j], bufs[j].xb, &g[j], &sp[j], &sc[j], hard, has_gx);
     if (!has_gx)
         return;
     for (int j = 0; j < PAIR; j++) {

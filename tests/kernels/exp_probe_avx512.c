@@ -1,6 +1,7 @@
-/* exp_avx512.h over arrays; compiled with the AVX-512 kernel flags. */
+/* exp_avx512.h and log_avx512.h over arrays; compiled with the AVX-512 kernel flags. */
 #include "exp_probe.h"
 #include "kernels/exp_avx512.h"
+#include "kernels/log_avx512.h"
 
 void probe_exp_f32_avx512(const float *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i += 16)
@@ -10,4 +11,9 @@ void probe_exp_f32_avx512(const float *x, float *y, int64_t n) {
 void probe_exp_f64_avx512(const double *x, double *y, int64_t n) {
     for (int64_t i = 0; i < n; i += 8)
         _mm512_storeu_pd(y + i, softce__exp_f64x8(_mm512_loadu_pd(x + i)));
+}
+
+void probe_log1p_f32_avx512(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i += 16)
+        _mm512_storeu_ps(y + i, softce__log1p_f32x16(_mm512_loadu_ps(x + i)));
 }

@@ -2,6 +2,8 @@
  * The vectorised exp of each ISA against double exp (f32) and long double expl (f64): max ulp
  * error over the range the kernels use ([-87.3, 0] for f32 after subtracting the max; also
  * (0, ln FLT_MAX]), reported and required <= 2 ulp; flushing, -inf, NaN and overflow.
+ * Also the AVX-512 column kernel's log1p (log_avx512.h) against double log1p on t in
+ * [FLT_MIN, 4096] (the kernel's t = s - 1 <= C - 1), required <= 2 ulp, and its specials.
  * `test_kernel_exp --exhaustive` checks every float in the range instead of a sample.
  */
 #include <float.h>
@@ -133,11 +135,57 @@ static void test_exp_f64(void **state) {
     assert_true(worst <= 2.0);
 }
 
+#ifdef SOFTCE_HAVE_AVX512
+/* log1p: ulp error over every float_stride-th float of [FLT_MIN, 4096]; t = 0, tiny t
+   (the result is t itself, through the rounding correction), -1 -> -inf, NaN -> NaN. */
+static void test_log1p_f32(void **state) {
+    (void)state;
+    if (SOFTCE__ISA_AVX512 > softce__cpu_isa())
+        skip();
+    const float in[16] = {0.0f, -1.0f, NAN,     FLT_MIN, 1e-30f, 1e-8f,    5.96e-8f, 0.5f,
+                          1.0f, 63.0f, 4095.0f, -0.0f,   2e-7f,  1.19e-7f, 3.0f,     1e-3f};
+    float out[16];
+    probe_log1p_f32_avx512(in, out, 16);
+    assert_true(out[0] == 0.0f && !signbit(out[0]));
+    assert_true(isinf(out[1]) && out[1] < 0.0f);
+    assert_true(isnan(out[2]));
+    assert_true(out[3] == FLT_MIN && out[4] == 1e-30f); /* log1p(t) rounds to t */
+    assert_true(out[11] == 0.0f);
+    for (int i = 5; i < 16; i++)
+        if (i != 11 && ulp_f32(out[i], log1p((double)in[i])) > 2.0)
+            fail_msg("log1p(%a) = %a, want %a", (double)in[i], (double)out[i],
+                     log1p((double)in[i]));
+    float x[BATCH], y[BATCH], wx = 0.0f;
+    double worst = 0.0;
+    const uint32_t from = bits_of_f32(FLT_MIN), to = bits_of_f32(4096.0f);
+    uint64_t count = (uint64_t)(to - from) / float_stride + 1;
+    for (uint64_t done = 0; done < count; done += BATCH) {
+        int64_t b = count - done < BATCH ? (int64_t)(count - done) : BATCH;
+        for (int64_t i = 0; i < BATCH; i++)
+            x[i] = f32_of_bits(from + (uint32_t)(done + (uint64_t)(i < b ? i : 0)) * float_stride);
+        probe_log1p_f32_avx512(x, y, BATCH);
+        for (int64_t i = 0; i < b; i++) {
+            double e = ulp_f32(y[i], log1p((double)x[i]));
+            if (e > worst)
+                worst = e, wx = x[i];
+        }
+    }
+    print_message(
+        "log1p f32 avx512 (every %u-th float): max %.3f ulp on [FLT_MIN, 4096] (at %.9g)\n",
+        float_stride, worst, (double)wx);
+    assert_true(worst <= 2.0);
+}
+#endif
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--exhaustive") == 0)
         float_stride = 1;
-    struct CMUnitTest tests[2 * (sizeof isas / sizeof isas[0])];
+    struct CMUnitTest tests[2 * (sizeof isas / sizeof isas[0]) + 1];
     size_t count = 0;
+#ifdef SOFTCE_HAVE_AVX512
+    struct CMUnitTest l = {"log1p_f32_avx512", test_log1p_f32, NULL, NULL, NULL};
+    tests[count++] = l;
+#endif
     for (size_t i = 0; isas[i].name != NULL; i++) {
         struct CMUnitTest a = {"exp_f32", test_exp_f32, NULL, NULL, (void *)&isas[i]};
         struct CMUnitTest b = {"exp_f64", test_exp_f64, NULL, NULL, (void *)&isas[i]};
