@@ -105,7 +105,7 @@ GROUP_INLINE void group_sums_pass(const softce__col_tile *a, const group_io *io,
     const __m512 m = g->m, a1 = _mm512_set1_ps((float)a->a1), a0 = _mm512_set1_ps((float)a->a0);
     /* s = (number of x == m, each e = 1 exactly) + the other terms: summing those alone in
        float keeps s - 1 accurate when one class dominates (log s small, the loss too) */
-    __m512 sf = _mm512_setzero_ps(), Sf = sf, Uf = sf, nmax = sf;
+    __m512 sf = _mm512_setzero_ps(), Sf = sf, Uf = sf, others = sf;
     __m512d s[2], S[2], U[2];
     for (int d = 0; d < 2; d++)
         s[d] = S[d] = U[d] = _mm512_setzero_pd();
@@ -114,9 +114,9 @@ GROUP_INLINE void group_sums_pass(const softce__col_tile *a, const group_io *io,
         __m512 e = softce__exp_le89_f32x16(_mm512_sub_ps(x, m)); /* x - m <= 0 or NaN */
         if (has_gx) /* for pass 3; hard: beside x, which group_finish still reads */
             _mm512_store_ps((has_p ? xb : qb) + c * GROUP, e);
-        __mmask16 top = _mm512_cmpeq_ps_mask(x, m);
-        nmax = _mm512_mask_add_ps(nmax, top, nmax, _mm512_set1_ps(1.0f));
-        sf = _mm512_mask_add_ps(sf, (__mmask16)~top, sf, e);
+        __mmask16 below = _mm512_cmp_ps_mask(x, m, _CMP_NEQ_UQ); /* x != m or NaN */
+        others = _mm512_mask_add_ps(others, below, others, _mm512_set1_ps(1.0f));
+        sf = _mm512_mask_add_ps(sf, below, sf, e);
         if (has_q) {
             const __m512 wc = _mm512_set1_ps(a->w ? a->w[c] : 1.0f);
             __m512 wq = a->w ? _mm512_mul_ps(wc, a0) : a0;
@@ -146,6 +146,7 @@ GROUP_INLINE void group_sums_pass(const softce__col_tile *a, const group_io *io,
     }
     /* m = +inf: exp(x - m) is NaN at the max, so is s */
     __mmask16 inf = _mm512_cmpeq_ps_mask(m, _mm512_set1_ps(INFINITY));
+    const __m512 nmax = _mm512_sub_ps(_mm512_set1_ps((float)a->C), others); /* exact */
     add_f32_to_f64(s, _mm512_mask_mov_ps(nmax, inf, _mm512_set1_ps(NAN)));
     for (int d = 0; d < 2; d++) {
         g->s[d] = s[d];
