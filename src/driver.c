@@ -76,16 +76,25 @@ static void scan_block(const softce__context *cx, int64_t b, target_scan *out) {
     out->wapplied = 0.0;
     const softce_tensor *ki = p->topk ? p->t[SOFTCE__TARGET] : NULL;
     const int fast = t && !cx->w && !sw;
+    const softce__index_scan *vscan = fast && es == 1 ? softce__index_scans() : NULL;
     while (e < e1) { /* runs along the innermost element dim */
         int64_t run = inner >= 0 ? p->shape[inner] - c.idx[inner] : 1;
         run = run < e1 - e ? run : e1 - e;
         if (fast) { /* every counted weight is 1: the sums are the count, exactly */
             const char *base = softce__slot_ptr(p, SOFTCE__TARGET, c.off[SOFTCE__TARGET]);
-            int64_t cnt, bad = t->dtype == SOFTCE_DTYPE_I32
-                                   ? scan_run_int32_t((const int32_t *)(const void *)base, run, es,
-                                                      p->ignore_index, p->C, &cnt)
-                                   : scan_run_int64_t((const int64_t *)(const void *)base, run, es,
-                                                      p->ignore_index, p->C, &cnt);
+            const int i32 = t->dtype == SOFTCE_DTYPE_I32;
+            int64_t cnt, bad = -1;
+            int any_bad = 1; /* without a SIMD scan: the scalar loop below */
+            if (vscan) /* contiguous: the SIMD scan, the scalar loop only to find a bad index */
+                cnt = i32 ? vscan->i32((const int32_t *)(const void *)base, run, p->ignore_index,
+                                       p->C, &any_bad)
+                          : vscan->i64((const int64_t *)(const void *)base, run, p->ignore_index,
+                                       p->C, &any_bad);
+            if (any_bad)
+                bad = i32 ? scan_run_int32_t((const int32_t *)(const void *)base, run, es,
+                                             p->ignore_index, p->C, &cnt)
+                          : scan_run_int64_t((const int64_t *)(const void *)base, run, es,
+                                             p->ignore_index, p->C, &cnt);
             if (bad >= 0) {
                 out->first_bad = e + bad;
                 out->bad_value = softce__load_int(t->dtype, base, bad * es);

@@ -16,16 +16,19 @@ typedef struct isa_tables {
     softce__isa isa;
     const softce__row_kernels *f32, *f64;
     const softce__convert *cv;
+    const softce__index_scan *scan;
 } isa_tables;
 
 /* Ascending ISA level; only the levels built into this library. */
 static const isa_tables levels[] = {
-    {SOFTCE__ISA_SCALAR, &softce__row_scalar_f32, &softce__row_scalar_f64, NULL},
+    {SOFTCE__ISA_SCALAR, &softce__row_scalar_f32, &softce__row_scalar_f64, NULL, NULL},
 #ifdef SOFTCE_HAVE_AVX2
-    {SOFTCE__ISA_AVX2, &softce__row_avx2_f32, &softce__row_avx2_f64, &softce__convert_avx2},
+    {SOFTCE__ISA_AVX2, &softce__row_avx2_f32, &softce__row_avx2_f64, &softce__convert_avx2,
+     &softce__index_scan_avx2},
 #endif
 #ifdef SOFTCE_HAVE_AVX512
-    {SOFTCE__ISA_AVX512, &softce__row_avx512_f32, &softce__row_avx512_f64, &softce__convert_avx512},
+    {SOFTCE__ISA_AVX512, &softce__row_avx512_f32, &softce__row_avx512_f64, &softce__convert_avx512,
+     &softce__index_scan_avx512},
 #endif
 };
 
@@ -72,5 +75,7 @@ const softce__row_kernels *softce__kernels_f32(void) { return tables()->f32; }
 const softce__row_kernels *softce__kernels_f64(void) { return tables()->f64; }
 
 const softce__convert *softce__converters(void) { return tables()->cv; }
+
+const softce__index_scan *softce__index_scans(void) { return tables()->scan; }
 
 softce__isa softce__active_isa(void) { return tables()->isa; }

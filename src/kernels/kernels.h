@@ -149,6 +149,17 @@ typedef struct softce__convert {
 /* The active ISA's conversions; NULL at the scalar level (dtype.c's loops). */
 const softce__convert *softce__converters(void);
 
+/* Hard-target runs of stride 1 for the driver's pre-scan: returns how many indices differ from
+   `ignore` and sets *bad when one of those is outside [0, C) (C >= 1); the driver's scalar
+   loop then finds the first. The same counts as driver.c's loops, vectorised. */
+typedef struct softce__index_scan {
+    int64_t (*i64)(const int64_t *t, int64_t n, int64_t ignore, int64_t C, int *bad);
+    int64_t (*i32)(const int32_t *t, int64_t n, int64_t ignore, int64_t C, int *bad);
+} softce__index_scan;
+
+/* The active ISA's index scans; NULL at the scalar level (driver.c's loops). */
+const softce__index_scan *softce__index_scans(void);
+
 /* The active tables (kernels/dispatch.c): chosen once from cpuid, SOFTCE_FORCE_ISA overrides. */
 const softce__row_kernels *softce__kernels_f32(void);
 const softce__row_kernels *softce__kernels_f64(void);

@@ -162,3 +162,63 @@ static void narrow16(int bf16, const float *src, int64_t n, void *dst) {
 }
 
 const softce__convert softce__convert_avx2 = {.widen = widen16, .narrow = narrow16};
+
+/* ---- hard-target runs (kernels.h: softce__index_scan) ---------------------------------- */
+
+/* Lanes in [0, C) by two signed compares (AVX2 has no unsigned 64-bit one); a partial vector
+   at the end goes through the scalar test. */
+static int64_t scan_i64(const int64_t *t, int64_t n, int64_t ignore, int64_t C, int *bad) {
+    const __m256i ign = _mm256_set1_epi64x(ignore), top = _mm256_set1_epi64x(C - 1);
+    __m256i out = _mm256_setzero_si256(), skipped = out; /* per lane, as -count */
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(t + i));
+        const __m256i skip = _mm256_cmpeq_epi64(v, ign);
+        const __m256i range = _mm256_or_si256(_mm256_cmpgt_epi64(_mm256_setzero_si256(), v),
+                                              _mm256_cmpgt_epi64(v, top));
+        out = _mm256_or_si256(out, _mm256_andnot_si256(skip, range));
+        skipped = _mm256_add_epi64(skipped, skip);
+    }
+    int64_t lanes[4], count = i;
+    _mm256_storeu_si256((__m256i *)lanes, skipped);
+    count += lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    int tail_bad = 0;
+    for (; i < n; i++) {
+        const int keep = t[i] != ignore;
+        count += keep;
+        tail_bad |= keep && (uint64_t)t[i] >= (uint64_t)C;
+    }
+    *bad = tail_bad || !_mm256_testz_si256(out, out);
+    return count;
+}
+
+static int64_t scan_i32(const int32_t *t, int64_t n, int64_t ignore, int64_t C, int *bad) {
+    const int no_ignore = ignore < INT32_MIN || ignore > INT32_MAX;
+    const __m256i ign = _mm256_set1_epi32(no_ignore ? 0 : (int32_t)ignore);
+    const __m256i top = _mm256_set1_epi32(C > INT32_MAX ? INT32_MAX : (int32_t)(C - 1));
+    __m256i out = _mm256_setzero_si256(), skipped = out; /* per lane, as -count: n < 2^34 */
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(t + i));
+        const __m256i skip = no_ignore ? _mm256_setzero_si256() : _mm256_cmpeq_epi32(v, ign);
+        const __m256i range = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), v),
+                                              _mm256_cmpgt_epi32(v, top));
+        out = _mm256_or_si256(out, _mm256_andnot_si256(skip, range));
+        skipped = _mm256_add_epi32(skipped, skip);
+    }
+    int32_t lanes[8];
+    int64_t count = i;
+    _mm256_storeu_si256((__m256i *)lanes, skipped);
+    for (int l = 0; l < 8; l++)
+        count += lanes[l];
+    int tail_bad = 0;
+    for (; i < n; i++) {
+        const int keep = (int64_t)t[i] != ignore;
+        count += keep;
+        tail_bad |= keep && (uint64_t)(int64_t)t[i] >= (uint64_t)C;
+    }
+    *bad = tail_bad || !_mm256_testz_si256(out, out);
+    return count;
+}
+
+const softce__index_scan softce__index_scan_avx2 = {.i64 = scan_i64, .i32 = scan_i32};

@@ -139,3 +139,41 @@ static void narrow16(int bf16, const float *src, int64_t n, void *dst) {
 }
 
 const softce__convert softce__convert_avx512 = {.widen = widen16, .narrow = narrow16};
+
+/* ---- hard-target runs (kernels.h: softce__index_scan) ---------------------------------- */
+
+static int64_t scan_i64(const int64_t *t, int64_t n, int64_t ignore, int64_t C, int *bad) {
+    const __m512i ign = _mm512_set1_epi64(ignore), lim = _mm512_set1_epi64(C);
+    __m512i count = _mm512_setzero_si512();
+    __mmask8 out = 0;
+    for (int64_t i = 0; i < n; i += 8) {
+        const __mmask8 k = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1u);
+        const __m512i v = _mm512_maskz_loadu_epi64(k, t + i);
+        const __mmask8 keep = _mm512_mask_cmpneq_epi64_mask(k, v, ign);
+        out |= _mm512_mask_cmpge_epu64_mask(keep, v, lim); /* negative: huge unsigned */
+        count = _mm512_mask_add_epi64(count, keep, count, _mm512_set1_epi64(1));
+    }
+    *bad = out != 0;
+    return _mm512_reduce_add_epi64(count);
+}
+
+static int64_t scan_i32(const int32_t *t, int64_t n, int64_t ignore, int64_t C, int *bad) {
+    /* an ignore_index no int32 can equal ignores nothing; for C > INT32_MAX only the negative
+       indices are outside [0, C), i.e. the unsigned ones >= 2^31 */
+    const int no_ignore = ignore < INT32_MIN || ignore > INT32_MAX;
+    const __m512i ign = _mm512_set1_epi32(no_ignore ? 0 : (int32_t)ignore);
+    const __m512i lim = _mm512_set1_epi32((int32_t)(uint32_t)(C > INT32_MAX ? 0x80000000u : C));
+    __m512i count = _mm512_setzero_si512(); /* per lane: fine for n < 2^35 */
+    __mmask16 out = 0;
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        const __m512i v = _mm512_maskz_loadu_epi32(k, t + i);
+        const __mmask16 keep = no_ignore ? k : _mm512_mask_cmpneq_epi32_mask(k, v, ign);
+        out |= _mm512_mask_cmpge_epu32_mask(keep, v, lim);
+        count = _mm512_mask_add_epi32(count, keep, count, _mm512_set1_epi32(1));
+    }
+    *bad = out != 0;
+    return (int64_t)(uint32_t)_mm512_reduce_add_epi32(count);
+}
+
+const softce__index_scan softce__index_scan_avx512 = {.i64 = scan_i64, .i32 = scan_i32};

@@ -13,8 +13,10 @@ extern const softce__row_kernels softce__row_avx2_f32;
 extern const softce__row_kernels softce__row_avx2_f64;
 extern const softce__row_kernels softce__row_avx512_f32;
 extern const softce__row_kernels softce__row_avx512_f64;
-extern const softce__convert softce__convert_avx2;   /* F16C (row_avx2_f32.c) */
-extern const softce__convert softce__convert_avx512; /* row_avx512_f32.c */
+extern const softce__convert softce__convert_avx2;         /* F16C (row_avx2_f32.c) */
+extern const softce__convert softce__convert_avx512;       /* row_avx512_f32.c */
+extern const softce__index_scan softce__index_scan_avx2;   /* row_avx2_f32.c */
+extern const softce__index_scan softce__index_scan_avx512; /* row_avx512_f32.c */
 
 /* The best ISA level this CPU and OS support (cpuid + xgetbv), whatever was compiled in. */
 softce__isa softce__cpu_isa(void);
