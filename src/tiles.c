@@ -73,11 +73,17 @@ static inline uint16_t bf16_round(float f) {
     return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x0040u : r);
 }
 
-/* Gathers the tile into buf[c * R + r]; the dtype switch is outside the loops. */
+/* Gathers the tile into buf[c * R + r]; the dtype switch is outside the loops. Class planes
+   (the buffer's rows contiguous) go row by row through softce__gather, whose contiguous
+   f16/bf16 rows use the active ISA's SIMD conversions. */
 static void gather_tile(const softce__plan *p, int slot, const tile_io *io, float *buf) {
     const softce_tensor *t = p->t[slot];
     const tile_walk w = walk_of(p, slot, io);
-    if (t->dtype == SOFTCE_DTYPE_F32) {
+    if (w.bi == 1) {
+        for (int64_t o = 0; o < w.no; o++)
+            softce__gather(t->dtype, softce__slot_ptr(p, slot, w.off + o * w.so), w.si, w.ni, 0,
+                           buf + o * w.bo);
+    } else if (t->dtype == SOFTCE_DTYPE_F32) {
         const float *s = (const float *)t->data + w.off;
         for (int64_t o = 0; o < w.no; o++)
             for (int64_t i = 0; i < w.ni; i++)
@@ -103,6 +109,12 @@ static void gather_tile(const softce__plan *p, int slot, const tile_io *io, floa
 static void scatter_tile(const softce__plan *p, int slot, const tile_io *io, const float *buf) {
     const softce_tensor *t = p->t[slot];
     const tile_walk w = walk_of(p, slot, io);
+    if (w.bi == 1) { /* class planes, as gather_tile */
+        for (int64_t o = 0; o < w.no; o++)
+            softce__scatter(t->dtype, softce__slot_ptr(p, slot, w.off + o * w.so), w.si, w.ni, 0,
+                            buf + o * w.bo);
+        return;
+    }
     if (t->dtype == SOFTCE_DTYPE_F32) {
         float *d = (float *)t->data + w.off;
         for (int64_t o = 0; o < w.no; o++)
