@@ -9,7 +9,10 @@ Ops: forward (the loss alone; torch under no_grad) and fused (loss + gradient w.
 logits: softce_forward_backward; torch loss.backward() into a fresh .grad as zero_grad does;
 JAX jit(value_and_grad)). softce also runs fused_inplace (gradient over the logits). Each case
 restores the logits from a pristine copy before every repetition (untimed), then times one call
-(synchronised: JAX block_until_ready). Medians of --reps after --warmup. Exit status: 0, 1 when
+(synchronised: JAX block_until_ready). Medians of at least --reps after --warmup, more (up to
+--max-reps) until the timed calls add up to --min-time, for every implementation alike, so
+that a sub-millisecond case has enough samples for a host hiccup of a few milliseconds not to
+move its median. Exit status: 0, 1 when
 --check finds softce and torch disagreeing, 77 when numpy or every peer is missing.
 Method and results: docs/performance.md.
 """
@@ -48,7 +51,10 @@ def parse_args(argv):
     ap.add_argument("--target", default="hard,soft")
     ap.add_argument("--op", default="forward,fused,fused_inplace")
     ap.add_argument("--threads", default="2", help="comma-separated thread counts")
-    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=5, help="timed calls per case, at least")
+    ap.add_argument("--min-time", type=float, default=0.2,
+                    help="seconds of timed calls per case: more repetitions for fast cases")
+    ap.add_argument("--max-reps", type=int, default=101)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--csv", help="write the results here")
     ap.add_argument("--no-torch", action="store_true")
@@ -66,26 +72,29 @@ def parse_args(argv):
     a.targets = a.target.split(",")
     a.ops = a.op.split(",")
     a.thread_list = [int(t) for t in a.threads.split(",")]
-    if a.reps < 1 or a.warmup < 0 or min(a.thread_list) < 1:
-        ap.error("--reps >= 1, --warmup >= 0, --threads >= 1")
+    if a.reps < 1 or a.warmup < 0 or min(a.thread_list) < 1 or a.max_reps < a.reps:
+        ap.error("--reps >= 1, --warmup >= 0, --threads >= 1, --max-reps >= --reps")
     return a
 
 
-def time_case(runner, op, problem, reps, warmup):
-    """Median, min, max seconds and the last loss of `reps` timed calls."""
-    samples, loss = [], float("nan")
-    for k in range(warmup + reps):
+def time_case(runner, op, problem, args):
+    """Median, min, max seconds, the number of timed calls and the last loss: at least
+    args.reps calls, more until they add up to args.min_time seconds (at most args.max_reps)."""
+    samples, loss, k = [], float("nan"), 0
+    while (k < args.warmup + args.reps or sum(samples) < args.min_time) and \
+            len(samples) < args.max_reps:
         problem.restore()
         prepared = runner.prepare(op)
         t0 = time.perf_counter()
         loss = runner.run(op, prepared)
         dt = time.perf_counter() - t0
-        if k >= warmup:
+        if k >= args.warmup:
             samples.append(dt)
+        k += 1
     samples.sort()
     n = len(samples)
     median = samples[n // 2] if n % 2 else 0.5 * (samples[n // 2 - 1] + samples[n // 2])
-    return median, samples[0], samples[-1], float(loss)
+    return median, samples[0], samples[-1], n, float(loss)
 
 
 def make_runners(args, problem, nt):
@@ -107,10 +116,10 @@ def run_problem(args, problem, out, rows):
             for op in args.ops:
                 if op not in runner.ops:
                     continue
-                med, lo, hi, loss = time_case(runner, op, problem, args.reps, args.warmup)
+                med, lo, hi, n, loss = time_case(runner, op, problem, args)
                 row = dict(impl=runner.name, version=runner.version, shape=problem.name,
                            dims="x".join(map(str, problem.shape)), dtype=problem.dtype,
-                           target=problem.target, op=op, threads=nt, reps=args.reps,
+                           target=problem.target, op=op, threads=nt, reps=n,
                            median_ms=1e3 * med, min_ms=1e3 * lo, max_ms=1e3 * hi,
                            logits_bytes=problem.nbytes, gbps=problem.nbytes / med * 1e-9,
                            loss=loss)
