@@ -85,8 +85,25 @@ def _bf16_bits(a):
     return ((u + np.uint32(0x7FFF) + ((u >> 16) & np.uint32(1))) >> 16).astype(np.uint16)
 
 
+def aligned_empty(shape, dtype, align=64):
+    """An uninitialised array starting on an `align`-byte boundary, as PyTorch's CPU allocator
+    gives its tensors (numpy's large arrays start 16 bytes past one)."""
+    np = _module("numpy")
+    dt, n = np.dtype(dtype), int(np.prod(shape))
+    buf = np.empty(n * dt.itemsize + align, dtype=np.uint8)
+    off = -buf.ctypes.data % align
+    return buf[off:off + n * dt.itemsize].view(dt).reshape(shape)
+
+
+def aligned_copy(a):
+    b = aligned_empty(a.shape, a.dtype)
+    b[...] = a
+    return b
+
+
 class Problem:
-    """Logits, a pristine copy and the target of one (shape, dtype, target kind)."""
+    """Logits, a pristine copy and the target of one (shape, dtype, target kind), each on a
+    64-byte boundary as PyTorch allocates them."""
 
     def __init__(self, name, shape, dtype, target):
         np = _module("numpy")
@@ -95,17 +112,17 @@ class Problem:
         x = rng.random(shape, dtype=np.float32)
         x *= 8.0
         x -= 4.0  # uniform in [-4, 4), as in softce_bench
-        self.x = x if dtype == "f32" else _bf16_bits(x)
+        self.x = aligned_copy(x if dtype == "f32" else _bf16_bits(x))
         del x
-        self.pristine = self.x.copy()
+        self.pristine = aligned_copy(self.x)
         self.nbytes = self.x.nbytes
         if target == "hard":
             elem = shape[:1] + shape[2:]
-            self.t = rng.integers(0, shape[1], size=elem, dtype=np.int64)
+            self.t = aligned_copy(rng.integers(0, shape[1], size=elem, dtype=np.int64))
         else:
             p = rng.random(shape, dtype=np.float32) + np.float32(1e-3)
             p /= p.sum(axis=1, keepdims=True)
-            self.t = p if dtype == "f32" else _bf16_bits(p)
+            self.t = aligned_copy(p if dtype == "f32" else _bf16_bits(p))
 
     def restore(self):
         _module("numpy").copyto(self.x, self.pristine)
@@ -136,7 +153,7 @@ class SoftceRunner:
             return
         self.x = problem.view(problem.x, "numpy")
         self.t = problem.view(problem.t, "numpy")
-        self.grad = _module("numpy").empty_like(self.x)
+        self.grad = aligned_empty(self.x.shape, self.x.dtype)
 
     def prepare(self, op):
         return None
@@ -168,7 +185,7 @@ class RawSoftce:
         self.x_t = self._tensor(problem.x, C.DTYPE_BF16)
         t_code = C.DTYPE_I64 if problem.target == "hard" else C.DTYPE_BF16
         self.t_t = self._tensor(problem.t, t_code)
-        self.grad = np.empty_like(problem.x)
+        self.grad = aligned_empty(problem.x.shape, problem.x.dtype)
         self.g_t = self._tensor(self.grad, C.DTYPE_BF16)
         self.loss = np.zeros((), dtype=np.float32)
         self.l_t = self._tensor(self.loss, C.DTYPE_F32)
