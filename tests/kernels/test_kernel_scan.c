@@ -52,6 +52,18 @@ static int64_t ref_scan(const int64_t *v, int64_t n, int64_t ignore, int64_t C, 
 enum { MAXN = 1100, OFFSETS = 4 };
 static int printed; /* failures reported so far (the first 20) */
 
+/* 1 if (got, bad) differs from (want, want_bad), reported for the first 20 failures. */
+static int mismatch(const level *l, const char *type, int64_t n, int off, int64_t ignore, int64_t C,
+                    int64_t got, int bad, int64_t want, int want_bad) {
+    if (got == want && bad == want_bad)
+        return 0;
+    if (printed++ < 20)
+        print_error("%s %s n=%lld off=%d ignore=%lld C=%lld: count %lld bad %d, want %lld %d\n",
+                    l->name, type, (long long)n, off, (long long)ignore, (long long)C,
+                    (long long)got, bad, (long long)want, want_bad);
+    return 1;
+}
+
 /* Runs v[0..n) of one level, as int64 and (when every value fits) as int32, at offsets
    0..3 of the buffers; every result against the reference. */
 static int check_run(const level *l, const int64_t *v, int64_t n, int64_t ignore, int64_t C) {
@@ -65,24 +77,14 @@ static int check_run(const level *l, const int64_t *v, int64_t n, int64_t ignore
         memcpy(b64 + off, v, (size_t)n * sizeof *v);
         int bad = -1;
         int64_t got = l->scan->i64(b64 + off, n, ignore, C, &bad);
-        if ((got != want || bad != want_bad) && printed++ < 20)
-            print_error(
-                "%s i64 n=%lld off=%d ignore=%lld C=%lld: count %lld bad %d, want %lld %d\n",
-                l->name, (long long)n, off, (long long)ignore, (long long)C, (long long)got, bad,
-                (long long)want, want_bad);
-        fails += got != want || bad != want_bad;
+        fails += mismatch(l, "i64", n, off, ignore, C, got, bad, want, want_bad);
         if (!fits)
             continue;
         for (int64_t i = 0; i < n; i++)
             b32[off + i] = (int32_t)v[i];
         bad = -1;
         got = l->scan->i32(b32 + off, n, ignore, C, &bad);
-        if ((got != want || bad != want_bad) && printed++ < 20)
-            print_error(
-                "%s i32 n=%lld off=%d ignore=%lld C=%lld: count %lld bad %d, want %lld %d\n",
-                l->name, (long long)n, off, (long long)ignore, (long long)C, (long long)got, bad,
-                (long long)want, want_bad);
-        fails += got != want || bad != want_bad;
+        fails += mismatch(l, "i32", n, off, ignore, C, got, bad, want, want_bad);
     }
     return fails;
 }
