@@ -147,7 +147,7 @@ static int64_t scan_i64(const int64_t *t, int64_t n, int64_t ignore, int64_t C, 
     __m512i count = _mm512_setzero_si512();
     __mmask8 out = 0;
     for (int64_t i = 0; i < n; i += 8) {
-        const __mmask8 k = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1u);
+        const __mmask8 k = (__mmask8)(n - i >= 8 ? 0xffu : (1u << (n - i)) - 1u);
         const __m512i v = _mm512_maskz_loadu_epi64(k, t + i);
         const __mmask8 keep = _mm512_mask_cmpneq_epi64_mask(k, v, ign);
         out |= _mm512_mask_cmpge_epu64_mask(keep, v, lim); /* negative: huge unsigned */
@@ -166,7 +166,7 @@ static int64_t scan_i32(const int32_t *t, int64_t n, int64_t ignore, int64_t C, 
     __m512i count = _mm512_setzero_si512(); /* per lane: fine for n < 2^35 */
     __mmask16 out = 0;
     for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        const __mmask16 k = (__mmask16)(n - i >= 16 ? 0xffffu : (1u << (n - i)) - 1u);
         const __m512i v = _mm512_maskz_loadu_epi32(k, t + i);
         const __mmask16 keep = no_ignore ? k : _mm512_mask_cmpneq_epi32_mask(k, v, ign);
         out |= _mm512_mask_cmpge_epu32_mask(keep, v, lim);
