@@ -642,7 +642,10 @@ int softce__row_direct(const softce__plan *p, int slot, int tsize) {
 
 /* Scratch rows: x, p, one output and z (transformed logits only), in the compute type, when
    anything is not direct (or the logits are transformed, or a soft target is mixed with a
-   prior). */
+   prior), then one row never touched: the kernels hint the row after the one they work on
+   (x + n, out + n with write intent: the next row of a contiguous tensor), which for a staged
+   row is the next scratch row; the spare row keeps those hints inside this thread's scratch
+   (in the next thread's rows, a write hint would take away lines that thread is writing). */
 size_t softce__rows_scratch(const softce__context *cx) {
     const softce__plan *p = cx->p;
     int any = !cx->x_direct || (p->soft && !cx->p_direct) ||
@@ -654,7 +657,7 @@ size_t softce__rows_scratch(const softce__context *cx) {
         return 0;
     if (p->topk)
         return topk_offsets(p, cx->tsize, NULL);
-    const int rows = p->logit_scale != 1.0 || p->softcap != 0.0 ? 4 : 3;
+    const int rows = (p->logit_scale != 1.0 || p->softcap != 0.0 ? 4 : 3) + 1;
     size_t stride;
     if (!row_stride(p, cx->tsize, &stride) || __builtin_mul_overflow(stride, (size_t)rows, &bytes))
         return SIZE_MAX; /* cannot be allocated: the driver reports out of memory */
