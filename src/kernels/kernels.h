@@ -146,6 +146,12 @@ typedef struct softce__convert {
     void (*narrow)(int bf16, const float *src, int64_t n, void *dst);
 } softce__convert;
 
+/* The conversions hint the memory one run ahead of what they convert, src + n + i (narrow: dst,
+   with write intent), at most SOFTCE__CONVERT_AHEAD values ahead: row mode stages contiguous rows
+   one after the other, so that is the next row, on its way while this one is computed (without
+   it, staging a bf16 row waited on memory). A hint only: it never faults, changes no value. */
+#define SOFTCE__CONVERT_AHEAD ((int64_t)4096)
+
 /* The active ISA's conversions; NULL at the scalar level (dtype.c's loops). */
 const softce__convert *softce__converters(void);
 
