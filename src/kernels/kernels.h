@@ -152,6 +152,15 @@ typedef struct softce__convert {
    it, staging a bf16 row waited on memory). A hint only: it never faults, changes no value. */
 #define SOFTCE__CONVERT_AHEAD ((int64_t)4096)
 
+static inline int64_t softce__convert_ahead(int64_t n) {
+    return n < SOFTCE__CONVERT_AHEAD ? n : SOFTCE__CONVERT_AHEAD;
+}
+
+/* The address of 16-bit value i of v, on integers (a hint's target may lie past the buffer). */
+static inline uintptr_t softce__u16_line(const void *v, int64_t i) {
+    return (uintptr_t)v + (uintptr_t)i * 2u;
+}
+
 /* The active ISA's conversions; NULL at the scalar level (dtype.c's loops). */
 const softce__convert *softce__converters(void);
 

@@ -133,23 +133,13 @@ static inline void narrow8(int bf16, const float *s, uint16_t *d) {
 }
 
 /* The last n % 8 values go through an 8-value buffer (no 16-bit masked moves in AVX2). */
-/* The line holding 16-bit value i of v (kernels.h: SOFTCE__CONVERT_AHEAD), on integers: it may
-   lie past the buffer. */
-static inline uintptr_t line_at(const void *v, int64_t i) {
-    return (uintptr_t)v + (uintptr_t)i * 2u;
-}
-
-static inline int64_t convert_ahead(int64_t n) {
-    return n < SOFTCE__CONVERT_AHEAD ? n : SOFTCE__CONVERT_AHEAD;
-}
-
 static void widen16(int bf16, const void *src, int64_t n, float *dst) {
     const uint16_t *s = src;
-    const int64_t ahead = convert_ahead(n);
+    const int64_t ahead = softce__convert_ahead(n);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         if (i % 32 == 0) /* one hint per 64-byte line */
-            _mm_prefetch((const char *)line_at(s, i + ahead), _MM_HINT_T0);
+            _mm_prefetch((const char *)softce__u16_line(s, i + ahead), _MM_HINT_T0);
         widen8(bf16, s + i, dst + i);
     }
     if (i < n) {
@@ -163,11 +153,11 @@ static void widen16(int bf16, const void *src, int64_t n, float *dst) {
 
 static void narrow16(int bf16, const float *src, int64_t n, void *dst) {
     uint16_t *d = dst;
-    const int64_t ahead = convert_ahead(n);
+    const int64_t ahead = softce__convert_ahead(n);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         if (i % 32 == 0) /* with write intent (PREFETCHW where the flags allow, else T0) */
-            __builtin_prefetch((const void *)line_at(d, i + ahead), 1, 3);
+            __builtin_prefetch((const void *)softce__u16_line(d, i + ahead), 1, 3);
         narrow8(bf16, src + i, d + i);
     }
     if (i < n) {

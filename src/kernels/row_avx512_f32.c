@@ -106,23 +106,13 @@ static inline __m512i bf16x16_round(__m512 v) {
    apply to them). */
 #define F16_RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
-/* The line holding 16-bit value i of v (kernels.h: SOFTCE__CONVERT_AHEAD), on integers: it may
-   lie past the buffer. */
-static inline uintptr_t line_at(const void *v, int64_t i) {
-    return (uintptr_t)v + (uintptr_t)i * 2u;
-}
-
-static inline int64_t convert_ahead(int64_t n) {
-    return n < SOFTCE__CONVERT_AHEAD ? n : SOFTCE__CONVERT_AHEAD;
-}
-
 static void widen16(int bf16, const void *src, int64_t n, float *dst) {
     const uint16_t *s = src;
-    const int64_t ahead = convert_ahead(n);
+    const int64_t ahead = softce__convert_ahead(n);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         if (i % 32 == 0) /* one hint per 64-byte line */
-            _mm_prefetch((const char *)line_at(s, i + ahead), _MM_HINT_T0);
+            _mm_prefetch((const char *)softce__u16_line(s, i + ahead), _MM_HINT_T0);
         const __m256i h = _mm256_loadu_si256((const __m256i *)(s + i));
         _mm512_storeu_ps(dst + i, bf16 ? bf16x16_widen(h) : _mm512_cvtph_ps(h));
     }
@@ -135,11 +125,11 @@ static void widen16(int bf16, const void *src, int64_t n, float *dst) {
 
 static void narrow16(int bf16, const float *src, int64_t n, void *dst) {
     uint16_t *d = dst;
-    const int64_t ahead = convert_ahead(n);
+    const int64_t ahead = softce__convert_ahead(n);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         if (i % 32 == 0) /* with write intent */
-            _m_prefetchw((void *)line_at(d, i + ahead));
+            _m_prefetchw((void *)softce__u16_line(d, i + ahead));
         const __m512 v = _mm512_loadu_ps(src + i);
         _mm256_storeu_si256((__m256i *)(d + i), bf16 ? _mm512_cvtepi32_epi16(bf16x16_round(v))
                                                      : _mm512_cvtps_ph(v, F16_RNE));
