@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
 #include "kernels/exp_avx512.h"
 
 #ifdef SOFTCE_BENCH_HAVE_SLEEF
@@ -35,24 +35,13 @@ static __m512 exp_softce(__m512 x) { return softce__exp_le89_f32x16(x); }
 static __m512 exp_sleef(__m512 x) { return Sleef_expf16_u10avx512f(x); }
 #endif
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static volatile float sink; /* keeps the sums alive */
 
 /* Seconds per 16 values of exp(x - m) summed, over INNER passes of buf. The call through a
    pointer is inlined: fn is a compile-time constant at each call of this always_inline body. */
 static inline __attribute__((always_inline)) double time_loop(const float *buf, exp_fn fn) {
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    double t0 = now();
+    double t0 = bench_now();
     for (int it = 0; it < INNER; it++) {
         const __m512 m = _mm512_set1_ps(0.01f * (float)(it & 1));
         for (int c = 0; c < BUF; c += 32) {
@@ -60,7 +49,7 @@ static inline __attribute__((always_inline)) double time_loop(const float *buf, 
             acc1 = _mm512_add_ps(acc1, fn(_mm512_sub_ps(_mm512_load_ps(buf + c + 16), m)));
         }
     }
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     sink += _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
     return dt / ((double)INNER * (BUF / 16));
 }
@@ -80,22 +69,23 @@ static void throughput(int reps) {
     for (int r = 0; r < 2; r++) {
         for (int i = 0; i < BUF; i++)
             buf[i] = ranges[r].base + (float)(i % 37) * ranges[r].step;
-        double ts[MAX_REPS], tl[MAX_REPS];
+        double ts[MAX_REPS];
+#ifdef SOFTCE_BENCH_HAVE_SLEEF
+        double tl[MAX_REPS];
+#endif
         for (int k = 0; k < reps; k++) {
             ts[k] = time_softce(buf);
 #ifdef SOFTCE_BENCH_HAVE_SLEEF
             tl[k] = time_sleef(buf);
-#else
-            tl[k] = NAN;
 #endif
         }
-        qsort(ts, (size_t)reps, sizeof *ts, cmp_double);
-        qsort(tl, (size_t)reps, sizeof *tl, cmp_double);
-        double ms = ts[reps / 2], ml = tl[reps / 2];
-        if (ml == ml)
-            printf("%-12s %14.3f %14.3f %8.2f\n", ranges[r].name, ms * 1e9, ml * 1e9, ml / ms);
-        else
-            printf("%-12s %14.3f %14s %8s\n", ranges[r].name, ms * 1e9, "-", "-");
+        const double ms = bench_median(ts, reps);
+#ifdef SOFTCE_BENCH_HAVE_SLEEF
+        const double ml = bench_median(tl, reps);
+        printf("%-12s %14.3f %14.3f %8.2f\n", ranges[r].name, ms * 1e9, ml * 1e9, ml / ms);
+#else
+        printf("%-12s %14.3f %14s %8s\n", ranges[r].name, ms * 1e9, "-", "-");
+#endif
     }
 }
 
