@@ -76,7 +76,8 @@ step_asan() {
 }
 
 # Archer gives TSan the OpenMP synchronisation of LLVM's libomp (no false positives).
-# SOFTCE_TEST_QUICK: test_split runs its f32 half under the slow tools (TSan, valgrind)
+# SOFTCE_TEST_QUICK: test_split runs a reduced set under the slow tools (TSan, valgrind): f32,
+# and bf16 (staged chunks) in its random and mixed-dtype cases
 tsan_env() {
     env OMP_TOOL_LIBRARIES="$llvm/libarcher.so" SOFTCE_TEST_QUICK=1 \
         TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1 second_deadlock_stack=1" "$@"

@@ -297,6 +297,11 @@ static void setup(softce__context *cx, const softce__plan *p) {
     cx->scratch_per_thread = cx->col ? softce__tiles_scratch(cx) : softce__rows_scratch(cx);
 }
 
+/* Thread tid's part of the scratch (NULL when there is none). */
+static char *thread_scratch(const softce__context *cx, int tid) {
+    return cx->scratch ? cx->scratch + (size_t)tid * cx->scratch_per_thread : NULL;
+}
+
 static void run_block(const softce__context *cx, int64_t b, int tid) {
     int64_t e0 = b * cx->block_rows, e1 = e0 + cx->block_rows;
     if (e1 > cx->p->E)
@@ -316,14 +321,17 @@ static void split_by_rows(const softce__context *cx, int nt, softce__split_row *
     const int forward = p->op == SOFTCE__OP_FORWARD;
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t e = 0; e < p->E; e++) {
+        char *mine = thread_scratch(cx, omp_get_thread_num());
         softce__split_part *pe = &parts[e * nch];
         for (int64_t k = 0; k < nch; k++)
-            softce__split_phase_a(cx, &rows[e], k * SOFTCE__SPLIT_CHUNK, chunk_len(p, k), &pe[k]);
+            softce__split_phase_a(cx, &rows[e], k * SOFTCE__SPLIT_CHUNK, chunk_len(p, k), &pe[k],
+                                  mine);
         if (forward)
             continue;
-        softce__split_combine_a(cx, &rows[e], pe, nch);
+        softce__split_combine_a(cx, &rows[e], pe, nch, mine);
         for (int64_t k = nch - 1; k >= 0; k--)
-            softce__split_phase_b(cx, &rows[e], k * SOFTCE__SPLIT_CHUNK, chunk_len(p, k), &pe[k]);
+            softce__split_phase_b(cx, &rows[e], k * SOFTCE__SPLIT_CHUNK, chunk_len(p, k), &pe[k],
+                                  mine);
     }
 }
 
@@ -340,17 +348,18 @@ static void split_by_items(const softce__context *cx, int nt, softce__split_row 
     {
         const int64_t tid = omp_get_thread_num(), nth = omp_get_num_threads();
         const int64_t lo = items * tid / nth, hi = items * (tid + 1) / nth;
+        char *mine = thread_scratch(cx, (int)tid);
         for (int64_t i = lo; i < hi; i++)
             softce__split_phase_a(cx, &rows[i / nch], i % nch * SOFTCE__SPLIT_CHUNK,
-                                  chunk_len(p, i % nch), &parts[i]);
+                                  chunk_len(p, i % nch), &parts[i], mine);
         if (!forward) {
 #pragma omp barrier
 #pragma omp single
             for (int64_t e = 0; e < p->E; e++)
-                softce__split_combine_a(cx, &rows[e], &parts[e * nch], nch);
+                softce__split_combine_a(cx, &rows[e], &parts[e * nch], nch, mine);
             for (int64_t i = hi - 1; i >= lo; i--)
                 softce__split_phase_b(cx, &rows[i / nch], i % nch * SOFTCE__SPLIT_CHUNK,
-                                      chunk_len(p, i % nch), &parts[i]);
+                                      chunk_len(p, i % nch), &parts[i], mine);
         }
     }
 }
@@ -367,23 +376,28 @@ static void run_split_phases(const softce__context *cx, int nt, softce__split_ro
     else
         split_by_items(cx, nt, rows, parts);
     for (int64_t e = 0; p->op == SOFTCE__OP_FORWARD && e < p->E; e++)
-        softce__split_combine_a(cx, &rows[e], &parts[e * nch], nch);
+        softce__split_combine_a(cx, &rows[e], &parts[e * nch], nch, thread_scratch(cx, 0));
 }
 
-static softce_status run_split(const softce__context *cx, double denominator) {
+static softce_status run_split(softce__context *cx, double denominator) {
     const softce__plan *p = cx->p;
     const int64_t items = p->E * softce__split_chunks(p);
+    const int nt = thread_count(p, items);
     softce__split_row *rows = malloc((size_t)p->E * sizeof *rows);
     softce__split_part *parts = malloc((size_t)items * sizeof *parts);
     double *losses = malloc((size_t)p->E * sizeof *losses);
+    cx->scratch_per_thread = softce__split_scratch(cx); /* whole cache lines */
+    cx->scratch = cx->scratch_per_thread
+                      ? aligned_alloc(64, (size_t)nt * cx->scratch_per_thread)
+                      : NULL;
     softce_status st = SOFTCE_OK;
-    if (!rows || !parts || !losses)
+    if (!rows || !parts || !losses || (cx->scratch_per_thread && !cx->scratch))
         st = softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY, "cannot allocate %lld row partials",
                           (long long)items);
     if (st == SOFTCE_OK) {
         for (int64_t e = 0; e < p->E; e++)
             softce__split_row_init(cx, e, &rows[e]);
-        run_split_phases(cx, thread_count(p, items), rows, parts);
+        run_split_phases(cx, nt, rows, parts);
         int per_element = p->reduction == SOFTCE_REDUCTION_NONE && p->t[SOFTCE__LOSS];
         for (int64_t e = 0; e < p->E; e++) {
             softce__store_elem(p, SOFTCE__LSE_OUT, &rows[e].cur, softce__lse_value(rows[e].lse));
@@ -396,6 +410,8 @@ static softce_status run_split(const softce__context *cx, double denominator) {
     free(rows);
     free(parts);
     free(losses);
+    free(cx->scratch);
+    cx->scratch = NULL;
     return st;
 }
 

@@ -18,32 +18,89 @@
  *      the logits (the grad kernel). A row with a +inf or NaN logit has a NaN lse, so both
  *      ways give NaN there, as the unsplit kernels do.
  * lse - lse_k >= 0 and l_k >= 0 for w q >= 0: the correction adds, nothing cancels.
- * Used when every operand is direct (f32/f64 of the compute type, class stride 1).
+ * Used when every operand along the class axis has class stride 1. A direct one (f32/f64 of
+ * the compute type) is read and written in place; any other (f16/bf16, or f32 beside f64
+ * logits) is staged a chunk at a time through the thread's scratch (softce__split_scratch:
+ * converted in, computed, converted out). With a staged gradient phase A stores nothing and
+ * phase B computes every block from the logits (two exps per element instead of one, for half
+ * the bytes of f32).
  */
 #include "driver.h"
 
 #include <math.h>
 #include <string.h>
 
+static int class_axis_slot(const softce__plan *p, int s) {
+    return s == SOFTCE__LOGITS || s == SOFTCE__GRAD_LOGITS || s == SOFTCE__GRAD_TARGET ||
+           (s == SOFTCE__TARGET && p->soft);
+}
+
 int softce__split_suitable(const softce__plan *p, int tsize) {
+    (void)tsize;
     if (p->C < SOFTCE__SPLIT_MIN_C || p->E > SOFTCE__SPLIT_MAX_ROWS)
         return 0;
-    for (int s = SOFTCE__LOGITS; s < SOFTCE__NUM_SLOTS; s++) {
-        int class_axis = s == SOFTCE__LOGITS || s == SOFTCE__GRAD_LOGITS ||
-                         s == SOFTCE__GRAD_TARGET || (s == SOFTCE__TARGET && p->soft);
-        if (class_axis && p->t[s] && !softce__row_direct(p, s, tsize))
+    for (int s = SOFTCE__LOGITS; s < SOFTCE__NUM_SLOTS; s++)
+        if (class_axis_slot(p, s) && p->t[s] &&
+            !(p->cs[s] == 1 && softce__dtype_is_float(p->t[s]->dtype)))
             return 0;
-    }
     return 1;
+}
+
+/* One staging buffer: a chunk of the compute type, on whole cache lines. */
+static size_t stage_bytes(const softce__context *cx) {
+    return ((size_t)SOFTCE__SPLIT_CHUNK * (size_t)cx->tsize + 63) & ~(size_t)63;
+}
+
+/* Per thread: three staging buffers (x, the soft target, one output) when any class-axis
+   operand is not direct, else none. */
+size_t softce__split_scratch(const softce__context *cx) {
+    const softce__plan *p = cx->p;
+    for (int s = SOFTCE__LOGITS; s < SOFTCE__NUM_SLOTS; s++)
+        if (class_axis_slot(p, s) && p->t[s] && !softce__row_direct(p, s, cx->tsize))
+            return 3 * stage_bytes(cx);
+    return 0;
 }
 
 int64_t softce__split_chunks(const softce__plan *p) {
     return (p->C + SOFTCE__SPLIT_CHUNK - 1) / SOFTCE__SPLIT_CHUNK;
 }
 
+/* Class c0 of the row in operand `slot` (class stride 1), in the operand's own dtype. */
 static char *chunk_ptr(const softce__context *cx, int slot, const softce__split_row *row,
                        int64_t c0) {
-    return softce__slot_ptr(cx->p, slot, row->cur.off[slot]) + c0 * cx->tsize;
+    return softce__slot_ptr(cx->p, slot, row->cur.off[slot] + c0);
+}
+
+enum { STAGE_X, STAGE_Q, STAGE_OUT };
+
+static int direct(const softce__context *cx, int slot) {
+    return softce__row_direct(cx->p, slot, cx->tsize);
+}
+
+/* A chunk to read in the compute type: the operand itself, or converted into staging buffer k. */
+static const void *chunk_in(const softce__context *cx, int slot, const softce__split_row *row,
+                            int64_t c0, int64_t n, char *scratch, int k) {
+    char *at = chunk_ptr(cx, slot, row, c0);
+    if (direct(cx, slot))
+        return at;
+    void *buf = scratch + (size_t)k * stage_bytes(cx);
+    softce__gather(cx->p->t[slot]->dtype, at, 1, n, cx->p->compute_f64, buf);
+    return buf;
+}
+
+/* Where a chunk output is computed: the operand itself, or the output staging buffer... */
+static void *chunk_out(const softce__context *cx, int slot, const softce__split_row *row,
+                       int64_t c0, char *scratch) {
+    return direct(cx, slot) ? chunk_ptr(cx, slot, row, c0)
+                            : scratch + (size_t)STAGE_OUT * stage_bytes(cx);
+}
+
+/* ...converted into the operand once complete. */
+static void chunk_done(const softce__context *cx, int slot, const softce__split_row *row,
+                       int64_t c0, int64_t n, const void *out) {
+    if (!direct(cx, slot))
+        softce__scatter(cx->p->t[slot]->dtype, chunk_ptr(cx, slot, row, c0), 1, n,
+                        cx->p->compute_f64, out);
 }
 
 /* v + k values of the compute type (NULL stays NULL). */
@@ -67,7 +124,8 @@ void softce__split_row_init(const softce__context *cx, int64_t e, softce__split_
     row->g = p->op == SOFTCE__OP_FORWARD ? 1.0 : softce__upstream(p, &row->cur) * cx->inv_d;
     row->xt = row->spike = 0.0;
     if (row->t >= 0 && !row->ignored) { /* x_t before phase A can overwrite it (in place) */
-        row->xt = softce__row_value(cx, chunk_ptr(cx, SOFTCE__LOGITS, row, row->t), 0);
+        const softce_tensor *x = p->t[SOFTCE__LOGITS];
+        row->xt = softce__load(x->dtype, x->data, row->cur.off[SOFTCE__LOGITS] + row->t);
         row->spike = (1.0 - p->eps) * (cx->w ? softce__row_value(cx, cx->w, row->t) : 1.0);
     }
 }
@@ -75,50 +133,54 @@ void softce__split_row_init(const softce__context *cx, int64_t e, softce__split_
 /* The loss terms of a chunk relative to `lse` (its own in phase A, the row's in the combine):
    -sum w q (x - lse) and sum w q. Hard targets only have the uniform smoothing part here. */
 static double chunk_loss(const softce__context *cx, const softce__split_row *row, int64_t c0,
-                         int64_t n, softce__lse lse, double *swq) {
+                         int64_t n, softce__lse lse, double *swq, char *scratch) {
     const softce__plan *p = cx->p;
     const double a0 = p->eps / (double)p->C;
-    const void *x = chunk_ptr(cx, SOFTCE__LOGITS, row, c0), *w = chunk_w(cx, c0);
+    const void *w = chunk_w(cx, c0);
     *swq = 0.0;
     if (p->soft)
-        return cx->k->soft_loss(x, chunk_ptr(cx, SOFTCE__TARGET, row, c0), w, n, lse, 1.0 - p->eps,
-                                a0, swq);
+        return cx->k->soft_loss(chunk_in(cx, SOFTCE__LOGITS, row, c0, n, scratch, STAGE_X),
+                                chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q), w, n,
+                                lse, 1.0 - p->eps, a0, swq);
     if (a0 != 0.0 && !row->ignored && p->op != SOFTCE__OP_BACKWARD)
-        return cx->k->soft_loss(x, NULL, w, n, lse, 0.0, a0, swq);
+        return cx->k->soft_loss(chunk_in(cx, SOFTCE__LOGITS, row, c0, n, scratch, STAGE_X), NULL,
+                                w, n, lse, 0.0, a0, swq);
     return 0.0;
 }
 
 void softce__split_phase_a(const softce__context *cx, const softce__split_row *row, int64_t c0,
-                           int64_t n, softce__split_part *part) {
+                           int64_t n, softce__split_part *part, char *scratch) {
     const softce__plan *p = cx->p;
     part->stored = 0;
     if (p->op == SOFTCE__OP_FORWARD || p->op == SOFTCE__OP_FORWARD_BACKWARD) {
-        const void *x = chunk_ptr(cx, SOFTCE__LOGITS, row, c0), *q = NULL, *w = chunk_w(cx, c0);
+        const void *x = chunk_in(cx, SOFTCE__LOGITS, row, c0, n, scratch, STAGE_X), *q = NULL;
+        const void *w = chunk_w(cx, c0);
         double a1 = 0.0, a0 = p->eps / (double)p->C;
         if (p->soft) {
-            q = chunk_ptr(cx, SOFTCE__TARGET, row, c0), a1 = 1.0 - p->eps;
+            q = chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q), a1 = 1.0 - p->eps;
         } else if (row->ignored || a0 == 0.0) { /* no smoothing terms: the kernel's fast path */
             a0 = 0.0, w = NULL;
         }
-        void *out =
-            p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[SOFTCE__GRAD_LOGITS] && !row->ignored
-                ? chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0)
-                : NULL;
+        /* e is kept only in a direct gradient (a staged one does not outlive the chunk) */
+        void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[SOFTCE__GRAD_LOGITS] &&
+                            !row->ignored && direct(cx, SOFTCE__GRAD_LOGITS)
+                        ? chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0)
+                        : NULL;
         part->lse = cx->k->fused_sums(x, q, w, n, a1, a0, out, &part->loss, &part->swq, part->bmax);
         part->stored = out != NULL;
         return;
     }
-    part->lse = cx->k->lse(chunk_ptr(cx, SOFTCE__LOGITS, row, c0), n);
+    part->lse = cx->k->lse(chunk_in(cx, SOFTCE__LOGITS, row, c0, n, scratch, STAGE_X), n);
     part->loss = part->swq = 0.0;
     if (cx->p->op != SOFTCE__OP_LOG_SOFTMAX && isfinite(part->lse.hi))
-        part->loss = chunk_loss(cx, row, c0, n, part->lse, &part->swq);
+        part->loss = chunk_loss(cx, row, c0, n, part->lse, &part->swq, scratch);
 }
 
 /* Per row, in chunk order: the row lse, x_t of a hard target (read before any write), the
    loss and sum w q. A chunk whose own lse is not finite (all -inf) gets its terms again
    relative to the row lse (an -inf logit with w q != 0 is an infinite loss, not NaN). */
 void softce__split_combine_a(const softce__context *cx, softce__split_row *row,
-                             const softce__split_part *parts, int64_t nchunks) {
+                             const softce__split_part *parts, int64_t nchunks, char *scratch) {
     const softce__plan *p = cx->p;
     double m = -INFINITY, s = 0.0;
     for (int64_t k = 0; k < nchunks; k++)
@@ -136,7 +198,7 @@ void softce__split_combine_a(const softce__context *cx, softce__split_row *row,
         if (!isfinite(lk.hi)) {
             int64_t c0 = k * SOFTCE__SPLIT_CHUNK;
             int64_t n = p->C - c0 < SOFTCE__SPLIT_CHUNK ? p->C - c0 : SOFTCE__SPLIT_CHUNK;
-            loss = chunk_loss(cx, row, c0, n, row->lse, &swq);
+            loss = chunk_loss(cx, row, c0, n, row->lse, &swq, scratch);
         } else if (swq != 0.0) { /* lse - lse_k >= 0 */
             loss += swq * ((row->lse.hi - lk.hi) + (row->lse.lo - lk.lo));
         }
@@ -147,21 +209,13 @@ void softce__split_combine_a(const softce__context *cx, softce__split_row *row,
         row->loss += row->spike * ((row->lse.hi - row->xt) + row->lse.lo);
 }
 
-static void zero_chunk(const softce__context *cx, const softce__split_row *row, int64_t c0,
-                       int64_t n) {
-    if (cx->p->t[SOFTCE__GRAD_LOGITS])
-        memset(chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0), 0, (size_t)n * (size_t)cx->tsize);
-}
-
-/* The chunk's gradient a e^(x - lse) - w (c1 p + c0) block by block: where phase A stored
-   e = exp(x - m_b) (bmax finite) by the rescale kernel with k = a e^(m_b - lse), elsewhere from
-   the logits (the grad kernel). ws: the weights the rescale kernel needs (NULL when c0 and p
-   are absent: its fast path). */
-static void chunk_grad(const softce__context *cx, const softce__split_row *row, int64_t c0,
+/* The chunk's gradient a e^(x - lse) - w (c1 p + c0) into out, block by block: where phase A
+   stored e = exp(x - m_b) (bmax finite) by the rescale kernel with k = a e^(m_b - lse),
+   elsewhere from the logits x (the grad kernel). ws: the weights the rescale kernel needs
+   (NULL when c0 and p are absent: its fast path). */
+static void chunk_grad(const softce__context *cx, const softce__split_row *row, const void *x,
                        int64_t n, const softce__split_part *part, const void *q, const void *w,
-                       const void *ws, double a, double c1, double cc0) {
-    const void *x = chunk_ptr(cx, SOFTCE__LOGITS, row, c0);
-    char *out = chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0);
+                       const void *ws, double a, double c1, double cc0, char *out) {
     for (int64_t b0 = 0, b = 0; b0 < n; b0 += SOFTCE__FUSED_BLOCK, b++) {
         const int64_t nb = n - b0 < SOFTCE__FUSED_BLOCK ? n - b0 : SOFTCE__FUSED_BLOCK;
         char *ob = out + b0 * cx->tsize;
@@ -174,18 +228,18 @@ static void chunk_grad(const softce__context *cx, const softce__split_row *row, 
     }
 }
 
+/* The hard target's gradient of a chunk into out (its x: staged before an in-place write). */
 static void hard_grad(const softce__context *cx, const softce__split_row *row, int64_t c0,
-                      int64_t n, const softce__split_part *part) {
+                      int64_t n, const softce__split_part *part, const void *x, char *out) {
     const softce__plan *p = cx->p;
     const double a0 = p->eps / (double)p->C, g = row->g;
     if (row->ignored) {
-        zero_chunk(cx, row, c0, n);
+        memset(out, 0, (size_t)n * (size_t)cx->tsize);
         return;
     }
-    char *out = chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0);
     const void *w = chunk_w(cx, c0);
-    chunk_grad(cx, row, c0, n, part, NULL, w, a0 != 0.0 ? w : NULL,
-               g * (a0 * cx->wsum + row->spike), 0.0, g * a0);
+    chunk_grad(cx, row, x, n, part, NULL, w, a0 != 0.0 ? w : NULL,
+               g * (a0 * cx->wsum + row->spike), 0.0, g * a0, out);
     if (row->t >= c0 && row->t < c0 + n) {
         if (cx->tsize == 8)
             ((double *)out)[row->t - c0] -= g * row->spike;
@@ -194,27 +248,54 @@ static void hard_grad(const softce__context *cx, const softce__split_row *row, i
     }
 }
 
-/* Phase B: everything written along the class axis (needs the combined row). The soft
-   target's gradient reads x before an in-place grad_logits overwrites it. */
-void softce__split_phase_b(const softce__context *cx, const softce__split_row *row, int64_t c0,
-                           int64_t n, softce__split_part *part) {
+/* Whether phase B reads the logits: not for a gradient whose every block phase A stored. */
+static int needs_logits(const softce__context *cx, const softce__split_part *part, int64_t n) {
     const softce__plan *p = cx->p;
-    const void *x = chunk_ptr(cx, SOFTCE__LOGITS, row, c0), *w = chunk_w(cx, c0);
-    if (p->op == SOFTCE__OP_LOG_SOFTMAX) {
-        cx->k->log_softmax(x, n, row->lse, chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0));
-        return;
-    }
+    if (!part->stored || p->op != SOFTCE__OP_FORWARD_BACKWARD)
+        return 1;
+    for (int64_t b = 0; b * SOFTCE__FUSED_BLOCK < n; b++)
+        if (!isfinite(part->bmax[b]))
+            return 1;
+    return 0;
+}
+
+/* Phase B: everything written along the class axis (needs the combined row). The logits (and
+   a soft target) are read, or staged, before an in-place grad_logits overwrites them; a staged
+   output is computed whole in the scratch and then converted out. */
+void softce__split_phase_b(const softce__context *cx, const softce__split_row *row, int64_t c0,
+                           int64_t n, softce__split_part *part, char *scratch) {
+    const softce__plan *p = cx->p;
+    const int gl = SOFTCE__GRAD_LOGITS;
     if (p->op == SOFTCE__OP_FORWARD)
         return;
+    const void *x = needs_logits(cx, part, n)
+                        ? chunk_in(cx, SOFTCE__LOGITS, row, c0, n, scratch, STAGE_X)
+                        : NULL;
+    const void *w = chunk_w(cx, c0);
+    if (p->op == SOFTCE__OP_LOG_SOFTMAX) {
+        char *out = chunk_out(cx, gl, row, c0, scratch);
+        cx->k->log_softmax(x, n, row->lse, out);
+        chunk_done(cx, gl, row, c0, n, out);
+        return;
+    }
     if (!p->soft) {
-        if (p->t[SOFTCE__GRAD_LOGITS])
-            hard_grad(cx, row, c0, n, part);
+        if (p->t[gl]) {
+            char *out = chunk_out(cx, gl, row, c0, scratch);
+            hard_grad(cx, row, c0, n, part, x, out);
+            chunk_done(cx, gl, row, c0, n, out);
+        }
         return;
     }
     const double a1 = 1.0 - p->eps, a0 = p->eps / (double)p->C, g = row->g;
-    if (p->op == SOFTCE__OP_BACKWARD && p->t[SOFTCE__GRAD_TARGET])
-        cx->k->grad_target(x, w, n, row->lse, g * a1, chunk_ptr(cx, SOFTCE__GRAD_TARGET, row, c0));
-    if (p->t[SOFTCE__GRAD_LOGITS])
-        chunk_grad(cx, row, c0, n, part, chunk_ptr(cx, SOFTCE__TARGET, row, c0), w, w, g * row->swq,
-                   g * a1, g * a0);
+    if (p->op == SOFTCE__OP_BACKWARD && p->t[SOFTCE__GRAD_TARGET]) {
+        char *out = chunk_out(cx, SOFTCE__GRAD_TARGET, row, c0, scratch);
+        cx->k->grad_target(x, w, n, row->lse, g * a1, out);
+        chunk_done(cx, SOFTCE__GRAD_TARGET, row, c0, n, out);
+    }
+    if (p->t[gl]) {
+        const void *q = chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q);
+        char *out = chunk_out(cx, gl, row, c0, scratch);
+        chunk_grad(cx, row, x, n, part, q, w, w, g * row->swq, g * a1, g * a0, out);
+        chunk_done(cx, gl, row, c0, n, out);
+    }
 }

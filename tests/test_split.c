@@ -1,12 +1,14 @@
 /*
  * Split mode (src/split.c): few elements (at most 64) of at least 131072 classes, with every
- * class-axis operand (logits, soft target, grad_logits, grad_target) f32 or f64 in the logits'
- * dtype with class stride 1, and none of the 1.1 per-element options. Each row is cut into
- * chunks of 32768 classes, reduced in sub-blocks of 2048 that are combined in a fixed order;
- * the fused call keeps exp(x - local max) in grad_logits between its two phases.
+ * class-axis operand (logits, soft target, grad_logits, grad_target) of a float dtype with
+ * class stride 1, and none of the 1.1 per-element options. Each row is cut into chunks of
+ * 32768 classes, reduced in sub-blocks of 2048 that are combined in a fixed order; the fused
+ * call keeps exp(x - local max) in grad_logits between its two phases when grad_logits is of
+ * the compute dtype, and stages f16/bf16 operands (or f32 beside f64 logits) chunk by chunk.
  *
- * Every problem here is shaped for that mode (outputs in the logits' dtype, contiguous) and
- * pins down, against the double-precision reference (tests/ref):
+ * Every problem here is shaped for that mode (contiguous; outputs and a soft target in the
+ * logits' dtype: f32, bf16, f64, and f16 in the random cases; test_mixed: other dtypes beside
+ * the logits) and pins down, against the double-precision reference (tests/ref):
  * - forward (loss, lse), backward (lse recomputed, and lse from forward), fused and
  *   log_softmax, for hard (i32/i64, ignore_index, smoothing, class weights) and soft targets,
  *   every reduction, with C on exact chunk boundaries and with a ragged last chunk/sub-block;
@@ -127,8 +129,8 @@ static tc_refs ref_all(const tc_problem *p) {
 
 static double finite_abs(double v) { return isfinite(v) ? fabs(v) : 0.0; }
 
-/* Every output here is contiguous in the logits' dtype (f32/f64): its values, and plain
-   copies of its descriptor over fresh memory for the extra calls. */
+/* Every output here is contiguous: its values, and plain copies of its descriptor over fresh
+   memory for the extra calls. */
 static int64_t numel(const softce_tensor *t) { return tu_numel(t->ndim, t->shape); }
 
 static size_t nbytes(const softce_tensor *t) { return (size_t)numel(t) * tu_dtype_size(t->dtype); }
@@ -137,8 +139,7 @@ static double *values(const softce_tensor *t) {
     int64_t n = numel(t);
     double *v = tu_alloc(sizeof(double) * (size_t)n);
     for (int64_t i = 0; i < n; i++)
-        v[i] = t->dtype == SOFTCE_DTYPE_F64 ? ((const double *)t->data)[i]
-                                            : (double)((const float *)t->data)[i];
+        v[i] = tu_get(t->dtype, (const char *)t->data + (size_t)i * tu_dtype_size(t->dtype));
     return v;
 }
 
@@ -251,6 +252,11 @@ static void check_backward_lse(const tc_problem *p, const tc_out *o, const tc_re
     }
     CALL_OK(softce_backward(&p->opts, &p->x.t, &p->t.t, g, &o->lse.t, &gx, soft ? &gq : NULL));
     expect_grads(p, r, t, &gx, soft ? &gq : NULL, "backward(lse)");
+    if (p->s.out_dtype != p->s.x_dtype) { /* in place writes the logits' dtype: compare to that */
+        free(gx.data);
+        gx = plain_like(&p->x.t);
+        CALL_OK(softce_backward(&p->opts, &p->x.t, &p->t.t, g, &o->lse.t, &gx, soft ? &gq : NULL));
+    }
     CALL_OK(softce_backward(&p->opts, &in, &p->t.t, g, &o->lse.t, &in, soft ? &gq2 : NULL));
     expect_same("in-place backward(lse) grad_logits", &in, &gx);
     if (soft)
@@ -261,18 +267,28 @@ static void check_backward_lse(const tc_problem *p, const tc_out *o, const tc_re
     free(gq2.data);
 }
 
-/* Fused and log_softmax in place == their out-of-place results in o, bit for bit. */
+/* Fused and log_softmax in place == their out-of-place results in o, bit for bit (when the
+   outputs are of another dtype than the logits: out-of-place calls writing the logits' dtype). */
 static void check_in_place(const tc_problem *p, const tc_out *o) {
     const softce_tensor *g = p->s.gout_dtype ? &p->g.t : NULL;
     softce_tensor in = logits_copy(p), loss = plain_like(&o->fb_loss.t);
+    softce_tensor fb = o->fb_gx.t, lsm = o->lsm.t, own_fb = {0}, own_lsm = {0};
+    if (p->s.out_dtype != p->s.x_dtype) {
+        own_fb = fb = plain_like(&p->x.t);
+        own_lsm = lsm = plain_like(&p->x.t);
+        CALL_OK(softce_forward_backward(&p->opts, &p->x.t, &p->t.t, g, &loss, &fb));
+        CALL_OK(softce_log_softmax(&p->opts, &p->x.t, &lsm));
+    }
     CALL_OK(softce_forward_backward(&p->opts, &in, &p->t.t, g, &loss, &in));
     expect_same("in-place fused loss", &loss, &o->fb_loss.t);
-    expect_same("in-place fused grad", &in, &o->fb_gx.t);
+    expect_same("in-place fused grad", &in, &fb);
     memcpy(in.data, p->x.t.data, nbytes(&in));
     CALL_OK(softce_log_softmax(&p->opts, &in, &in));
-    expect_same("in-place log_softmax", &in, &o->lsm.t);
+    expect_same("in-place log_softmax", &in, &lsm);
     free(in.data);
     free(loss.data);
+    free(own_fb.data);
+    free(own_lsm.data);
 }
 
 /* The calls of tc_run (o, run with p's thread count) again with the other thread counts of
@@ -374,14 +390,22 @@ static void place_hard_targets(tc_problem *p, const rcase *k) {
         p->tv[e] = e == k->ignored ? k->ignore_index : p->elems == 1 ? 2 * CHUNK + 5 : at[e % 3];
 }
 
-/* SOFTCE_TEST_QUICK=1 (set by .ci/hardening.sh under valgrind and TSan): f32 only, and every
-   other random case. */
+/* SOFTCE_TEST_QUICK=1 (set by .ci/hardening.sh under valgrind and TSan): fewer dtypes
+   (n_dtypes), every other random and mixed case. */
 static bool quick(void) {
     const char *q = getenv("SOFTCE_TEST_QUICK");
     return q && *q && *q != '0';
 }
 
-static int last_dtype(void) { return quick() ? SOFTCE_DTYPE_F32 : SOFTCE_DTYPE_F64; }
+/* The logits' dtypes of a test: f32, bf16 (staged), f64, and f16 where the values fit it
+   (random). Quick: f32, and bf16 in the random cases. */
+static int n_dtypes(bool random) { return quick() ? (random ? 2 : 1) : random ? 4 : 3; }
+
+static int32_t dtype_at(int i) {
+    static const int32_t all[4] = {SOFTCE_DTYPE_F32, SOFTCE_DTYPE_BF16, SOFTCE_DTYPE_F64,
+                                   SOFTCE_DTYPE_F16};
+    return all[i];
+}
 
 static void test_random(void **state) {
     (void)state;
@@ -399,8 +423,9 @@ static void test_random(void **state) {
         {2, C_ODD, true, 0, MEAN, 0.2, false, -1, -100, true, 3},
     };
     uint64_t seed = 100;
-    for (int xd = SOFTCE_DTYPE_F32; xd <= last_dtype(); xd++)
+    for (int d = 0; d < n_dtypes(true); d++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i += quick() ? 2 : 1) {
+            const int32_t xd = dtype_at(d);
             const rcase *k = &cases[i];
             tc_problem p;
             make_problem(&p, xd, k->e, k->c, k->three_d, k->t_dtype == 0, k->t_dtype, k->reduction,
@@ -442,11 +467,11 @@ static void test_neg_inf_subblock(void **state) {
     (void)state;
     uint64_t seed = 200;
     const int64_t C = C_RAGGED, tail = C_RAGGED % SUB;
-    for (int xd = SOFTCE_DTYPE_F32; xd <= last_dtype(); xd++)
+    for (int d = 0; d < n_dtypes(false); d++)
         for (int v = 0; v < 3; v++) { /* soft; hard; hard with smoothing and weights */
             tc_problem p;
             bool soft = v == 0;
-            make_special(&p, xd, C, soft, v == 2 ? 0.1 : 0.0, v != 1, NONE, seed++);
+            make_special(&p, dtype_at(d), C, soft, v == 2 ? 0.1 : 0.0, v != 1, NONE, seed++);
             fill_x(&p, 0, CHUNK, SUB, -INFINITY);
             fill_x(&p, 1, CHUNK + 7 * SUB, SUB, -INFINITY);
             fill_x(&p, 2, C - tail, tail, -INFINITY);
@@ -470,10 +495,10 @@ static void test_neg_inf_chunk(void **state) {
     (void)state;
     uint64_t seed = 300;
     const int64_t C = C_RAGGED, last = C_RAGGED / CHUNK * CHUNK;
-    for (int xd = SOFTCE_DTYPE_F32; xd <= last_dtype(); xd++)
+    for (int d = 0; d < n_dtypes(false); d++)
         for (int soft = 0; soft < 2; soft++) {
             tc_problem p;
-            make_special(&p, xd, C, soft, 0.0, true, NONE, seed++);
+            make_special(&p, dtype_at(d), C, soft, 0.0, true, NONE, seed++);
             fill_x(&p, 0, CHUNK, CHUNK, -INFINITY);
             fill_x(&p, 0, last, C - last, -INFINITY);
             fill_x(&p, 1, 0, CHUNK, -INFINITY);
@@ -498,10 +523,10 @@ static void test_pos_inf(void **state) {
     (void)state;
     uint64_t seed = 400;
     const int64_t C = C_RAGGED, at[3] = {70000, C_RAGGED - 1, 5 * SUB + 3};
-    for (int xd = SOFTCE_DTYPE_F32; xd <= last_dtype(); xd++)
+    for (int d = 0; d < n_dtypes(false); d++)
         for (int soft = 0; soft < 2; soft++) {
             tc_problem p;
-            make_special(&p, xd, C, soft, soft ? 0.0 : 0.1, false, NONE, seed++);
+            make_special(&p, dtype_at(d), C, soft, soft ? 0.0 : 0.1, false, NONE, seed++);
             fill_x(&p, 2, 5 * SUB, SUB, -INFINITY);
             for (int64_t e = 0; e < 3; e++) {
                 *xat(&p, e, at[e]) = INFINITY;
@@ -528,10 +553,10 @@ static void test_nan(void **state) {
     (void)state;
     uint64_t seed = 500;
     const int64_t C = C_RAGGED, at[3] = {20 * SUB, C_RAGGED - 1, 9 * SUB + SUB - 1};
-    for (int xd = SOFTCE_DTYPE_F32; xd <= last_dtype(); xd++)
+    for (int d = 0; d < n_dtypes(false); d++)
         for (int soft = 0; soft < 2; soft++) { /* hard with NONE, soft with SUM */
             tc_problem p;
-            make_special(&p, xd, C, soft, 0.0, soft, soft ? SUM : NONE, seed++);
+            make_special(&p, dtype_at(d), C, soft, 0.0, soft, soft ? SUM : NONE, seed++);
             fill_x(&p, 2, 9 * SUB, SUB, -INFINITY);
             for (int64_t e = 0; e < 3; e++)
                 *xat(&p, e, at[e]) = NAN;
@@ -547,12 +572,12 @@ static void test_max_at_ends(void **state) {
     (void)state;
     uint64_t seed = 600;
     const int64_t C = C_RAGGED, tail = C_RAGGED % SUB, lastc = C_RAGGED / CHUNK * CHUNK;
-    for (int xd = SOFTCE_DTYPE_F32; xd <= last_dtype(); xd++)
+    for (int d = 0; d < n_dtypes(false); d++)
         for (int soft = 0; soft < 2; soft++) {
             tc_problem p;
-            make_special(&p, xd, C, soft, soft ? 0.2 : 0.0, soft, NONE, seed++);
-            double lo = xd == SOFTCE_DTYPE_F64 ? 700.0 : 80.0;
-            double span = xd == SOFTCE_DTYPE_F64 ? 100.0 : 20.0;
+            make_special(&p, dtype_at(d), C, soft, soft ? 0.2 : 0.0, soft, NONE, seed++);
+            double lo = dtype_at(d) == SOFTCE_DTYPE_F64 ? 700.0 : 80.0;
+            double span = dtype_at(d) == SOFTCE_DTYPE_F64 ? 100.0 : 20.0;
             tu_rng r = {seed};
             for (int64_t e = 0; e < 3; e++)
                 for (int64_t c = 0; c < C; c++)
@@ -579,10 +604,10 @@ static void test_huge(void **state) {
     (void)state;
     uint64_t seed = 700;
     const int64_t C = C_RAGGED;
-    for (int xd = SOFTCE_DTYPE_F32; xd <= last_dtype(); xd++)
+    for (int d = 0; d < n_dtypes(false); d++)
         for (int soft = 0; soft < 2; soft++) {
             tc_problem p;
-            make_special(&p, xd, C, soft, soft ? 0.2 : 0.0, false, NONE, seed++);
+            make_special(&p, dtype_at(d), C, soft, soft ? 0.2 : 0.0, false, NONE, seed++);
             *xat(&p, 0, 50000) = 1e30;
             *xat(&p, 0, 120000) = -1e30;
             for (int64_t c = 0; c < C; c++)
@@ -599,12 +624,61 @@ static void test_huge(void **state) {
         }
 }
 
+/* ---- other dtypes beside the logits ------------------------------------------------------ */
+
+/* One operand staged, the others direct, and the reverse: a bf16 or f16 soft target beside f32
+   logits (phase A keeps e in the f32 gradient); f32 gradients of bf16 logits (x staged, e
+   kept, phase B without the logits); an f32 soft target and upstream gradient beside f64
+   logits (staged to f64); f64 logits with f32 outputs (the gradient staged). */
+typedef struct mcase {
+    int32_t x, t, out; /* t: I64 for a hard target */
+    int64_t e, c;
+    double eps;
+    int32_t reduction;
+} mcase;
+
+static void test_mixed(void **state) {
+    (void)state;
+    const mcase cases[] = {
+        {SOFTCE_DTYPE_F32, SOFTCE_DTYPE_BF16, SOFTCE_DTYPE_F32, 3, C_RAGGED, 0.1, MEAN},
+        {SOFTCE_DTYPE_F32, SOFTCE_DTYPE_F16, SOFTCE_DTYPE_F32, 2, C_ODD, 0.0, NONE},
+        {SOFTCE_DTYPE_BF16, SOFTCE_DTYPE_F32, SOFTCE_DTYPE_F32, 3, C_RAGGED, 0.2, SUM},
+        {SOFTCE_DTYPE_BF16, I64, SOFTCE_DTYPE_F32, 3, C_ODD, 0.1, NONE},
+        {SOFTCE_DTYPE_F64, SOFTCE_DTYPE_F32, SOFTCE_DTYPE_F64, 2, C_RAGGED, 0.0, MEAN},
+        {SOFTCE_DTYPE_F64, I64, SOFTCE_DTYPE_F32, 3, C_EVEN, 0.0, NONE},
+    };
+    uint64_t seed = 800;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i += quick() ? 2 : 1) {
+        const mcase *k = &cases[i];
+        const int64_t shape[2] = {k->e, k->c};
+        tc_spec s;
+        tc_spec_init(&s, 2, shape);
+        s.x_dtype = k->x;
+        s.t_dtype = k->t;
+        s.out_dtype = k->out;
+        s.gout_dtype = k->t == I64 ? k->out : k->t; /* upstream in yet another dtype */
+        s.w_dtype = SOFTCE_DTYPE_F32;
+        s.reduction = k->reduction;
+        s.eps = k->eps;
+        s.threads = (int32_t)(i % 3) + 1;
+        s.seed = seed++;
+        tc_problem p;
+        tc_init(&p, &s);
+        if (k->t == I64)
+            for (int64_t e = 0; e < p.elems; e++)
+                p.tv[e] = (e * CHUNK + 3 * e) % p.c;
+        commit(&p);
+        check_problem(&p, "mixed dtypes", -1, true);
+        tc_free(&p);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random),        cmocka_unit_test(test_neg_inf_subblock),
         cmocka_unit_test(test_neg_inf_chunk), cmocka_unit_test(test_pos_inf),
         cmocka_unit_test(test_nan),           cmocka_unit_test(test_max_at_ends),
-        cmocka_unit_test(test_huge),
+        cmocka_unit_test(test_huge),          cmocka_unit_test(test_mixed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
