@@ -314,24 +314,31 @@ static void run_block(const softce__context *cx, int64_t b, int tid) {
 /* Split mode with at least as many rows as threads: whole rows per thread, no barrier. Each
    row runs phase A over its chunks, its combine, then phase B in reverse chunk order (the
    chunks phase A touched last are still in L2). Forward combines after the region. */
+/* Buffer idx of `kb` bytes where a fused call keeps e (NULL: not kept). */
+static char *keep_at(char *keep, size_t kb, int64_t idx) {
+    return keep ? keep + (size_t)idx * kb : NULL;
+}
+
 static void split_by_rows(const softce__context *cx, int nt, softce__split_row *rows,
-                          softce__split_part *parts) {
+                          softce__split_part *parts, char *keep) {
     const softce__plan *p = cx->p;
     const int64_t nch = softce__split_chunks(p);
+    const size_t kb = softce__split_keep(cx);
     const int forward = p->op == SOFTCE__OP_FORWARD;
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t e = 0; e < p->E; e++) {
-        char *mine = thread_scratch(cx, omp_get_thread_num());
+        const int64_t tid = omp_get_thread_num();
+        char *mine = thread_scratch(cx, (int)tid);
         softce__split_part *pe = &parts[e * nch];
         for (int64_t k = 0; k < nch; k++)
             softce__split_phase_a(cx, &rows[e], k * SOFTCE__SPLIT_CHUNK, chunk_len(p, k), &pe[k],
-                                  mine);
+                                  mine, keep_at(keep, kb, tid * nch + k));
         if (forward)
             continue;
         softce__split_combine_a(cx, &rows[e], pe, nch, mine);
         for (int64_t k = nch - 1; k >= 0; k--)
             softce__split_phase_b(cx, &rows[e], k * SOFTCE__SPLIT_CHUNK, chunk_len(p, k), &pe[k],
-                                  mine);
+                                  mine, keep_at(keep, kb, tid * nch + k));
     }
 }
 
@@ -340,9 +347,10 @@ static void split_by_rows(const softce__context *cx, int nt, softce__split_row *
    then phase B over the same range in reverse (its first chunks are the last ones phase A
    touched, still in L2). Forward has no barrier (its combine runs after the region). */
 static void split_by_items(const softce__context *cx, int nt, softce__split_row *rows,
-                           softce__split_part *parts) {
+                           softce__split_part *parts, char *keep) {
     const softce__plan *p = cx->p;
     const int64_t nch = softce__split_chunks(p), items = p->E * nch;
+    const size_t kb = softce__split_keep(cx);
     const int forward = p->op == SOFTCE__OP_FORWARD;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
@@ -351,7 +359,7 @@ static void split_by_items(const softce__context *cx, int nt, softce__split_row 
         char *mine = thread_scratch(cx, (int)tid);
         for (int64_t i = lo; i < hi; i++)
             softce__split_phase_a(cx, &rows[i / nch], i % nch * SOFTCE__SPLIT_CHUNK,
-                                  chunk_len(p, i % nch), &parts[i], mine);
+                                  chunk_len(p, i % nch), &parts[i], mine, keep_at(keep, kb, i));
         if (!forward) {
 #pragma omp barrier
 #pragma omp single
@@ -359,7 +367,8 @@ static void split_by_items(const softce__context *cx, int nt, softce__split_row 
                 softce__split_combine_a(cx, &rows[e], &parts[e * nch], nch, mine);
             for (int64_t i = hi - 1; i >= lo; i--)
                 softce__split_phase_b(cx, &rows[i / nch], i % nch * SOFTCE__SPLIT_CHUNK,
-                                      chunk_len(p, i % nch), &parts[i], mine);
+                                      chunk_len(p, i % nch), &parts[i], mine,
+                                      keep_at(keep, kb, i));
         }
     }
 }
@@ -368,13 +377,13 @@ static void split_by_items(const softce__context *cx, int nt, softce__split_row 
    it, and each row combines its chunks in chunk order: results do not depend on the thread
    count or on which of the two schedules runs. */
 static void run_split_phases(const softce__context *cx, int nt, softce__split_row *rows,
-                             softce__split_part *parts) {
+                             softce__split_part *parts, char *keep) {
     const softce__plan *p = cx->p;
     const int64_t nch = softce__split_chunks(p);
     if (p->E >= nt)
-        split_by_rows(cx, nt, rows, parts);
+        split_by_rows(cx, nt, rows, parts, keep);
     else
-        split_by_items(cx, nt, rows, parts);
+        split_by_items(cx, nt, rows, parts, keep);
     for (int64_t e = 0; p->op == SOFTCE__OP_FORWARD && e < p->E; e++)
         softce__split_combine_a(cx, &rows[e], &parts[e * nch], nch, thread_scratch(cx, 0));
 }
@@ -386,18 +395,24 @@ static softce_status run_split(softce__context *cx, double denominator) {
     softce__split_row *rows = malloc((size_t)p->E * sizeof *rows);
     softce__split_part *parts = malloc((size_t)items * sizeof *parts);
     double *losses = malloc((size_t)p->E * sizeof *losses);
-    cx->scratch_per_thread = softce__split_scratch(cx); /* whole cache lines */
+    /* staging per thread, and where a fused call keeps e: one row per thread with whole rows
+       per thread, else one buffer per item (fewer rows than threads); whole cache lines */
+    const size_t kb = softce__split_keep(cx);
+    const int64_t kept = p->E >= nt ? (int64_t)nt * softce__split_chunks(p) : items;
+    const size_t keep_bytes = checked_size((size_t)kept, kb, 1);
+    cx->scratch_per_thread = softce__split_scratch(cx);
     cx->scratch = cx->scratch_per_thread
                       ? aligned_alloc(64, (size_t)nt * cx->scratch_per_thread)
                       : NULL;
+    char *keep = keep_bytes ? aligned_alloc(64, keep_bytes) : NULL;
     softce_status st = SOFTCE_OK;
-    if (!rows || !parts || !losses || (cx->scratch_per_thread && !cx->scratch))
-        st = softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY, "cannot allocate %lld row partials",
+    if (!rows || !parts || !losses || (cx->scratch_per_thread && !cx->scratch) || (kb && !keep))
+        st = softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY, "cannot allocate the buffers of %lld row chunks",
                           (long long)items);
     if (st == SOFTCE_OK) {
         for (int64_t e = 0; e < p->E; e++)
             softce__split_row_init(cx, e, &rows[e]);
-        run_split_phases(cx, nt, rows, parts);
+        run_split_phases(cx, nt, rows, parts, keep);
         int per_element = p->reduction == SOFTCE_REDUCTION_NONE && p->t[SOFTCE__LOSS];
         for (int64_t e = 0; e < p->E; e++) {
             softce__store_elem(p, SOFTCE__LSE_OUT, &rows[e].cur, softce__lse_value(rows[e].lse));
@@ -411,6 +426,7 @@ static softce_status run_split(softce__context *cx, double denominator) {
     free(parts);
     free(losses);
     free(cx->scratch);
+    free(keep);
     cx->scratch = NULL;
     return st;
 }

@@ -137,14 +137,17 @@ int64_t softce__split_chunks(const softce__plan *p);
 void softce__split_row_init(const softce__context *cx, int64_t e, softce__split_row *row);
 /* Phase A: a chunk's lse and its loss terms relative to it (swq = the chunk's sum w q). */
 void softce__split_phase_a(const softce__context *cx, const softce__split_row *row, int64_t c0,
-                           int64_t n, softce__split_part *part, char *scratch);
+                           int64_t n, softce__split_part *part, char *scratch, char *keep);
 /* Per row, in chunk order: the row lse and loss from the chunks' parts. */
 void softce__split_combine_a(const softce__context *cx, softce__split_row *row,
                              const softce__split_part *parts, int64_t nchunks, char *scratch);
 /* Phase B: a chunk's gradients (and log_softmax / grad_target) from the row's lse. */
 void softce__split_phase_b(const softce__context *cx, const softce__split_row *row, int64_t c0,
-                           int64_t n, softce__split_part *part, char *scratch);
+                           int64_t n, softce__split_part *part, char *scratch, char *keep);
 /* Bytes of staging scratch per thread (0 when every class-axis operand is direct). */
 size_t softce__split_scratch(const softce__context *cx);
+/* Bytes per item where a fused call keeps e between the phases when its gradient is staged
+   (0: not kept). keep: that item's buffer (phase A and B of an item get the same one). */
+size_t softce__split_keep(const softce__context *cx);
 
 #endif

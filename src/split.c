@@ -21,9 +21,10 @@
  * Used when every operand along the class axis has class stride 1. A direct one (f32/f64 of
  * the compute type) is read and written in place; any other (f16/bf16, or f32 beside f64
  * logits) is staged a chunk at a time through the thread's scratch (softce__split_scratch:
- * converted in, computed, converted out). With a staged gradient phase A stores nothing and
- * phase B computes every block from the logits (two exps per element instead of one, for half
- * the bytes of f32).
+ * converted in, computed, converted out). A staged gradient of the fused call keeps e in a
+ * buffer of its item instead (softce__split_keep: with whole rows per thread one row per
+ * thread, phase B running in reverse chunk order finds the last ones in L2; else one per
+ * item), and phase B rescales it there before converting it out.
  */
 #include "driver.h"
 
@@ -51,6 +52,13 @@ static size_t stage_bytes(const softce__context *cx) {
     return ((size_t)SOFTCE__SPLIT_CHUNK * (size_t)cx->tsize + 63) & ~(size_t)63;
 }
 
+/* A fused call with a staged gradient: e is kept per item in the thread's scratch. */
+static int keeps_e(const softce__context *cx) {
+    const softce__plan *p = cx->p;
+    return p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[SOFTCE__GRAD_LOGITS] &&
+           !softce__row_direct(p, SOFTCE__GRAD_LOGITS, cx->tsize);
+}
+
 /* Per thread: three staging buffers (x, the soft target, one output) when any class-axis
    operand is not direct, else none. */
 size_t softce__split_scratch(const softce__context *cx) {
@@ -60,6 +68,8 @@ size_t softce__split_scratch(const softce__context *cx) {
             return 3 * stage_bytes(cx);
     return 0;
 }
+
+size_t softce__split_keep(const softce__context *cx) { return keeps_e(cx) ? stage_bytes(cx) : 0; }
 
 int64_t softce__split_chunks(const softce__plan *p) {
     return (p->C + SOFTCE__SPLIT_CHUNK - 1) / SOFTCE__SPLIT_CHUNK;
@@ -93,6 +103,12 @@ static void *chunk_out(const softce__context *cx, int slot, const softce__split_
                        int64_t c0, char *scratch) {
     return direct(cx, slot) ? chunk_ptr(cx, slot, row, c0)
                             : scratch + (size_t)STAGE_OUT * stage_bytes(cx);
+}
+
+/* The fused call's gradient chunk: the operand, or the item's buffer where e is kept. */
+static char *grad_out(const softce__context *cx, const softce__split_row *row, int64_t c0,
+                      char *keep) {
+    return direct(cx, SOFTCE__GRAD_LOGITS) ? chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0) : keep;
 }
 
 /* ...converted into the operand once complete. */
@@ -149,7 +165,7 @@ static double chunk_loss(const softce__context *cx, const softce__split_row *row
 }
 
 void softce__split_phase_a(const softce__context *cx, const softce__split_row *row, int64_t c0,
-                           int64_t n, softce__split_part *part, char *scratch) {
+                           int64_t n, softce__split_part *part, char *scratch, char *keep) {
     const softce__plan *p = cx->p;
     part->stored = 0;
     if (p->op == SOFTCE__OP_FORWARD || p->op == SOFTCE__OP_FORWARD_BACKWARD) {
@@ -161,10 +177,9 @@ void softce__split_phase_a(const softce__context *cx, const softce__split_row *r
         } else if (row->ignored || a0 == 0.0) { /* no smoothing terms: the kernel's fast path */
             a0 = 0.0, w = NULL;
         }
-        /* e is kept only in a direct gradient (a staged one does not outlive the chunk) */
         void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[SOFTCE__GRAD_LOGITS] &&
-                            !row->ignored && direct(cx, SOFTCE__GRAD_LOGITS)
-                        ? chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0)
+                            !row->ignored
+                        ? grad_out(cx, row, c0, keep)
                         : NULL;
         part->lse = cx->k->fused_sums(x, q, w, n, a1, a0, out, &part->loss, &part->swq, part->bmax);
         part->stored = out != NULL;
@@ -261,9 +276,10 @@ static int needs_logits(const softce__context *cx, const softce__split_part *par
 
 /* Phase B: everything written along the class axis (needs the combined row). The logits (and
    a soft target) are read, or staged, before an in-place grad_logits overwrites them; a staged
-   output is computed whole in the scratch and then converted out. */
+   output is computed whole in the scratch (the fused gradient: in `keep`, where phase A kept
+   e) and then converted out. */
 void softce__split_phase_b(const softce__context *cx, const softce__split_row *row, int64_t c0,
-                           int64_t n, softce__split_part *part, char *scratch) {
+                           int64_t n, softce__split_part *part, char *scratch, char *keep) {
     const softce__plan *p = cx->p;
     const int gl = SOFTCE__GRAD_LOGITS;
     if (p->op == SOFTCE__OP_FORWARD)
@@ -278,11 +294,14 @@ void softce__split_phase_b(const softce__context *cx, const softce__split_row *r
         chunk_done(cx, gl, row, c0, n, out);
         return;
     }
+    /* the gradient: where phase A kept e (fused), else computed in the output buffer */
+    char *const gout = p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[gl]
+                           ? grad_out(cx, row, c0, keep)
+                           : p->t[gl] ? chunk_out(cx, gl, row, c0, scratch) : NULL;
     if (!p->soft) {
-        if (p->t[gl]) {
-            char *out = chunk_out(cx, gl, row, c0, scratch);
-            hard_grad(cx, row, c0, n, part, x, out);
-            chunk_done(cx, gl, row, c0, n, out);
+        if (gout) {
+            hard_grad(cx, row, c0, n, part, x, gout);
+            chunk_done(cx, gl, row, c0, n, gout);
         }
         return;
     }
@@ -292,10 +311,9 @@ void softce__split_phase_b(const softce__context *cx, const softce__split_row *r
         cx->k->grad_target(x, w, n, row->lse, g * a1, out);
         chunk_done(cx, SOFTCE__GRAD_TARGET, row, c0, n, out);
     }
-    if (p->t[gl]) {
+    if (gout) {
         const void *q = chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q);
-        char *out = chunk_out(cx, gl, row, c0, scratch);
-        chunk_grad(cx, row, x, n, part, q, w, w, g * row->swq, g * a1, g * a0, out);
-        chunk_done(cx, gl, row, c0, n, out);
+        chunk_grad(cx, row, x, n, part, q, w, w, g * row->swq, g * a1, g * a0, gout);
+        chunk_done(cx, gl, row, c0, n, gout);
     }
 }

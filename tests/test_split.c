@@ -3,8 +3,9 @@
  * class-axis operand (logits, soft target, grad_logits, grad_target) of a float dtype with
  * class stride 1, and none of the 1.1 per-element options. Each row is cut into chunks of
  * 32768 classes, reduced in sub-blocks of 2048 that are combined in a fixed order; the fused
- * call keeps exp(x - local max) in grad_logits between its two phases when grad_logits is of
- * the compute dtype, and stages f16/bf16 operands (or f32 beside f64 logits) chunk by chunk.
+ * call keeps exp(x - local max) between its two phases (in grad_logits, or in buffers of its
+ * own when grad_logits is staged); f16/bf16 operands (or f32 beside f64 logits) are staged
+ * chunk by chunk.
  *
  * Every problem here is shaped for that mode (contiguous; outputs and a soft target in the
  * logits' dtype: f32, bf16, f64, and f16 in the random cases; test_mixed: other dtypes beside
