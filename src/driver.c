@@ -311,14 +311,14 @@ static void run_block(const softce__context *cx, int64_t b, int tid) {
         cx->col ? softce__tiles_block(cx, e0, e1, mine) : softce__rows_block(cx, e0, e1, mine);
 }
 
-/* Split mode with at least as many rows as threads: whole rows per thread, no barrier. Each
-   row runs phase A over its chunks, its combine, then phase B in reverse chunk order (the
-   chunks phase A touched last are still in L2). Forward combines after the region. */
 /* Buffer idx of `kb` bytes where a fused call keeps e (NULL: not kept). */
 static char *keep_at(char *keep, size_t kb, int64_t idx) {
     return keep ? keep + (size_t)idx * kb : NULL;
 }
 
+/* Split mode with at least as many rows as threads: whole rows per thread, no barrier. Each
+   row runs phase A over its chunks, its combine, then phase B in reverse chunk order (the
+   chunks phase A touched last are still in L2). Forward combines after the region. */
 static void split_by_rows(const softce__context *cx, int nt, softce__split_row *rows,
                           softce__split_part *parts, char *keep) {
     const softce__plan *p = cx->p;
@@ -367,8 +367,7 @@ static void split_by_items(const softce__context *cx, int nt, softce__split_row 
                 softce__split_combine_a(cx, &rows[e], &parts[e * nch], nch, mine);
             for (int64_t i = hi - 1; i >= lo; i--)
                 softce__split_phase_b(cx, &rows[i / nch], i % nch * SOFTCE__SPLIT_CHUNK,
-                                      chunk_len(p, i % nch), &parts[i], mine,
-                                      keep_at(keep, kb, i));
+                                      chunk_len(p, i % nch), &parts[i], mine, keep_at(keep, kb, i));
         }
     }
 }
@@ -401,14 +400,13 @@ static softce_status run_split(softce__context *cx, double denominator) {
     const int64_t kept = p->E >= nt ? (int64_t)nt * softce__split_chunks(p) : items;
     const size_t keep_bytes = checked_size((size_t)kept, kb, 1);
     cx->scratch_per_thread = softce__split_scratch(cx);
-    cx->scratch = cx->scratch_per_thread
-                      ? aligned_alloc(64, (size_t)nt * cx->scratch_per_thread)
-                      : NULL;
+    cx->scratch =
+        cx->scratch_per_thread ? aligned_alloc(64, (size_t)nt * cx->scratch_per_thread) : NULL;
     char *keep = keep_bytes ? aligned_alloc(64, keep_bytes) : NULL;
     softce_status st = SOFTCE_OK;
     if (!rows || !parts || !losses || (cx->scratch_per_thread && !cx->scratch) || (kb && !keep))
-        st = softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY, "cannot allocate the buffers of %lld row chunks",
-                          (long long)items);
+        st = softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY,
+                          "cannot allocate the buffers of %lld row chunks", (long long)items);
     if (st == SOFTCE_OK) {
         for (int64_t e = 0; e < p->E; e++)
             softce__split_row_init(cx, e, &rows[e]);

@@ -52,7 +52,7 @@ static size_t stage_bytes(const softce__context *cx) {
     return ((size_t)SOFTCE__SPLIT_CHUNK * (size_t)cx->tsize + 63) & ~(size_t)63;
 }
 
-/* A fused call with a staged gradient: e is kept per item in the thread's scratch. */
+/* A fused call with a staged gradient keeps e between the phases in buffers of its own. */
 static int keeps_e(const softce__context *cx) {
     const softce__plan *p = cx->p;
     return p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[SOFTCE__GRAD_LOGITS] &&
@@ -159,8 +159,8 @@ static double chunk_loss(const softce__context *cx, const softce__split_row *row
                                 chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q), w, n,
                                 lse, 1.0 - p->eps, a0, swq);
     if (a0 != 0.0 && !row->ignored && p->op != SOFTCE__OP_BACKWARD)
-        return cx->k->soft_loss(chunk_in(cx, SOFTCE__LOGITS, row, c0, n, scratch, STAGE_X), NULL,
-                                w, n, lse, 0.0, a0, swq);
+        return cx->k->soft_loss(chunk_in(cx, SOFTCE__LOGITS, row, c0, n, scratch, STAGE_X), NULL, w,
+                                n, lse, 0.0, a0, swq);
     return 0.0;
 }
 
@@ -177,10 +177,10 @@ void softce__split_phase_a(const softce__context *cx, const softce__split_row *r
         } else if (row->ignored || a0 == 0.0) { /* no smoothing terms: the kernel's fast path */
             a0 = 0.0, w = NULL;
         }
-        void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[SOFTCE__GRAD_LOGITS] &&
-                            !row->ignored
-                        ? grad_out(cx, row, c0, keep)
-                        : NULL;
+        void *out =
+            p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[SOFTCE__GRAD_LOGITS] && !row->ignored
+                ? grad_out(cx, row, c0, keep)
+                : NULL;
         part->lse = cx->k->fused_sums(x, q, w, n, a1, a0, out, &part->loss, &part->swq, part->bmax);
         part->stored = out != NULL;
         return;
@@ -253,8 +253,8 @@ static void hard_grad(const softce__context *cx, const softce__split_row *row, i
         return;
     }
     const void *w = chunk_w(cx, c0);
-    chunk_grad(cx, row, x, n, part, NULL, w, a0 != 0.0 ? w : NULL,
-               g * (a0 * cx->wsum + row->spike), 0.0, g * a0, out);
+    chunk_grad(cx, row, x, n, part, NULL, w, a0 != 0.0 ? w : NULL, g * (a0 * cx->wsum + row->spike),
+               0.0, g * a0, out);
     if (row->t >= c0 && row->t < c0 + n) {
         if (cx->tsize == 8)
             ((double *)out)[row->t - c0] -= g * row->spike;
@@ -297,7 +297,8 @@ void softce__split_phase_b(const softce__context *cx, const softce__split_row *r
     /* the gradient: where phase A kept e (fused), else computed in the output buffer */
     char *const gout = p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[gl]
                            ? grad_out(cx, row, c0, keep)
-                           : p->t[gl] ? chunk_out(cx, gl, row, c0, scratch) : NULL;
+                       : p->t[gl] ? chunk_out(cx, gl, row, c0, scratch)
+                                  : NULL;
     if (!p->soft) {
         if (gout) {
             hard_grad(cx, row, c0, n, part, x, gout);
