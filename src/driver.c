@@ -477,7 +477,7 @@ softce_status softce__run(const softce__plan *p) {
     setup(&cx, p);
     int nt = thread_count(p, cx.nblocks);
     void *wbuf = NULL;
-    const int split = !p->extended && softce__split_suitable(p, cx.tsize);
+    const int split = !p->extended && softce__split_suitable(p);
     const int fused_scan = !split && scan_in_compute(p);
     if ((st = load_weights(&cx, &wbuf)) == SOFTCE_OK && !fused_scan)
         st = mean_denominator(&cx, nt, &denominator);

@@ -132,7 +132,7 @@ typedef struct softce__split_part {
     double bmax[SOFTCE__SPLIT_BLOCKS];  /* per block, finite: e = exp(x - bmax) is stored */
 } softce__split_part;
 
-int softce__split_suitable(const softce__plan *p, int tsize);
+int softce__split_suitable(const softce__plan *p);
 int64_t softce__split_chunks(const softce__plan *p);
 void softce__split_row_init(const softce__context *cx, int64_t e, softce__split_row *row);
 /* Phase A: a chunk's lse and its loss terms relative to it (swq = the chunk's sum w q). */

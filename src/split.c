@@ -36,8 +36,7 @@ static int class_axis_slot(const softce__plan *p, int s) {
            (s == SOFTCE__TARGET && p->soft);
 }
 
-int softce__split_suitable(const softce__plan *p, int tsize) {
-    (void)tsize;
+int softce__split_suitable(const softce__plan *p) {
     if (p->C < SOFTCE__SPLIT_MIN_C || p->E > SOFTCE__SPLIT_MAX_ROWS)
         return 0;
     for (int s = SOFTCE__LOGITS; s < SOFTCE__NUM_SLOTS; s++)
@@ -105,10 +104,11 @@ static void *chunk_out(const softce__context *cx, int slot, const softce__split_
                             : scratch + (size_t)STAGE_OUT * stage_bytes(cx);
 }
 
-/* The fused call's gradient chunk: the operand, or the item's buffer where e is kept. */
+/* Where the gradient chunk is computed: the item's buffer where a fused call keeps e (keep is
+   set exactly then: softce__split_keep), else as any output. */
 static char *grad_out(const softce__context *cx, const softce__split_row *row, int64_t c0,
-                      char *keep) {
-    return direct(cx, SOFTCE__GRAD_LOGITS) ? chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0) : keep;
+                      char *scratch, char *keep) {
+    return keep ? keep : chunk_out(cx, SOFTCE__GRAD_LOGITS, row, c0, scratch);
 }
 
 /* ...converted into the operand once complete. */
@@ -179,7 +179,7 @@ void softce__split_phase_a(const softce__context *cx, const softce__split_row *r
         }
         void *out =
             p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[SOFTCE__GRAD_LOGITS] && !row->ignored
-                ? grad_out(cx, row, c0, keep)
+                ? grad_out(cx, row, c0, scratch, keep)
                 : NULL;
         part->lse = cx->k->fused_sums(x, q, w, n, a1, a0, out, &part->loss, &part->swq, part->bmax);
         part->stored = out != NULL;
@@ -295,10 +295,7 @@ void softce__split_phase_b(const softce__context *cx, const softce__split_row *r
         return;
     }
     /* the gradient: where phase A kept e (fused), else computed in the output buffer */
-    char *const gout = p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[gl]
-                           ? grad_out(cx, row, c0, keep)
-                       : p->t[gl] ? chunk_out(cx, gl, row, c0, scratch)
-                                  : NULL;
+    char *const gout = p->t[gl] ? grad_out(cx, row, c0, scratch, keep) : NULL;
     if (!p->soft) {
         if (gout) {
             hard_grad(cx, row, c0, n, part, x, gout);
