@@ -374,12 +374,13 @@ static void split_by_items(const softce__context *cx, int nt, softce__split_row 
 
 /* Split mode's phases. Every (row, chunk) item computes the same values whichever thread runs
    it, and each row combines its chunks in chunk order: results do not depend on the thread
-   count or on which of the two schedules runs. */
-static void run_split_phases(const softce__context *cx, int nt, softce__split_row *rows,
-                             softce__split_part *parts, char *keep) {
+   count or on which of the two schedules runs. by_rows: whole rows per thread (the keep
+   buffers are laid out for the schedule chosen). */
+static void run_split_phases(const softce__context *cx, int nt, int by_rows,
+                             softce__split_row *rows, softce__split_part *parts, char *keep) {
     const softce__plan *p = cx->p;
     const int64_t nch = softce__split_chunks(p);
-    if (p->E >= nt)
+    if (by_rows)
         split_by_rows(cx, nt, rows, parts, keep);
     else
         split_by_items(cx, nt, rows, parts, keep);
@@ -390,14 +391,14 @@ static void run_split_phases(const softce__context *cx, int nt, softce__split_ro
 static softce_status run_split(softce__context *cx, double denominator) {
     const softce__plan *p = cx->p;
     const int64_t items = p->E * softce__split_chunks(p);
-    const int nt = thread_count(p, items);
+    const int nt = thread_count(p, items), by_rows = p->E >= nt;
     softce__split_row *rows = malloc((size_t)p->E * sizeof *rows);
     softce__split_part *parts = malloc((size_t)items * sizeof *parts);
     double *losses = malloc((size_t)p->E * sizeof *losses);
     /* staging per thread, and where a fused call keeps e: one row per thread with whole rows
        per thread, else one buffer per item (fewer rows than threads); whole cache lines */
     const size_t kb = softce__split_keep(cx);
-    const int64_t kept = p->E >= nt ? (int64_t)nt * softce__split_chunks(p) : items;
+    const int64_t kept = by_rows ? (int64_t)nt * softce__split_chunks(p) : items;
     const size_t keep_bytes = checked_size((size_t)kept, kb, 1);
     cx->scratch_per_thread = softce__split_scratch(cx);
     cx->scratch =
@@ -410,7 +411,7 @@ static softce_status run_split(softce__context *cx, double denominator) {
     if (st == SOFTCE_OK) {
         for (int64_t e = 0; e < p->E; e++)
             softce__split_row_init(cx, e, &rows[e]);
-        run_split_phases(cx, nt, rows, parts, keep);
+        run_split_phases(cx, nt, by_rows, rows, parts, keep);
         int per_element = p->reduction == SOFTCE_REDUCTION_NONE && p->t[SOFTCE__LOSS];
         for (int64_t e = 0; e < p->E; e++) {
             softce__store_elem(p, SOFTCE__LSE_OUT, &rows[e].cur, softce__lse_value(rows[e].lse));
