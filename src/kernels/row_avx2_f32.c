@@ -27,6 +27,10 @@ static inline vf vf_load_tail(const T *p, vmask k, vf fill) {
     return _mm256_blendv_ps(fill, _mm256_maskload_ps(p, k), _mm256_castsi256_ps(k));
 }
 static inline void vf_store_tail(T *p, vmask k, vf v) { _mm256_maskstore_ps(p, k, v); }
+/* Lanes k of a, the others of fill. */
+static inline vf vf_blend(vmask k, vf a, vf fill) {
+    return _mm256_blendv_ps(fill, a, _mm256_castsi256_ps(k));
+}
 static inline vf vf_lanes(vmask k) {
     return _mm256_and_ps(_mm256_castsi256_ps(k), _mm256_set1_ps(1.0f));
 }

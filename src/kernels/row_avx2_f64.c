@@ -27,6 +27,10 @@ static inline vf vf_load_tail(const T *p, vmask k, vf fill) {
     return _mm256_blendv_pd(fill, _mm256_maskload_pd(p, k), _mm256_castsi256_pd(k));
 }
 static inline void vf_store_tail(T *p, vmask k, vf v) { _mm256_maskstore_pd(p, k, v); }
+/* Lanes k of a, the others of fill. */
+static inline vf vf_blend(vmask k, vf a, vf fill) {
+    return _mm256_blendv_pd(fill, a, _mm256_castsi256_pd(k));
+}
 static inline vf vf_lanes(vmask k) {
     return _mm256_and_pd(_mm256_castsi256_pd(k), _mm256_set1_pd(1.0));
 }

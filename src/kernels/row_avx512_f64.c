@@ -22,6 +22,8 @@ static inline vf vf_load_tail(const T *p, vmask k, vf fill) {
     return _mm512_mask_loadu_pd(fill, k, p);
 }
 static inline void vf_store_tail(T *p, vmask k, vf v) { _mm512_mask_storeu_pd(p, k, v); }
+/* Lanes k of a, the others of fill. */
+static inline vf vf_blend(vmask k, vf a, vf fill) { return _mm512_mask_mov_pd(fill, k, a); }
 static inline vf vf_lanes(vmask k) { return _mm512_maskz_mov_pd(k, _mm512_set1_pd(1.0)); }
 static inline vf vf_add(vf a, vf b) { return _mm512_add_pd(a, b); }
 static inline vf vf_sub(vf a, vf b) { return _mm512_sub_pd(a, b); }
