@@ -133,14 +133,15 @@ static void finish_grad(const softce__context *cx, const softce__cursor *c, cons
 }
 
 /* The kernels' fused forward (out NULL) or forward+backward of raw logits x: through fused_t
-   when the logits are transformed (z then in rb->z, the chain rule applied to out). */
+   when the logits are transformed (z then in rb->z, only z[z_at] when z_at >= 0, the chain rule
+   applied to out). */
 static softce__lse fused_call(const softce__context *cx, const row_bufs *rb, const element_info *ei,
                               const void *x, const void *q, const void *w, double a1, double a0,
-                              double spike, double g, void *out, double *loss) {
+                              double spike, double g, int64_t z_at, void *out, double *loss) {
     const softce__plan *p = cx->p;
     if (ei->transform)
         return cx->k->fused_t(x, q, w, p->C, a1, a0, spike, p->z_loss, g, p->logit_scale,
-                              p->softcap, rb->z, out, loss);
+                              p->softcap, rb->z, z_at, out, loss);
     return cx->k->fused(x, q, w, p->C, a1, a0, spike, p->z_loss, g, out, loss);
 }
 
@@ -210,7 +211,7 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
                         ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
                         : NULL;
         xt = ei->transform ? 0.0 : softce__row_value(cx, x, t); /* before an in-place out */
-        lse = fused_call(cx, rb, ei, x, prior, w, a1, a0, spike, g, out, &loss);
+        lse = fused_call(cx, rb, ei, x, prior, w, a1, a0, spike, g, t, out, &loss);
         if (ei->transform)
             xt = softce__row_value(cx, rb->z, t);
         if (out && ei->transform) /* the chain rule is applied: out_t again, in double */
@@ -414,7 +415,7 @@ static double topk_fast_row(const softce__context *cx, const softce__cursor *c,
     void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
                     ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
                     : NULL;
-    softce__lse lse = fused_call(cx, rb, ei, x, prior, w, a1, a0, spike, g, out, &loss);
+    softce__lse lse = fused_call(cx, rb, ei, x, prior, w, a1, a0, spike, g, -1, out, &loss);
     for (int64_t k = 0; k < p->K; k++) { /* the spikes, once per distinct class */
         int64_t cls = rb->ki[k];
         if (rb->mark[cls] != 2)
@@ -471,7 +472,7 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
         void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
                         ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
                         : NULL;
-        lse = fused_call(cx, rb, ei, x, q, cx->w, a1, a0, 0.0, g, out, &loss);
+        lse = fused_call(cx, rb, ei, x, q, cx->w, a1, a0, 0.0, g, -1, out, &loss);
         if (out)
             finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
     } else {

@@ -74,10 +74,12 @@ typedef struct softce__row_kernels {
          out_i = g * ((S + spike + 2 zl lse) * e_i / s - w_i * q_i) * dz_i,
          dz_i = scale * (1 - (z_i / cap)^2) (cap > 0), else scale.
        The caller subtracts g * spike * dz_t at its target(s), dz_t from z_t. out may be
-       exactly x or NULL (forward only; z is still written). Returns the lse of z. */
+       exactly x or NULL (forward only; z is still written). z_at < 0: z is written in full;
+       else only z[z_at] is sure to be (a hard target's z_t: the SIMD kernels then keep z in
+       registers where they can, and the rest of z is scratch). Returns the lse of z. */
     softce__lse (*fused_t)(const void *x, const void *p, const void *w, int64_t n, double a1,
                            double a0, double spike, double zl, double g, double scale, double cap,
-                           void *z, void *out, double *loss);
+                           void *z, int64_t z_at, void *out, double *loss);
     /* fused's passes 1 and 2 over a part of a row (split mode's chunks), blockwise: for each
        block b of SOFTCE__FUSED_BLOCK values (the last one shorter) its own max m_b is taken
        and, when finite, e_i = exp(x_i - m_b) is stored in out (out NULL: nothing stored; out

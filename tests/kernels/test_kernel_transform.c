@@ -13,7 +13,8 @@
  * - fused_t (transform + fused + chain in one kernel) against the scalar table's composition:
  *   rows of kinds NORMAL / WIDE / NEGINF / POSINF / NAN, n in 1..70 and 1000, with and without
  *   p, w, smoothing and z-loss, every (scale, cap); in place bitwise equal to out of place,
- *   forward only (out NULL) with the same loss and lse;
+ *   forward only (out NULL) with the same loss and lse; with only z_t asked for (z_at >= 0)
+ *   bitwise the same results and z_t;
  * - the softcap's range classes of fused_t (rows whose largest |x / cap| sits just below and
  *   above each class bound, with a NaN too) the same way.
  */
@@ -203,13 +204,13 @@ static int check_fused_t(const ktable *t, const krow *c, double scale, double ca
     double l1, l2, l3, l4;
     memcpy(o2, c->xt, (size_t)n * (f64 ? 8 : 4));
     softce__lse e1 = t->k->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
-                                   scale, cap, z1, o1, &l1);
-    softce__lse e2 = t->k->fused_t(o2, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
-                                   scale, cap, z2, o2, &l2);
+                                   scale, cap, z1, -1, o1, &l1);
+    softce__lse e2 = t->k->fused_t(o2, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g, scale,
+                                   cap, z2, -1, o2, &l2);
     softce__lse e4 = t->k->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
-                                   scale, cap, z4, NULL, &l4);
-    softce__lse e3 = s->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
-                                scale, cap, z3, o3, &l3);
+                                   scale, cap, z4, -1, NULL, &l4);
+    softce__lse e3 = s->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g, scale,
+                                cap, z3, -1, o3, &l3);
     int bad = 0;
     const size_t bytes = (size_t)n * (f64 ? 8 : 4);
     if (memcmp(o1, o2, bytes) != 0 || memcmp(z1, z2, bytes) != 0 || memcmp(z1, z4, bytes) != 0 ||
@@ -220,6 +221,34 @@ static int check_fused_t(const ktable *t, const krow *c, double scale, double ca
                       (long long)n, kind, cap);
         bad = 1;
     }
+    /* only z_t asked for (a hard target's row; the SIMD kernels may then keep z in registers):
+       bitwise the same results, out of place, in place and forward only, and z_t as in the
+       full z row; z_t inside the row and in its last (tail) lane */
+    const size_t es = f64 ? 8 : 4;
+    void *z5 = kalloc(n, f64), *z6 = kalloc(n, f64), *z7 = kalloc(n, f64);
+    void *o5 = kalloc(n, f64), *o6 = kalloc(n, f64);
+    const int64_t ta = (2 * n) / 3, tb = n - 1;
+    double l5, l6, l7;
+    memcpy(o6, c->xt, bytes);
+    softce__lse e5 = t->k->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
+                                   scale, cap, z5, ta, o5, &l5);
+    softce__lse e6 = t->k->fused_t(o6, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g, scale,
+                                   cap, z6, tb, o6, &l6);
+    softce__lse e7 = t->k->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
+                                   scale, cap, z7, ta, NULL, &l7);
+    if (memcmp(o1, o5, bytes) != 0 || memcmp(o1, o6, bytes) != 0 ||
+        memcmp((char *)z5 + ta * es, (char *)z1 + ta * es, es) != 0 ||
+        memcmp((char *)z6 + tb * es, (char *)z1 + tb * es, es) != 0 ||
+        memcmp((char *)z7 + ta * es, (char *)z1 + ta * es, es) != 0 || !kclose(l1, l5, 0.0) ||
+        !kclose(l1, l6, 0.0) || !kclose(l1, l7, 0.0) ||
+        !kclose(softce__lse_value(e1), softce__lse_value(e5), 0.0) ||
+        !kclose(softce__lse_value(e1), softce__lse_value(e6), 0.0) ||
+        !kclose(softce__lse_value(e1), softce__lse_value(e7), 0.0)) {
+        print_message("%s n=%lld kind %d scale %g cap %g: with z_at, results differ\n", t->name,
+                      (long long)n, kind, scale, cap);
+        bad = 1;
+    }
+    free(z5), free(z6), free(z7), free(o5), free(o6);
     const double lv = softce__lse_value(e1), lv3 = softce__lse_value(e3);
     const double zmax = row_absmax(z3, n, f64, 1.0);
     if (!kclose(lv, lv3, 16.0 * u * (fabs(lv3) + zmax))) {
