@@ -320,7 +320,7 @@ static void test_fused_t_classes(void **state) {
     if (!ktable_runnable(t))
         skip();
     const double bounds[] = {0.299, 0.301, 0.749, 0.751, 0.05, 2.0};
-    const double capv[] = {30.0, 1.0, 200.0};
+    const double capv[] = {30.0, 1.0, 200.0, 15.3}; /* 15.3: cap^2 not exact in f32 */
     uint64_t rng = 41;
     int failures = 0;
     for (size_t ci = 0; ci < sizeof capv / sizeof capv[0]; ci++)
