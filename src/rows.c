@@ -133,7 +133,7 @@ static void finish_grad(const softce__context *cx, const softce__cursor *c, cons
 }
 
 /* The kernels' fused forward (out NULL) or forward+backward of raw logits x: through fused_t
-   when the logits are transformed (z then in rb->z, only z[z_at] when z_at >= 0, the chain rule
+   when the logits are transformed (z then in rb->z as z_at asks: kernels.h, the chain rule
    applied to out). */
 static softce__lse fused_call(const softce__context *cx, const row_bufs *rb, const element_info *ei,
                               const void *x, const void *q, const void *w, double a1, double a0,
@@ -415,7 +415,8 @@ static double topk_fast_row(const softce__context *cx, const softce__cursor *c,
     void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
                     ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
                     : NULL;
-    softce__lse lse = fused_call(cx, rb, ei, x, prior, w, a1, a0, spike, g, -1, out, &loss);
+    softce__lse lse =
+        fused_call(cx, rb, ei, x, prior, w, a1, a0, spike, g, SOFTCE__Z_ALL, out, &loss);
     for (int64_t k = 0; k < p->K; k++) { /* the spikes, once per distinct class */
         int64_t cls = rb->ki[k];
         if (rb->mark[cls] != 2)
@@ -472,7 +473,7 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
         void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
                         ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
                         : NULL;
-        lse = fused_call(cx, rb, ei, x, q, cx->w, a1, a0, 0.0, g, -1, out, &loss);
+        lse = fused_call(cx, rb, ei, x, q, cx->w, a1, a0, 0.0, g, SOFTCE__Z_NONE, out, &loss);
         if (out)
             finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
     } else {

@@ -74,9 +74,11 @@ typedef struct softce__row_kernels {
          out_i = g * ((S + spike + 2 zl lse) * e_i / s - w_i * q_i) * dz_i,
          dz_i = scale * (1 - (z_i / cap)^2) (cap > 0), else scale.
        The caller subtracts g * spike * dz_t at its target(s), dz_t from z_t. out may be
-       exactly x or NULL (forward only; z is still written). z_at < 0: z is written in full;
-       else only z[z_at] is sure to be (a hard target's z_t: the SIMD kernels then keep z in
-       registers where they can, and the rest of z is scratch). Returns the lse of z. */
+       exactly x or NULL (forward only; z is still written). z_at = SOFTCE__Z_ALL: z is
+       written in full; z_at >= 0: only z[z_at] is sure to be (a hard target's z_t);
+       SOFTCE__Z_NONE: none of z is needed (a soft target's row). Where less than all of z is
+       asked for, the SIMD kernels keep z in registers where they can and the rest of z is
+       scratch. Returns the lse of z. */
     softce__lse (*fused_t)(const void *x, const void *p, const void *w, int64_t n, double a1,
                            double a0, double spike, double zl, double g, double scale, double cap,
                            void *z, int64_t z_at, void *out, double *loss);
@@ -94,6 +96,10 @@ typedef struct softce__row_kernels {
     void (*rescale)(void *out, const void *p, const void *w, int64_t n, double k, double c1,
                     double c0);
 } softce__row_kernels;
+
+/* fused_t's z_at: the whole z row, or none of it (else an index). */
+#define SOFTCE__Z_ALL (-1)
+#define SOFTCE__Z_NONE (-2)
 
 /* Block length of fused_sums (values of T): block x, p and out stay in L1 between its passes. */
 #define SOFTCE__FUSED_BLOCK 2048

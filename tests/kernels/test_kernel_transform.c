@@ -14,7 +14,7 @@
  *   rows of kinds NORMAL / WIDE / NEGINF / POSINF / NAN, n in 1..70 and 1000, with and without
  *   p, w, smoothing and z-loss, every (scale, cap); in place bitwise equal to out of place,
  *   forward only (out NULL) with the same loss and lse; with only z_t asked for (z_at >= 0)
- *   bitwise the same results and z_t;
+ *   or none of z (SOFTCE__Z_NONE) bitwise the same results (and z_t);
  * - the softcap's range classes of fused_t (rows whose largest |x / cap| sits just below and
  *   above each class bound, with a NaN too) the same way.
  */
@@ -204,13 +204,13 @@ static int check_fused_t(const ktable *t, const krow *c, double scale, double ca
     double l1, l2, l3, l4;
     memcpy(o2, c->xt, (size_t)n * (f64 ? 8 : 4));
     softce__lse e1 = t->k->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
-                                   scale, cap, z1, -1, o1, &l1);
+                                   scale, cap, z1, SOFTCE__Z_ALL, o1, &l1);
     softce__lse e2 = t->k->fused_t(o2, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g, scale,
-                                   cap, z2, -1, o2, &l2);
+                                   cap, z2, SOFTCE__Z_ALL, o2, &l2);
     softce__lse e4 = t->k->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
-                                   scale, cap, z4, -1, NULL, &l4);
+                                   scale, cap, z4, SOFTCE__Z_ALL, NULL, &l4);
     softce__lse e3 = s->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g, scale,
-                                cap, z3, -1, o3, &l3);
+                                cap, z3, SOFTCE__Z_ALL, o3, &l3);
     int bad = 0;
     const size_t bytes = (size_t)n * (f64 ? 8 : 4);
     if (memcmp(o1, o2, bytes) != 0 || memcmp(z1, z2, bytes) != 0 || memcmp(z1, z4, bytes) != 0 ||
@@ -236,6 +236,17 @@ static int check_fused_t(const ktable *t, const krow *c, double scale, double ca
                                    cap, z6, tb, o6, &l6);
     softce__lse e7 = t->k->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
                                    scale, cap, z7, ta, NULL, &l7);
+    void *z8 = kalloc(n, f64), *o8 = kalloc(n, f64);
+    double l8;
+    softce__lse e8 = t->k->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
+                                   scale, cap, z8, SOFTCE__Z_NONE, o8, &l8);
+    if (memcmp(o1, o8, bytes) != 0 || !kclose(l1, l8, 0.0) ||
+        !kclose(softce__lse_value(e1), softce__lse_value(e8), 0.0)) {
+        print_message("%s n=%lld kind %d scale %g cap %g: without z, results differ\n", t->name,
+                      (long long)n, kind, scale, cap);
+        bad = 1;
+    }
+    free(z8), free(o8);
     if (memcmp(o1, o5, bytes) != 0 || memcmp(o1, o6, bytes) != 0 ||
         memcmp((char *)z5 + ta * es, (char *)z1 + ta * es, es) != 0 ||
         memcmp((char *)z6 + tb * es, (char *)z1 + tb * es, es) != 0 ||
