@@ -80,6 +80,9 @@ static inline vd vd_add_nz(vd acc, vd c, vd v) {
 }
 static inline double vd_hsum(vd v) { return _mm512_reduce_add_pd(v); }
 
+/* Rows with target terms keep fused_t's z in registers here (row_simd_fused.inc; with AVX2's
+   16 registers that measured 7 % slower, so its tables store z). */
+#define SOFTCE_ZREG_TARGET_TERMS 1
 #define SOFTCE_ROW_TABLE softce__row_avx512_f32
 #define SOFTCE_ROW_SCALAR softce__row_scalar_f32
 #include "kernels/row_simd.inc"
