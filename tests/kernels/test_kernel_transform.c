@@ -193,6 +193,14 @@ static double row_absmax(const void *b, int64_t n, int f64, double floor) {
     return m;
 }
 
+/* fused_t of table k on case c's p, w and coefficients, from logits x. */
+static softce__lse fused_t_of(const softce__row_kernels *k, const krow *c, const void *x,
+                              double scale, double cap, void *z, int64_t z_at, void *out,
+                              double *loss) {
+    return k->fused_t(x, c->pt, c->wt, c->n, c->a1, c->a0, c->spike, c->zl, c->g, scale, cap, z,
+                      z_at, out, loss);
+}
+
 /* One fused_t case against the scalar composition; returns 0 on success. */
 static int check_fused_t(const ktable *t, const krow *c, double scale, double cap, int kind) {
     const softce__row_kernels *s = t->f64 ? &softce__row_scalar_f64 : &softce__row_scalar_f32;
@@ -203,14 +211,10 @@ static int check_fused_t(const ktable *t, const krow *c, double scale, double ca
     void *o2 = kalloc(n, f64), *z2 = kalloc(n, f64), *z4 = kalloc(n, f64);
     double l1, l2, l3, l4;
     memcpy(o2, c->xt, (size_t)n * (f64 ? 8 : 4));
-    softce__lse e1 = t->k->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
-                                   scale, cap, z1, SOFTCE__Z_ALL, o1, &l1);
-    softce__lse e2 = t->k->fused_t(o2, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g, scale,
-                                   cap, z2, SOFTCE__Z_ALL, o2, &l2);
-    softce__lse e4 = t->k->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
-                                   scale, cap, z4, SOFTCE__Z_ALL, NULL, &l4);
-    softce__lse e3 = s->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g, scale,
-                                cap, z3, SOFTCE__Z_ALL, o3, &l3);
+    softce__lse e1 = fused_t_of(t->k, c, c->xt, scale, cap, z1, SOFTCE__Z_ALL, o1, &l1);
+    softce__lse e2 = fused_t_of(t->k, c, o2, scale, cap, z2, SOFTCE__Z_ALL, o2, &l2);
+    softce__lse e4 = fused_t_of(t->k, c, c->xt, scale, cap, z4, SOFTCE__Z_ALL, NULL, &l4);
+    softce__lse e3 = fused_t_of(s, c, c->xt, scale, cap, z3, SOFTCE__Z_ALL, o3, &l3);
     int bad = 0;
     const size_t bytes = (size_t)n * (f64 ? 8 : 4);
     if (memcmp(o1, o2, bytes) != 0 || memcmp(z1, z2, bytes) != 0 || memcmp(z1, z4, bytes) != 0 ||
@@ -230,16 +234,12 @@ static int check_fused_t(const ktable *t, const krow *c, double scale, double ca
     const int64_t ta = (2 * n) / 3, tb = n - 1;
     double l5, l6, l7;
     memcpy(o6, c->xt, bytes);
-    softce__lse e5 = t->k->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
-                                   scale, cap, z5, ta, o5, &l5);
-    softce__lse e6 = t->k->fused_t(o6, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g, scale,
-                                   cap, z6, tb, o6, &l6);
-    softce__lse e7 = t->k->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
-                                   scale, cap, z7, ta, NULL, &l7);
+    softce__lse e5 = fused_t_of(t->k, c, c->xt, scale, cap, z5, ta, o5, &l5);
+    softce__lse e6 = fused_t_of(t->k, c, o6, scale, cap, z6, tb, o6, &l6);
+    softce__lse e7 = fused_t_of(t->k, c, c->xt, scale, cap, z7, ta, NULL, &l7);
     void *z8 = kalloc(n, f64), *o8 = kalloc(n, f64);
     double l8;
-    softce__lse e8 = t->k->fused_t(c->xt, c->pt, c->wt, n, c->a1, c->a0, c->spike, c->zl, c->g,
-                                   scale, cap, z8, SOFTCE__Z_NONE, o8, &l8);
+    softce__lse e8 = fused_t_of(t->k, c, c->xt, scale, cap, z8, SOFTCE__Z_NONE, o8, &l8);
     if (memcmp(o1, o8, bytes) != 0 || !kclose(l1, l8, 0.0) ||
         !kclose(softce__lse_value(e1), softce__lse_value(e8), 0.0)) {
         print_message("%s n=%lld kind %d scale %g cap %g: without z, results differ\n", t->name,
