@@ -133,15 +133,16 @@ static void finish_grad(const softce__context *cx, const softce__cursor *c, cons
 }
 
 /* The kernels' fused forward (out NULL) or forward+backward of raw logits x: through fused_t
-   when the logits are transformed (z then in rb->z as z_at asks: kernels.h, the chain rule
-   applied to out). */
+   when the logits are transformed (z then in rb->z as z_at asks, and exp(z_t - lse) in *e_at
+   when asked: kernels.h; the chain rule applied to out). */
 static softce__lse fused_call(const softce__context *cx, const row_bufs *rb, const element_info *ei,
                               const void *x, const void *q, const void *w, double a1, double a0,
-                              double spike, double g, int64_t z_at, void *out, double *loss) {
+                              double spike, double g, int64_t z_at, double *e_at, void *out,
+                              double *loss) {
     const softce__plan *p = cx->p;
     if (ei->transform)
         return cx->k->fused_t(x, q, w, p->C, a1, a0, spike, p->z_loss, g, p->logit_scale,
-                              p->softcap, rb->z, z_at, out, loss);
+                              p->softcap, rb->z, z_at, e_at, out, loss);
     return cx->k->fused(x, q, w, p->C, a1, a0, spike, p->z_loss, g, out, loss);
 }
 
@@ -168,17 +169,17 @@ static void set_at(const softce__context *cx, void *row, int64_t i, double v) {
         ((float *)row)[i] = (float)v;
 }
 
-/* A hard target's gradient entry through the transform (z_t = zt), computed whole in double:
-   g (coef e_t - w_t q0_t - spike) dz_t. Subtracting the spike from fused_t's already chained
-   entry would round k e_t and g spike separately before they cancel (p_t -> 1). */
+/* A hard target's gradient entry through the transform (z_t = zt, et = exp(z_t - lse) from
+   fused_t), computed whole in double: g (coef e_t - w_t q0_t - spike) dz_t. Subtracting the
+   spike from fused_t's already chained entry would round k e_t and g spike separately before
+   they cancel (p_t -> 1). */
 static double target_grad(const softce__context *cx, const element_info *ei, const void *prior,
                           int64_t t, double a0, double coef, double spike, double g,
-                          softce__lse lse, double zt) {
+                          softce__lse lse, double zt, double et) {
     const softce__plan *p = cx->p;
     const double q0t = prior ? p->eps * softce__row_value(cx, prior, t) : a0;
     if (p->z_loss != 0.0)
         coef += 2.0 * p->z_loss * softce__lse_value(lse);
-    const double et = exp((zt - lse.hi) - lse.lo);
     return g * ((coef * et - weight_at(cx, t) * q0t) - spike) * dz_at(p, ei, zt);
 }
 
@@ -201,7 +202,7 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
     const double S = prior ? p->eps * cx->prior_wsum : a0 * cx->wsum; /* sum w q0 */
     /* Without smoothing no class weight but w_t enters: the kernels' unweighted fast path. */
     const void *w = a0 != 0.0 || prior ? cx->w : NULL;
-    double g = 1.0, loss, xt; /* xt: the (transformed) logit at t */
+    double g = 1.0, loss, xt, et = 0.0; /* xt: the (transformed) logit at t, et: exp(xt - lse) */
     softce__lse lse;
     if (p->op != SOFTCE__OP_FORWARD)
         g = softce__upstream(p, c) * cx->inv_d * ei->s;
@@ -211,11 +212,13 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
                         ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
                         : NULL;
         xt = ei->transform ? 0.0 : softce__row_value(cx, x, t); /* before an in-place out */
-        lse = fused_call(cx, rb, ei, x, prior, w, a1, a0, spike, g, t, out, &loss);
+        lse = fused_call(cx, rb, ei, x, prior, w, a1, a0, spike, g, t, out ? &et : NULL, out,
+                         &loss);
         if (ei->transform)
             xt = softce__row_value(cx, rb->z, t);
         if (out && ei->transform) /* the chain rule is applied: out_t again, in double */
-            set_at(cx, out, t, target_grad(cx, ei, prior, t, a0, S + spike, spike, g, lse, xt));
+            set_at(cx, out, t,
+                   target_grad(cx, ei, prior, t, a0, S + spike, spike, g, lse, xt, et));
         else if (out)
             add_at(cx, out, t, -g * spike);
         if (out)
@@ -416,7 +419,7 @@ static double topk_fast_row(const softce__context *cx, const softce__cursor *c,
                     ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
                     : NULL;
     softce__lse lse =
-        fused_call(cx, rb, ei, x, prior, w, a1, a0, spike, g, SOFTCE__Z_ALL, out, &loss);
+        fused_call(cx, rb, ei, x, prior, w, a1, a0, spike, g, SOFTCE__Z_ALL, NULL, out, &loss);
     for (int64_t k = 0; k < p->K; k++) { /* the spikes, once per distinct class */
         int64_t cls = rb->ki[k];
         if (rb->mark[cls] != 2)
@@ -473,7 +476,8 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
         void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
                         ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
                         : NULL;
-        lse = fused_call(cx, rb, ei, x, q, cx->w, a1, a0, 0.0, g, SOFTCE__Z_NONE, out, &loss);
+        lse = fused_call(cx, rb, ei, x, q, cx->w, a1, a0, 0.0, g, SOFTCE__Z_NONE, NULL, out,
+                         &loss);
         if (out)
             finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
     } else {

@@ -78,10 +78,12 @@ typedef struct softce__row_kernels {
        written in full; z_at >= 0: only z[z_at] is sure to be (a hard target's z_t);
        SOFTCE__Z_NONE: none of z is needed (a soft target's row). Where less than all of z is
        asked for, the SIMD kernels keep z in registers where they can and the rest of z is
-       scratch. Returns the lse of z. */
+       scratch. With z_at >= 0 and e_at not NULL, *e_at = exp(z_t - lse) in double (z_t as
+       stored; the caller's target entry), which the SIMD kernels take as exp(z_t - m) / s
+       by their vector f64 exp: no libm call per row. Returns the lse of z. */
     softce__lse (*fused_t)(const void *x, const void *p, const void *w, int64_t n, double a1,
                            double a0, double spike, double zl, double g, double scale, double cap,
-                           void *z, int64_t z_at, void *out, double *loss);
+                           void *z, int64_t z_at, double *e_at, void *out, double *loss);
     /* fused's passes 1 and 2 over a part of a row (split mode's chunks), blockwise: for each
        block b of SOFTCE__FUSED_BLOCK values (the last one shorter) its own max m_b is taken
        and, when finite, e_i = exp(x_i - m_b) is stored in out (out NULL: nothing stored; out

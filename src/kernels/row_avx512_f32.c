@@ -69,6 +69,10 @@ static inline vf vf_select_abs_lt(vf v, T c, vf a, vf b) {
 }
 
 static inline vd vd_set1(double a) { return _mm512_set1_pd(a); }
+/* exp of one double by the f64 vector exp (fused_t's e_at; docs/numerics.md). */
+static inline double exp1_d(double v) {
+    return _mm512_cvtsd_f64(softce__exp_f64x8(_mm512_set1_pd(v)));
+}
 static inline vd vd_add(vd a, vd b) { return _mm512_add_pd(a, b); }
 static inline vd vd_sub(vd a, vd b) { return _mm512_sub_pd(a, b); }
 static inline vd vd_mul(vd a, vd b) { return _mm512_mul_pd(a, b); }

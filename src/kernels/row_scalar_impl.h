@@ -155,15 +155,17 @@ static void FN(chain)(void *gv, const void *zv, int64_t n, double scale, double 
 }
 
 /* The composition transform, fused, chain (in place: z is its own row, so out may be x). z is
-   always written in full (z_at only allows less). */
+   always written in full (z_at only allows less); *e_at by libm exp from the lse. */
 static softce__lse FN(fused_t)(const void *xv, const void *pv, const void *wv, int64_t n, double a1,
                                double a0, double spike, double zl, double g, double scale,
-                               double cap, void *zv, int64_t z_at, void *outv, double *loss) {
-    (void)z_at;
+                               double cap, void *zv, int64_t z_at, double *e_at, void *outv,
+                               double *loss) {
     FN(transform)(xv, n, scale, cap, zv);
     softce__lse lse = FN(fused)(zv, pv, wv, n, a1, a0, spike, zl, g, outv, loss);
     if (outv)
         FN(chain)(outv, zv, n, scale, cap);
+    if (e_at && z_at >= 0)
+        *e_at = exp(((double)((const T *)zv)[z_at] - lse.hi) - lse.lo);
     return lse;
 }
 

@@ -195,10 +195,18 @@ static double row_absmax(const void *b, int64_t n, int f64, double floor) {
 
 /* fused_t of table k on case c's p, w and coefficients, from logits x. */
 static softce__lse fused_t_of(const softce__row_kernels *k, const krow *c, const void *x,
-                              double scale, double cap, void *z, int64_t z_at, void *out,
-                              double *loss) {
+                              double scale, double cap, void *z, int64_t z_at, double *e_at,
+                              void *out, double *loss) {
     return k->fused_t(x, c->pt, c->wt, c->n, c->a1, c->a0, c->spike, c->zl, c->g, scale, cap, z,
-                      z_at, out, loss);
+                      z_at, e_at, out, loss);
+}
+
+/* fused_t's *e_at against exp((z_t - hi) - lo) in double by libm, from the same call's z_t and
+   lse: the rounding of that argument (|z_t - hi| + |lo| times 2^-53) and a few ulps of the
+   two exps. Returns 1 when it holds. */
+static int e_at_ok(double e_at, softce__lse l, const void *z, int64_t t, int f64) {
+    const double d = kget(z, t, f64) - l.hi, ref = exp(d - l.lo);
+    return kclose(e_at, ref, 8.0 * 0x1p-53 * (2.0 + fabs(d) + fabs(l.lo)) * ref);
 }
 
 /* One fused_t case against the scalar composition; returns 0 on success. */
@@ -211,10 +219,10 @@ static int check_fused_t(const ktable *t, const krow *c, double scale, double ca
     void *o2 = kalloc(n, f64), *z2 = kalloc(n, f64), *z4 = kalloc(n, f64);
     double l1, l2, l3, l4;
     memcpy(o2, c->xt, (size_t)n * (f64 ? 8 : 4));
-    softce__lse e1 = fused_t_of(t->k, c, c->xt, scale, cap, z1, SOFTCE__Z_ALL, o1, &l1);
-    softce__lse e2 = fused_t_of(t->k, c, o2, scale, cap, z2, SOFTCE__Z_ALL, o2, &l2);
-    softce__lse e4 = fused_t_of(t->k, c, c->xt, scale, cap, z4, SOFTCE__Z_ALL, NULL, &l4);
-    softce__lse e3 = fused_t_of(s, c, c->xt, scale, cap, z3, SOFTCE__Z_ALL, o3, &l3);
+    softce__lse e1 = fused_t_of(t->k, c, c->xt, scale, cap, z1, SOFTCE__Z_ALL, NULL, o1, &l1);
+    softce__lse e2 = fused_t_of(t->k, c, o2, scale, cap, z2, SOFTCE__Z_ALL, NULL, o2, &l2);
+    softce__lse e4 = fused_t_of(t->k, c, c->xt, scale, cap, z4, SOFTCE__Z_ALL, NULL, NULL, &l4);
+    softce__lse e3 = fused_t_of(s, c, c->xt, scale, cap, z3, SOFTCE__Z_ALL, NULL, o3, &l3);
     int bad = 0;
     const size_t bytes = (size_t)n * (f64 ? 8 : 4);
     if (memcmp(o1, o2, bytes) != 0 || memcmp(z1, z2, bytes) != 0 || memcmp(z1, z4, bytes) != 0 ||
@@ -232,14 +240,21 @@ static int check_fused_t(const ktable *t, const krow *c, double scale, double ca
     void *z5 = kalloc(n, f64), *z6 = kalloc(n, f64), *z7 = kalloc(n, f64);
     void *o5 = kalloc(n, f64), *o6 = kalloc(n, f64);
     const int64_t ta = (2 * n) / 3, tb = n - 1;
-    double l5, l6, l7;
+    double l5, l6, l7, p5 = NAN, p6 = NAN, p7 = NAN, p8 = -1.0;
     memcpy(o6, c->xt, bytes);
-    softce__lse e5 = fused_t_of(t->k, c, c->xt, scale, cap, z5, ta, o5, &l5);
-    softce__lse e6 = fused_t_of(t->k, c, o6, scale, cap, z6, tb, o6, &l6);
-    softce__lse e7 = fused_t_of(t->k, c, c->xt, scale, cap, z7, ta, NULL, &l7);
+    softce__lse e5 = fused_t_of(t->k, c, c->xt, scale, cap, z5, ta, &p5, o5, &l5);
+    softce__lse e6 = fused_t_of(t->k, c, o6, scale, cap, z6, tb, &p6, o6, &l6);
+    softce__lse e7 = fused_t_of(t->k, c, c->xt, scale, cap, z7, ta, &p7, NULL, &l7);
     void *z8 = kalloc(n, f64), *o8 = kalloc(n, f64);
     double l8;
-    softce__lse e8 = fused_t_of(t->k, c, c->xt, scale, cap, z8, SOFTCE__Z_NONE, o8, &l8);
+    softce__lse e8 = fused_t_of(t->k, c, c->xt, scale, cap, z8, SOFTCE__Z_NONE, &p8, o8, &l8);
+    /* the target's exp(z_t - lse) where z_at asks for it, untouched otherwise */
+    if (!e_at_ok(p5, e5, z5, ta, f64) || !e_at_ok(p6, e6, z6, tb, f64) ||
+        !e_at_ok(p7, e7, z7, ta, f64) || p8 != -1.0) {
+        print_message("%s n=%lld kind %d scale %g cap %g: e_at %.17g / %.17g / %.17g / %g\n",
+                      t->name, (long long)n, kind, scale, cap, p5, p6, p7, p8);
+        bad = 1;
+    }
     if (memcmp(o1, o8, bytes) != 0 || !kclose(l1, l8, 0.0) ||
         !kclose(softce__lse_value(e1), softce__lse_value(e8), 0.0)) {
         print_message("%s n=%lld kind %d scale %g cap %g: without z, results differ\n", t->name,
