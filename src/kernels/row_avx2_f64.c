@@ -42,6 +42,8 @@ static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm256_fmsub_pd(a, b, c); }
 static inline vf vf_fnmadd(vf a, vf b, vf c) { return _mm256_fnmadd_pd(a, b, c); }
 static inline vf vf_max(vf a, vf b) { return _mm256_max_pd(a, b); }
 static inline vf vf_min(vf a, vf b) { return _mm256_min_pd(a, b); }
+/* Lane 0 (of a vector whose lanes are equal: no reduction). */
+static inline T vf_lane0(vf v) { return _mm256_cvtsd_f64(v); }
 static inline T vf_hmax(vf v) {
     __m128d m = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_max_sd(m, _mm_unpackhi_pd(m, m)));

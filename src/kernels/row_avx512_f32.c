@@ -33,6 +33,8 @@ static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm512_fmsub_ps(a, b, c); }
 static inline vf vf_fnmadd(vf a, vf b, vf c) { return _mm512_fnmadd_ps(a, b, c); }
 static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
 static inline vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
+/* Lane 0 (of a vector whose lanes are equal: no reduction). */
+static inline T vf_lane0(vf v) { return _mm512_cvtss_f32(v); }
 static inline T vf_hmax(vf v) { return _mm512_reduce_max_ps(v); }
 static inline vf vf_exp(vf x) { return softce__exp_f32x16(x); }
 /* exp of x - max (<= 0, or NaN): without the clamp. */

@@ -33,6 +33,8 @@ static inline vf vf_fmsub(vf a, vf b, vf c) { return _mm512_fmsub_pd(a, b, c); }
 static inline vf vf_fnmadd(vf a, vf b, vf c) { return _mm512_fnmadd_pd(a, b, c); }
 static inline vf vf_max(vf a, vf b) { return _mm512_max_pd(a, b); }
 static inline vf vf_min(vf a, vf b) { return _mm512_min_pd(a, b); }
+/* Lane 0 (of a vector whose lanes are equal: no reduction). */
+static inline T vf_lane0(vf v) { return _mm512_cvtsd_f64(v); }
 static inline T vf_hmax(vf v) { return _mm512_reduce_max_pd(v); }
 static inline vf vf_exp(vf x) { return softce__exp_f64x8(x); }
 /* exp of x - max (<= 0, or NaN): without the clamp. */
