@@ -333,6 +333,14 @@ static void test_fused_t(void **state) {
                     krow_free(&c);
                 }
     }
+    /* rows wider than the kernels' prefetch budget (192 KB: row_simd.inc), where rows with
+       target terms take z again from x in pass 3 instead of a dz row */
+    for (int variant = 0; variant < 4; variant++)
+        for (size_t j = 0; j < 3; j++) {
+            krow c = krow_make(&rng, 50000, KROW_NORMAL, t->f64, variant & 1, variant & 2);
+            failures += check_fused_t(t, &c, sc[j][0], sc[j][1], KROW_NORMAL);
+            krow_free(&c);
+        }
     if (failures)
         fail_msg("%s: %d fused_t cases failed", t->name, failures);
 }
