@@ -74,9 +74,9 @@ static inline vf vf_narrow(const vd h[VH]) {
 static inline __attribute__((always_inline)) vf vf_softcap(vf x, const vf q[5], vf vfar, vf vtiny,
                                                            vf khi, vf klo, vf chi, vf clo, vf shi,
                                                            vf slo, int folded, int split, int unit,
-                                                           int *tiny) {
+                                                           int no_tiny, int *tiny) {
     return softce__softcap_f32x8(x, q, vfar, vtiny, khi, klo, chi, clo, shi, slo, folded, split,
-                                 unit, tiny);
+                                 unit, no_tiny, tiny);
 }
 /* |v| < c ? a : b (NaN v: a). */
 static inline vf vf_select_abs_lt(vf v, T c, vf a, vf b) {

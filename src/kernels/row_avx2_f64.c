@@ -71,9 +71,9 @@ static inline int vf_any_abs_lt(vf v, T c) {
 static inline __attribute__((always_inline)) vf vf_softcap(vf x, const vf q[5], vf vfar, vf vtiny,
                                                            vf khi, vf klo, vf chi, vf clo, vf shi,
                                                            vf slo, int folded, int split, int unit,
-                                                           int *tiny) {
+                                                           int no_tiny, int *tiny) {
     (void)q, (void)vfar, (void)vtiny, (void)klo, (void)shi, (void)slo, (void)folded;
-    (void)split, (void)unit; /* klo is 0 in f64 */
+    (void)split, (void)unit, (void)no_tiny; /* klo is 0 in f64 */
     const vf y = vf_mul(khi, x), t = vf_tanh(y);
     *tiny = vf_any_abs_lt(y, 0x1p-27);
     return vf_fmadd(chi, t, vf_mul(clo, t));

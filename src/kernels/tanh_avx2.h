@@ -21,11 +21,12 @@
 #include "kernels/tanh_poly.h"
 
 /* The softcap cap tanh(k x) in f32 as softce__softcap_f32x16 of tanh_avx512.h (the leading term
-   scale x, 1 / d by a division); lanes with |k x| <= 2^-12 set *tiny for the caller. */
+   scale x, 1 / d by a division); lanes with |k x| <= 2^-12 set *tiny for the caller, unless
+   no_tiny (as there). */
 static inline __attribute__((always_inline)) __m256
 softce__softcap_f32x8(__m256 x, const __m256 q[5], __m256 vfar, __m256 vtiny, __m256 khi,
                       __m256 klo, __m256 chi, __m256 clo, __m256 shi, __m256 slo, int folded,
-                      int split, int unit, int *tiny) {
+                      int split, int unit, int no_tiny, int *tiny) {
     const __m256 sx = unit ? x : _mm256_fmadd_ps(shi, x, _mm256_mul_ps(slo, x));
     const __m256 y = folded ? x : _mm256_mul_ps(khi, x);
     const __m256 u = _mm256_mul_ps(y, y);
@@ -36,12 +37,12 @@ softce__softcap_f32x8(__m256 x, const __m256 q[5], __m256 vfar, __m256 vtiny, __
     __m256 z = _mm256_fmadd_ps(_mm256_mul_ps(sx, u), p, sx);
     /* u >= 0.75^2 or NaN: the exp branch; u <= 2^-24: |k x| <= 2^-12 */
     const __m256 far = _mm256_cmp_ps(u, vfar, _CMP_NLT_UQ);
-    const __m256 low = _mm256_cmp_ps(u, vtiny, _CMP_LE_OQ);
-    const __m256 any = _mm256_or_ps(far, low);
+    const __m256 low = no_tiny ? _mm256_setzero_ps() : _mm256_cmp_ps(u, vtiny, _CMP_LE_OQ);
+    const __m256 any = no_tiny ? far : _mm256_or_ps(far, low);
     *tiny = 0;
     if (!_mm256_testz_ps(any, any)) {
-        *tiny = !_mm256_testz_ps(low, low);
-        if (!_mm256_testz_ps(far, far)) { /* min(9.5, NaN) is NaN */
+        *tiny = no_tiny ? 0 : !_mm256_testz_ps(low, low);
+        if (no_tiny || !_mm256_testz_ps(far, far)) { /* min(9.5, NaN) is NaN */
             const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
             const __m256 ya =
                 _mm256_andnot_ps(sign, (split ? _mm256_fmadd_ps(khi, x, _mm256_mul_ps(klo, x))
@@ -66,7 +67,7 @@ static inline __m256 softce__tanh_f32x8(__m256 y) {
     int tiny;
     __m256 r = softce__softcap_f32x8(y, q, _mm256_set1_ps((float)SOFTCE_TANH_F32_FAR),
                                      _mm256_set1_ps((float)SOFTCE_TANH_F32_TINY), one, zero, one,
-                                     zero, one, zero, 1, 0, 1, &tiny);
+                                     zero, one, zero, 1, 0, 1, 0, &tiny);
     if (tiny) {
         const __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), y);
         r = _mm256_blendv_ps(r, y, _mm256_cmp_ps(a, _mm256_set1_ps(0x1p-12f), _CMP_LT_OQ));

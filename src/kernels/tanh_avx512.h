@@ -31,11 +31,12 @@
    vfar and vtiny are the u of |k x| = 0.75 and 2^-12. 8 vector operations when unit and folded,
    the branch and the tiny test sharing one mask test. Above, cap (1 - 2 / (e^2a + 1)) on
    a = |k x|. Lanes with |k x| <= 2^-12 set *tiny for the caller to replace; NaN -> NaN,
-   +-inf -> +-cap. */
+   +-inf -> +-cap. no_tiny (a constant; unit and folded only): no tiny test, as the polynomial's
+   tiny lanes already round to x there (row_simd.inc: softcap_poly). */
 static inline __attribute__((always_inline)) __m512
 softce__softcap_f32x16(__m512 x, const __m512 q[5], __m512 vfar, __m512 vtiny, __m512 khi,
                        __m512 klo, __m512 chi, __m512 clo, __m512 shi, __m512 slo, int folded,
-                       int split, int unit, int *tiny) {
+                       int split, int unit, int no_tiny, int *tiny) {
     const __m512 sx = unit ? x : _mm512_fmadd_ps(shi, x, _mm512_mul_ps(slo, x));
     const __m512 y = folded ? x : _mm512_mul_ps(khi, x);
     const __m512 u = _mm512_mul_ps(y, y);
@@ -46,7 +47,7 @@ softce__softcap_f32x16(__m512 x, const __m512 q[5], __m512 vfar, __m512 vtiny, _
     __m512 z = _mm512_fmadd_ps(_mm512_mul_ps(sx, u), p, sx);
     /* u >= 0.75^2 or NaN: the exp branch; u <= 2^-24: |k x| <= 2^-12 */
     const __mmask16 far = _mm512_cmp_ps_mask(u, vfar, _CMP_NLT_UQ);
-    const __mmask16 low = _mm512_cmp_ps_mask(u, vtiny, _CMP_LE_OQ);
+    const __mmask16 low = no_tiny ? 0 : _mm512_cmp_ps_mask(u, vtiny, _CMP_LE_OQ);
     *tiny = 0;
     if (_kortestz_mask16_u8(far, low) == 0) {
         *tiny = low != 0;
@@ -55,7 +56,8 @@ softce__softcap_f32x16(__m512 x, const __m512 q[5], __m512 vfar, __m512 vtiny, _
             const __m512 ya = _mm512_abs_ps(
                 (split ? _mm512_fmadd_ps(khi, x, _mm512_mul_ps(klo, x)) : _mm512_mul_ps(khi, x)));
             const __m512 c = _mm512_min_ps(_mm512_set1_ps(9.5f), ya);
-            const __m512 d = _mm512_add_ps(softce__exp_f32x16(_mm512_add_ps(c, c)), one);
+            /* 2c in [0, 19] or NaN: exp without clamp or flush (the same values) */
+            const __m512 d = _mm512_add_ps(softce__exp_in_f32x16(_mm512_add_ps(c, c)), one);
             /* 1 / d by rcp14 and one Newton step (relative error ~2^-28 before rounding): a
                division would cost more than the rest of the function */
             __m512 rd = _mm512_rcp14_ps(d);
@@ -82,7 +84,7 @@ static inline __m512 softce__tanh_f32x16(__m512 y) {
     int tiny;
     __m512 r = softce__softcap_f32x16(y, q, _mm512_set1_ps((float)SOFTCE_TANH_F32_FAR),
                                       _mm512_set1_ps((float)SOFTCE_TANH_F32_TINY), one, zero, one,
-                                      zero, one, zero, 1, 0, 1, &tiny);
+                                      zero, one, zero, 1, 0, 1, 0, &tiny);
     if (tiny) {
         const __m512 a = _mm512_abs_ps(y);
         r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1p-12f), _CMP_LT_OQ), y);
