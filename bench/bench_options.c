@@ -7,7 +7,8 @@
  * options / plain (the goal: <= 1.3). The two variants alternate within each repetition so
  * that noise from other load hits both alike.
  *
- *   bench_options [--reps N] [--threads 1,2] [--shapes 4096x32000,65536x1000]
+ *   bench_options [--reps N] [--threads 1,2] [--shapes 4096x32000,65536x1000] [--spread S]
+ *                 [--outliers K]
  */
 #include "bench.h"
 
@@ -46,9 +47,13 @@ static float *alloc_f32(int64_t count) {
    0.75, so nearly every vector takes both branches of the vector tanh (the worst case), while the
    plain path's gradient entries stay above the denormal range (a wider spread makes the plain path
    itself slow: see the report). --spread 4 gives the other benchmarks' data ([-4, 4), every |x| /
-   30 < 0.75: only the polynomial branch of tanh). Soft rows sum to 1, hard targets and sample
-   weights (in [0, 1)) are uniform. Every buffer is first-touched here. */
+   30 < 0.75: only the polynomial branch of tanh). --outliers K then sets every K-th logit (by
+   a hash of its index: random positions) to +-25, the shape of real language-model rows with a
+   softcap of 30: most logits small, a few near the cap, so that every row takes the general tanh
+   but few vectors its exp branch. Soft rows sum to 1, hard targets and sample weights (in
+   [0, 1)) are uniform. Every buffer is first-touched here. */
 static float spread = 30.0f;
+static int64_t outlier_every = 0;
 
 static int problem_init(problem *p, int64_t n, int64_t c) {
     uint64_t s = 0x9E3779B97F4A7C15ull;
@@ -61,6 +66,9 @@ static int problem_init(problem *p, int64_t n, int64_t c) {
         return -1;
     for (int64_t i = 0; i < numel; i++) {
         p->x[i] = 2.0f * spread * rng_unit(&s) - spread;
+        const uint64_t h = (uint64_t)i * 0x9E3779B97F4A7C15ull;
+        if (outlier_every > 0 && (h >> 33) % (uint64_t)outlier_every == 0)
+            p->x[i] = (h >> 20) & 1 ? 25.0f : -25.0f;
         p->grad[i] = 0.0f;
     }
     for (int64_t r = 0; r < n; r++) {
@@ -170,10 +178,12 @@ int main(int argc, char **argv) {
             nshapes = parse_list(argv[++i], shapes, 1);
         else if (strcmp(argv[i], "--spread") == 0 && i + 1 < argc)
             spread = (float)atof(argv[++i]);
+        else if (strcmp(argv[i], "--outliers") == 0 && i + 1 < argc)
+            outlier_every = atoll(argv[++i]);
         else {
             fprintf(stderr,
                     "usage: %s [--reps N] [--threads 1,2] [--shapes 4096x32000,...] "
-                    "[--spread S]\n",
+                    "[--spread S] [--outliers K]\n",
                     argv[0]);
             return 2;
         }
@@ -181,8 +191,11 @@ int main(int argc, char **argv) {
     if (reps < 1 || reps > 64)
         reps = reps < 1 ? 1 : 64;
     printf("# softce_forward_backward f32, mean, out of place; median of %d reps\n", reps);
-    printf("# options = z_loss 1e-4 + softcap 30 + sample_weight U[0,1); logits U[-%g, %g)\n",
+    printf("# options = z_loss 1e-4 + softcap 30 + sample_weight U[0,1); logits U[-%g, %g)",
            (double)spread, (double)spread);
+    if (outlier_every > 0)
+        printf(", one in %lld at +-25", (long long)outlier_every);
+    printf("\n");
     printf("%-12s %-4s %7s %10s %10s %9s %9s %7s\n", "shape", "tgt", "threads", "plain_ms",
            "opts_ms", "plain_GB/s", "opts_GB/s", "ratio");
     for (int s = 0; s < nshapes; s++)
