@@ -302,11 +302,9 @@ static int check_fused_t(const ktable *t, const krow *c, double scale, double ca
         double za = kget(z1, i, f64), zb = kget(z3, i, f64);
         double oa = kget(o1, i, f64), ob = kget(o3, i, f64);
         double amp = cap > 0.0 ? 2.0 * zb * zb / fmax(cap * cap - zb * zb, 1e-300) : 0.0;
-        int ez;
-        frexp(zb, &ez);
-        const double zulp = zb != 0.0 ? ldexp(1.0, ez - (f64 ? 53 : 24)) : 0.0;
-        if (!kclose(za, zb, (cap > 0.0 ? 4.0 : 0.0) * zulp) ||
-            !kclose(oa, ob, G + 16.0 * u * amp * fabs(ob))) {
+        const int z_ok = kclose(za, zb, 0.0) ||
+                         (cap > 0.0 && ulps(za, zb, f64 ? 53 : 24, f64 ? -1021 : -125) <= 4.0);
+        if (!z_ok || !kclose(oa, ob, G + 16.0 * u * amp * fabs(ob))) {
             print_message("%s n=%lld kind %d scale %g cap %g: z[%lld] %.17g / %.17g, out %.17g / "
                           "%.17g\n",
                           t->name, (long long)n, kind, scale, cap, (long long)i, za, zb, oa, ob);
