@@ -82,6 +82,7 @@ typedef struct softce__context {
     double wsum;            /* sum of class weights (C without weights) */
     const void *w;          /* class weights in the compute type, or NULL */
     int x_direct, p_direct, gx_direct, gt_direct; /* row mode: use rows in place */
+    int stream_gx; /* tiles: an out-of-place gradient of SOFTCE__STREAM_MIN_BYTES or more */
     size_t scratch_per_thread; /* bytes */
     char *scratch;
     double *block_loss;     /* per block partial sums */
@@ -108,6 +109,12 @@ int softce__row_direct(const softce__plan *p, int slot, int tsize);
 double softce__tiles_block(const softce__context *cx, int64_t e0, int64_t e1, char *scratch);
 size_t softce__tiles_scratch(const softce__context *cx);
 int softce__tiles_suitable(const softce__plan *p);
+
+/* Tile mode writes an out-of-place gradient of at least this many bytes by non-temporal stores
+   (no read of its lines before the write; docs/performance.md): more than the last-level cache
+   a core group shares on common x86 CPUs (32 MiB per Zen 3/4 CCD), so such a gradient would not
+   stay in cache for the caller anyway. */
+#define SOFTCE__STREAM_MIN_BYTES ((int64_t)32 << 20)
 
 /* split.c: few rows x huge C, each row cut into fixed chunks (see split.c for the phases). */
 #define SOFTCE__SPLIT_CHUNK 32768

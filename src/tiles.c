@@ -261,6 +261,7 @@ static double run_tile(const softce__context *cx, const tile_io *io, char *scrat
                                                      io->c.off[SOFTCE__GRAD_LOGITS])
                          : gb;
         a.ldg = gx_direct ? p->cs[SOFTCE__GRAD_LOGITS] : io->R;
+        a.stream = gx_direct && cx->stream_gx;
     }
     cx->col(&a);
     if (p->op == SOFTCE__OP_FORWARD_BACKWARD && !gx_direct)

@@ -14,6 +14,7 @@
  */
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels/col_rows.h"
@@ -55,6 +56,7 @@ typedef struct group_io {
     float *gx;
     int64_t ldg;
     int prefetch; /* strided class planes: prefetch each class's stream ahead */
+    int stream;   /* gx by non-temporal stores (a->stream, every group line 64-byte aligned) */
 } group_io;
 
 /* Local [C][16] buffers: x (soft: then e), soft w q or hard e; by rows also p and the
@@ -213,7 +215,7 @@ GROUP_INLINE void group_grad(const softce__col_tile *a, int64_t r, const group_i
     const __m512 gf = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
     const __m512 gsp = _mm512_mul_ps(gf, sp), a0 = _mm512_set1_ps((float)a->a0);
     for (int64_t c = 0; c < a->C; c++) {
-        if (io->prefetch)
+        if (io->prefetch && !io->stream)
             _m_prefetchw(io->gx + c * io->ldg + PREFETCH_POSITIONS);
         __m512 v = _mm512_maskz_mul_ps(counted, sc, _mm512_load_ps((has_p ? xb : qb) + c * GROUP));
         if (has_q) {
@@ -227,7 +229,10 @@ GROUP_INLINE void group_grad(const softce__col_tile *a, int64_t r, const group_i
         }
         if (has_q && !has_p) /* ignored hard lanes: 0 */
             v = _mm512_maskz_mov_ps(counted, v);
-        _mm512_mask_storeu_ps(io->gx + c * io->ldg, k, v);
+        if (io->stream && k == 0xffff) /* a whole line: written without reading it first */
+            _mm512_stream_ps(io->gx + c * io->ldg, v);
+        else
+            _mm512_mask_storeu_ps(io->gx + c * io->ldg, k, v);
     }
 }
 
@@ -258,10 +263,12 @@ GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, i
         counted[j] = hard ? _mm512_cmpge_epi32_mask(t[j], _mm512_setzero_si512()) : k[j];
         sc[j] = _mm512_setzero_ps();
         group_io d = {a->x + r, a->ldx, has_p ? a->p + r : NULL, a->ldp,
-                      has_gx ? a->gx + r : NULL, a->ldg, 1};
+                      has_gx ? a->gx + r : NULL, a->ldg, 1,
+                      has_gx && a->stream && a->ldg % GROUP == 0 &&
+                          ((uintptr_t)(a->gx + r) & 63) == 0};
         if (by_rows) {
             rows_to_group(a->x + r * a->ldx, a->ldx, a->C, n, b->xb);
-            d = (group_io){b->xb, GROUP, NULL, GROUP, b->gb, GROUP, 0};
+            d = (group_io){b->xb, GROUP, NULL, GROUP, b->gb, GROUP, 0, 0};
             if (has_p) {
                 rows_to_group(a->p + r * a->ldp, a->ldp, a->C, n, b->pb);
                 d.p = b->pb;
@@ -310,10 +317,13 @@ static void groups_any(const softce__col_tile *a, const int by_rows) {
 }
 
 void softce__col_avx512(const softce__col_tile *a) {
-    if (a->C > GROUP_MAX_C)
+    if (a->C > GROUP_MAX_C) {
         col_portable(a);
-    else
+    } else {
         groups_any(a, 0);
+        if (a->stream) /* the non-temporal stores ordered before what follows */
+            _mm_sfence();
+    }
 }
 
 void softce__col_rows_avx512(const softce__col_tile *a) { groups_any(a, 1); }

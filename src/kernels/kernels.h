@@ -125,6 +125,7 @@ typedef struct softce__col_tile {
     double spike;       /* hard: (1 - eps); the spike at t is spike * w[t] */
     const double *g;    /* per position upstream gradient / D (with gx) */
     double *lse, *loss; /* per position outputs */
+    int stream; /* gx may go to memory by non-temporal stores (a large gradient, not x) */
 } softce__col_tile;
 
 typedef void (*softce__col_kernel)(const softce__col_tile *tile);

@@ -3,8 +3,9 @@
  * random tiles: softce__col_avx512 ([C][R] tiles, classes ld apart, also C > 64 where it falls
  * back to the portable code) and softce__col_rows_avx512 (row-major rows, C <= 16, transposed
  * in registers). Hard and soft targets, smoothing, weights, ignored positions, per-position
- * upstream gradients, forward only and fused, in place, every R of a tile (masked tails), and
- * rows with -inf, all -inf, +inf, NaN and huge logits.
+ * upstream gradients, forward only and fused, in place, out of place with the gradient by
+ * streaming stores (tile.stream), every R of a tile (masked tails), and rows with -inf, all
+ * -inf, +inf, NaN and huge logits.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,10 +23,12 @@ enum { RMAX = SOFTCE__COL_TILE, CMAX = 100 };
 typedef struct col_case {
     int64_t R, C;
     int soft, weights, smooth, fused, in_place, specials;
+    int stream; /* out of place: the tile's gradient by non-temporal stores where aligned */
 } col_case;
 
 typedef struct col_bufs {
-    float x[CMAX * RMAX], p[CMAX * RMAX], gx[CMAX * RMAX], w[CMAX];
+    float x[CMAX * RMAX], p[CMAX * RMAX], w[CMAX];
+    _Alignas(64) float gx[CMAX * RMAX]; /* so that the streaming stores do happen */
     int32_t t[RMAX];
     double g[RMAX], lse[RMAX], loss[RMAX];
 } col_bufs;
@@ -98,6 +101,7 @@ static softce__col_tile tile_of(const col_case *k, col_bufs *b) {
         a.g = b->g;
         a.gx = k->in_place ? b->x : b->gx;
         a.ldg = k->R;
+        a.stream = k->stream && !k->in_place;
     }
     return a;
 }
@@ -145,6 +149,7 @@ static void run_case(const col_case *k, uint64_t *rng, int by_rows) {
     fill(k, &ref, rng);
     b = ref;
     softce__col_tile a = tile_of(k, &ref);
+    a.stream = 0;
     softce__col_scalar(&a);
     softce__col_tile t = tile_of(k, &b);
     if (!by_rows) {
@@ -179,7 +184,8 @@ static void sweep(const int64_t *cs, size_t ncs, int by_rows) {
         for (size_t ri = 0; ri < sizeof rs / sizeof rs[0]; ri++)
             for (int v = 0; v < 32; v++) {
                 col_case k = {rs[ri], cs[ci], v & 1, v >> 1 & 1, v >> 2 & 1, v >> 3 & 1,
-                              (v >> 3 & 1) && (v >> 4 & 1), (int)((ri + ci) % 2)};
+                              (v >> 3 & 1) && (v >> 4 & 1), (int)((ri + ci) % 2), 0};
+                k.stream = k.fused && !k.in_place && (v + ri) % 2 == 0; /* half of them */
                 run_case(&k, &rng, by_rows);
             }
 }
