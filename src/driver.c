@@ -296,7 +296,7 @@ static void setup(softce__context *cx, const softce__plan *p) {
     cx->gt_direct = softce__row_direct(p, SOFTCE__GRAD_TARGET, cx->tsize);
     const softce_tensor *gx = p->t[SOFTCE__GRAD_LOGITS];
     cx->stream_gx =
-        cx->col && gx && gx->data != p->t[SOFTCE__LOGITS]->data &&
+        cx->col && gx && !softce__same_view(gx, p->t[SOFTCE__LOGITS]) &&
         p->E * p->C * (int64_t)softce__dtype_size(gx->dtype) >= SOFTCE__STREAM_MIN_BYTES;
     cx->scratch_per_thread = cx->col ? softce__tiles_scratch(cx) : softce__rows_scratch(cx);
 }
