@@ -71,7 +71,7 @@ static inline vf vf_narrow(const vd h[VH]) {
 }
 /* cap tanh(k x) (tanh_avx*.h) except the lanes with |k x| <= 2^-12, left to the caller:
  *tiny is set when any lane may be one. */
-static inline __attribute__((always_inline)) vf vf_softcap(vf x, const vf q[5], vf vfar, vf vtiny,
+static inline __attribute__((always_inline)) vf vf_softcap(vf x, const vf q[7], vf vfar, vf vtiny,
                                                            vf khi, vf klo, vf chi, vf clo, vf shi,
                                                            vf slo, int folded, int split, int unit,
                                                            int no_tiny, int *tiny) {

@@ -68,7 +68,7 @@ static inline int vf_any_abs_lt(vf v, T c) {
 }
 /* cap tanh(k x) by tanh(y), y = k x; *tiny: whether any lane has
    |y| < 2^-27 (the caller replaces those lanes). */
-static inline __attribute__((always_inline)) vf vf_softcap(vf x, const vf q[5], vf vfar, vf vtiny,
+static inline __attribute__((always_inline)) vf vf_softcap(vf x, const vf q[7], vf vfar, vf vtiny,
                                                            vf khi, vf klo, vf chi, vf clo, vf shi,
                                                            vf slo, int folded, int split, int unit,
                                                            int no_tiny, int *tiny) {

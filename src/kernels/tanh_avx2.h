@@ -1,9 +1,9 @@
 /*
  * Vectorised tanh for AVX2+FMA (include only from files compiled with -mavx2 -mfma), for
  * the softcap transform. With a = |y|:
- *   f32, a < 0.75: tanh y = y + y u P(u), u = y^2, P of degree 4, as tanh_avx512.h (and
- *              the softcap form softce__softcap_f32x8 taking the leading term as scale x);
- *   f64, a < 0.75: the same on a with P of degree 12 (a Chebyshev fit); no cancellation near 0;
+ *   f32, a < 1: tanh y = y + y u P(u), u = y^2, P of degree 6, as tanh_avx512.h (and the
+ *              softcap form softce__softcap_f32x8 taking the leading term as scale x);
+ *   f64, a < 0.75: P of degree 12 on a (a Chebyshev fit); no cancellation near 0;
  *   above:     tanh a = 1 - 2 / (exp(2a) + 1) with the vector exp of exp_avx2.h (1 / d by
  *              a division); a is first clamped to 9.5 (f32) / 19.5 (f64), where tanh already
  *              rounds to 1, so exp never overflows and +-inf give +-1; this branch is skipped
@@ -24,18 +24,20 @@
    scale x, 1 / d by a division); lanes with |k x| <= 2^-12 set *tiny for the caller, unless
    no_tiny (as there). */
 static inline __attribute__((always_inline)) __m256
-softce__softcap_f32x8(__m256 x, const __m256 q[5], __m256 vfar, __m256 vtiny, __m256 khi,
+softce__softcap_f32x8(__m256 x, const __m256 q[7], __m256 vfar, __m256 vtiny, __m256 khi,
                       __m256 klo, __m256 chi, __m256 clo, __m256 shi, __m256 slo, int folded,
                       int split, int unit, int no_tiny, int *tiny) {
     const __m256 sx = unit ? x : _mm256_fmadd_ps(shi, x, _mm256_mul_ps(slo, x));
     const __m256 y = folded ? x : _mm256_mul_ps(khi, x);
     const __m256 u = _mm256_mul_ps(y, y);
-    __m256 p = _mm256_fmadd_ps(q[4], u, q[3]);
+    __m256 p = _mm256_fmadd_ps(q[6], u, q[5]);
+    p = _mm256_fmadd_ps(p, u, q[4]);
+    p = _mm256_fmadd_ps(p, u, q[3]);
     p = _mm256_fmadd_ps(p, u, q[2]);
     p = _mm256_fmadd_ps(p, u, q[1]);
     p = _mm256_fmadd_ps(p, u, q[0]);
     __m256 z = _mm256_fmadd_ps(_mm256_mul_ps(sx, u), p, sx);
-    /* u >= 0.75^2 or NaN: the exp branch; u <= 2^-24: |k x| <= 2^-12 */
+    /* u >= 1 (|k x| >= 1) or NaN: the exp branch; u <= 2^-24: |k x| <= 2^-12 */
     const __m256 far = _mm256_cmp_ps(u, vfar, _CMP_NLT_UQ);
     const __m256 low = no_tiny ? _mm256_setzero_ps() : _mm256_cmp_ps(u, vtiny, _CMP_LE_OQ);
     const __m256 any = no_tiny ? far : _mm256_or_ps(far, low);
@@ -60,12 +62,13 @@ softce__softcap_f32x8(__m256 x, const __m256 q[5], __m256 vfar, __m256 vtiny, __
 /* tanh y: the softcap with k = cap = scale = 1, its tiny lanes y itself. */
 static inline __m256 softce__tanh_f32x8(__m256 y) {
     const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-    const __m256 q[5] = {
-        _mm256_set1_ps((float)SOFTCE_TANH_F32_P0), _mm256_set1_ps((float)SOFTCE_TANH_F32_P1),
-        _mm256_set1_ps((float)SOFTCE_TANH_F32_P2), _mm256_set1_ps((float)SOFTCE_TANH_F32_P3),
-        _mm256_set1_ps((float)SOFTCE_TANH_F32_P4)};
+    const __m256 q[7] = {
+        _mm256_set1_ps((float)SOFTCE_TANH_F32_L0), _mm256_set1_ps((float)SOFTCE_TANH_F32_L1),
+        _mm256_set1_ps((float)SOFTCE_TANH_F32_L2), _mm256_set1_ps((float)SOFTCE_TANH_F32_L3),
+        _mm256_set1_ps((float)SOFTCE_TANH_F32_L4), _mm256_set1_ps((float)SOFTCE_TANH_F32_L5),
+        _mm256_set1_ps((float)SOFTCE_TANH_F32_L6)};
     int tiny;
-    __m256 r = softce__softcap_f32x8(y, q, _mm256_set1_ps((float)SOFTCE_TANH_F32_FAR),
+    __m256 r = softce__softcap_f32x8(y, q, _mm256_set1_ps((float)SOFTCE_TANH_F32_LONG_FAR),
                                      _mm256_set1_ps((float)SOFTCE_TANH_F32_TINY), one, zero, one,
                                      zero, one, zero, 1, 0, 1, 0, &tiny);
     if (tiny) {

@@ -1,11 +1,13 @@
 /*
  * Vectorised tanh for AVX-512 (include only from files compiled with the AVX-512 flags), for
  * the softcap transform. With a = |y|:
- *   f32, a < 0.75: tanh y = y + y u P(u), u = y^2, P of degree 4, a minimax fit of
- *              (tanh a - a) / a^3 for the relative error of tanh made for this library (fit
- *              error 0.55 2^-24); the softcap form cap tanh(k x) (softce__softcap_f32x16) takes
- *              the leading term as scale x;
- *   f64, a < 0.75: the same on a with P of degree 12 (a Chebyshev fit); no cancellation near 0;
+ *   f32, a < 1: tanh y = y + y u P(u), u = y^2, P of degree 6, a minimax fit of
+ *              (tanh a - a) / a^3 for the relative error of tanh made for this library (the
+ *              long polynomial of tanh_poly.h, fit error 0.10 2^-24); the softcap form
+ *              cap tanh(k x) (softce__softcap_f32x16) takes the leading term as scale x; the
+ *              rows whose every a < 0.75 take the degree-4 polynomial instead, without this
+ *              function's tests (row_simd.inc: cap_class);
+ *   f64, a < 0.75: P of degree 12 on a (a Chebyshev fit); no cancellation near 0;
  *   above:     tanh a = 1 - 2 / (exp(2a) + 1) with the vector exp of exp_avx512.h (1 / d by
  *              rcp14 and one Newton step for f32, a division for f64); a is first clamped to 9.5
  * (f32) / 19.5 (f64), where tanh already rounds to 1, so exp never overflows and +-inf give +-1;
@@ -24,28 +26,30 @@
 #include "kernels/tanh_poly.h"
 
 /* The softcap cap tanh(k x) in f32, k = scale / cap = khi + klo and cap = chi + clo split toward
-   zero (split: klo != 0), scale = shi + slo (unit: scale is 1). For k |x| < 0.75 it is
+   zero (split: klo != 0), scale = shi + slo (unit: scale is 1). For k |x| < 1 it is
    sx + sx u Q(u), sx = scale x: the leading term is scale x itself (x when unit), so neither k nor
-   cap rounds into it and the rounding of u only enters the correction term (at most 18 % of the
-   result). folded: u = x^2 and q_i = P_i k^(2i+2) (tanh_poly.h), else u = (khi x)^2 and q_i = P_i;
-   vfar and vtiny are the u of |k x| = 0.75 and 2^-12. 8 vector operations when unit and folded,
+   cap rounds into it and the rounding of u only enters the correction term (at most 31 % of the
+   result). folded: u = x^2 and q_i = L_i k^(2i+2) (tanh_poly.h), else u = (khi x)^2 and q_i = L_i;
+   vfar and vtiny are the u of |k x| = 1 and 2^-12. 10 vector operations when unit and folded,
    the branch and the tiny test sharing one mask test. Above, cap (1 - 2 / (e^2a + 1)) on
    a = |k x|. Lanes with |k x| <= 2^-12 set *tiny for the caller to replace; NaN -> NaN,
    +-inf -> +-cap. no_tiny (a constant; unit and folded only): no tiny test, as the polynomial's
    tiny lanes already round to x there (row_simd.inc: softcap_poly). */
 static inline __attribute__((always_inline)) __m512
-softce__softcap_f32x16(__m512 x, const __m512 q[5], __m512 vfar, __m512 vtiny, __m512 khi,
+softce__softcap_f32x16(__m512 x, const __m512 q[7], __m512 vfar, __m512 vtiny, __m512 khi,
                        __m512 klo, __m512 chi, __m512 clo, __m512 shi, __m512 slo, int folded,
                        int split, int unit, int no_tiny, int *tiny) {
     const __m512 sx = unit ? x : _mm512_fmadd_ps(shi, x, _mm512_mul_ps(slo, x));
     const __m512 y = folded ? x : _mm512_mul_ps(khi, x);
     const __m512 u = _mm512_mul_ps(y, y);
-    __m512 p = _mm512_fmadd_ps(q[4], u, q[3]);
+    __m512 p = _mm512_fmadd_ps(q[6], u, q[5]);
+    p = _mm512_fmadd_ps(p, u, q[4]);
+    p = _mm512_fmadd_ps(p, u, q[3]);
     p = _mm512_fmadd_ps(p, u, q[2]);
     p = _mm512_fmadd_ps(p, u, q[1]);
     p = _mm512_fmadd_ps(p, u, q[0]);
     __m512 z = _mm512_fmadd_ps(_mm512_mul_ps(sx, u), p, sx);
-    /* u >= 0.75^2 or NaN: the exp branch; u <= 2^-24: |k x| <= 2^-12 */
+    /* u >= 1 (|k x| >= 1) or NaN: the exp branch; u <= 2^-24: |k x| <= 2^-12 */
     const __mmask16 far = _mm512_cmp_ps_mask(u, vfar, _CMP_NLT_UQ);
     const __mmask16 low = no_tiny ? 0 : _mm512_cmp_ps_mask(u, vtiny, _CMP_LE_OQ);
     *tiny = 0;
@@ -77,12 +81,13 @@ softce__softcap_f32x16(__m512 x, const __m512 q[5], __m512 vfar, __m512 vtiny, _
 /* tanh y: the softcap with k = cap = scale = 1, its tiny lanes y itself. */
 static inline __m512 softce__tanh_f32x16(__m512 y) {
     const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
-    const __m512 q[5] = {
-        _mm512_set1_ps((float)SOFTCE_TANH_F32_P0), _mm512_set1_ps((float)SOFTCE_TANH_F32_P1),
-        _mm512_set1_ps((float)SOFTCE_TANH_F32_P2), _mm512_set1_ps((float)SOFTCE_TANH_F32_P3),
-        _mm512_set1_ps((float)SOFTCE_TANH_F32_P4)};
+    const __m512 q[7] = {
+        _mm512_set1_ps((float)SOFTCE_TANH_F32_L0), _mm512_set1_ps((float)SOFTCE_TANH_F32_L1),
+        _mm512_set1_ps((float)SOFTCE_TANH_F32_L2), _mm512_set1_ps((float)SOFTCE_TANH_F32_L3),
+        _mm512_set1_ps((float)SOFTCE_TANH_F32_L4), _mm512_set1_ps((float)SOFTCE_TANH_F32_L5),
+        _mm512_set1_ps((float)SOFTCE_TANH_F32_L6)};
     int tiny;
-    __m512 r = softce__softcap_f32x16(y, q, _mm512_set1_ps((float)SOFTCE_TANH_F32_FAR),
+    __m512 r = softce__softcap_f32x16(y, q, _mm512_set1_ps((float)SOFTCE_TANH_F32_LONG_FAR),
                                       _mm512_set1_ps((float)SOFTCE_TANH_F32_TINY), one, zero, one,
                                       zero, one, zero, 1, 0, 1, 0, &tiny);
     if (tiny) {
