@@ -44,14 +44,15 @@ static float *alloc_f32(int64_t count) {
 }
 
 /* Logits uniform in [-spread, spread), by default [-30, 30): a quarter of them have |x| / 30 >=
-   0.75, so nearly every vector takes both branches of the vector tanh (the worst case), while the
-   plain path's gradient entries stay above the denormal range (a wider spread makes the plain path
-   itself slow: see the report). --spread 4 gives the other benchmarks' data ([-4, 4), every |x| /
-   30 < 0.75: only the polynomial branch of tanh). --outliers K then sets every K-th logit (by
-   a hash of its index: random positions) to +-25, the shape of real language-model rows with a
-   softcap of 30: most logits small, a few near the cap, so that every row takes the general tanh
-   but few vectors its exp branch. Soft rows sum to 1, hard targets and sample weights (in
-   [0, 1)) are uniform. Every buffer is first-touched here. */
+   0.75, so every row takes the general vector tanh (its long polynomial; no lane reaches its exp
+   branch at |x| / 30 >= 1), the widest spread at which the plain path's gradient entries stay
+   above the denormal range (a wider one makes the plain path itself slow: --spread 40, where a
+   quarter of the logits also take the exp branch, the worst case; see the report). --spread 4
+   gives the other benchmarks' data ([-4, 4), every |x| / 30 < 0.75: a polynomial class of its
+   own). --outliers K then sets every K-th logit (by a hash of its index: random positions) to
+   +-25, the shape of real language-model rows with a softcap of 30: most logits small, a few
+   near the cap, so that every row with one takes the general tanh. Soft rows sum to 1, hard
+   targets and sample weights (in [0, 1)) are uniform. Every buffer is first-touched here. */
 static float spread = 30.0f;
 static int64_t outlier_every = 0;
 
