@@ -351,9 +351,9 @@ static void test_fused_t(void **state) {
 /* The softcap's range classes (row_simd.inc: cap_class; with scale 1 the row's largest |x / cap|
    picks the short polynomial (<= 0.3, cap <= 128), the polynomial without tests (< 0.75) or the
    general path, whose long polynomial holds below 1 and its exp branch above): rows scaled to put
-   that largest value just below and above each bound, with
-   and without a NaN, every table against the scalar composition; 3000 classes for the general
-   path's rows that keep z in registers (row_simd_fused.inc: fused_exp_general). */
+   that largest value just below and above each bound, with and without a NaN, every table
+   against the scalar composition; 3000 classes for the general path's rows that keep z in
+   registers (row_simd_fused.inc: fused_exp_general). */
 static void test_fused_t_classes(void **state) {
     const ktable *t = *state;
     if (!ktable_runnable(t))
