@@ -59,25 +59,6 @@ softce__softcap_f32x8(__m256 x, const __m256 q[7], __m256 vfar, __m256 vtiny, __
     return z;
 }
 
-/* tanh y: the softcap with k = cap = scale = 1, its tiny lanes y itself. */
-static inline __m256 softce__tanh_f32x8(__m256 y) {
-    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-    const __m256 q[7] = {
-        _mm256_set1_ps((float)SOFTCE_TANH_F32_L0), _mm256_set1_ps((float)SOFTCE_TANH_F32_L1),
-        _mm256_set1_ps((float)SOFTCE_TANH_F32_L2), _mm256_set1_ps((float)SOFTCE_TANH_F32_L3),
-        _mm256_set1_ps((float)SOFTCE_TANH_F32_L4), _mm256_set1_ps((float)SOFTCE_TANH_F32_L5),
-        _mm256_set1_ps((float)SOFTCE_TANH_F32_L6)};
-    int tiny;
-    __m256 r = softce__softcap_f32x8(y, q, _mm256_set1_ps((float)SOFTCE_TANH_F32_LONG_FAR),
-                                     _mm256_set1_ps((float)SOFTCE_TANH_F32_TINY), one, zero, one,
-                                     zero, one, zero, 1, 0, 1, 0, &tiny);
-    if (tiny) {
-        const __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), y);
-        r = _mm256_blendv_ps(r, y, _mm256_cmp_ps(a, _mm256_set1_ps(0x1p-12f), _CMP_LT_OQ));
-    }
-    return r;
-}
-
 static inline __m256d softce__tanh_f64x4(__m256d y) {
     const __m256d sign = _mm256_set1_pd(-0.0), one = _mm256_set1_pd(1.0);
     const __m256d a = _mm256_andnot_pd(sign, y);

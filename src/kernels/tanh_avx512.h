@@ -78,25 +78,6 @@ softce__softcap_f32x16(__m512 x, const __m512 q[7], __m512 vfar, __m512 vtiny, _
     return z;
 }
 
-/* tanh y: the softcap with k = cap = scale = 1, its tiny lanes y itself. */
-static inline __m512 softce__tanh_f32x16(__m512 y) {
-    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
-    const __m512 q[7] = {
-        _mm512_set1_ps((float)SOFTCE_TANH_F32_L0), _mm512_set1_ps((float)SOFTCE_TANH_F32_L1),
-        _mm512_set1_ps((float)SOFTCE_TANH_F32_L2), _mm512_set1_ps((float)SOFTCE_TANH_F32_L3),
-        _mm512_set1_ps((float)SOFTCE_TANH_F32_L4), _mm512_set1_ps((float)SOFTCE_TANH_F32_L5),
-        _mm512_set1_ps((float)SOFTCE_TANH_F32_L6)};
-    int tiny;
-    __m512 r = softce__softcap_f32x16(y, q, _mm512_set1_ps((float)SOFTCE_TANH_F32_LONG_FAR),
-                                      _mm512_set1_ps((float)SOFTCE_TANH_F32_TINY), one, zero, one,
-                                      zero, one, zero, 1, 0, 1, 0, &tiny);
-    if (tiny) {
-        const __m512 a = _mm512_abs_ps(y);
-        r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1p-12f), _CMP_LT_OQ), y);
-    }
-    return r;
-}
-
 static inline __m512d softce__tanh_f64x8(__m512d y) {
     const __m512d sign = _mm512_set1_pd(-0.0), one = _mm512_set1_pd(1.0);
     const __m512d a = _mm512_andnot_pd(sign, y);
