@@ -4,8 +4,9 @@
  * forward+backward with f32 compute when C is small, or when positions are contiguous and the
  * class axis is strided (N, C, H, W). Operands whose positions are f32 and contiguous are used
  * in place; the others are gathered into a [C][R] scratch tile (a transpose for row-major rows).
- * Row-major f32 rows of C <= 16 skip the scratch tile when the ISA has a row-major column
- * kernel (AVX-512: 16 x 16 transposes in registers, kernels/col_rows.h).
+ * Row-major rows of C <= 16 (f32, bf16 or f16 operands) skip the scratch tile when the ISA has
+ * a row-major column kernel (AVX-512: 16 x 16 transposes in registers, converting 16-bit
+ * floats on the way, kernels/col_rows.h).
  */
 #include "driver.h"
 #include "kernels/col_rows.h"
@@ -146,23 +147,31 @@ static const float *tile_in(const softce__plan *p, int slot, const tile_io *io, 
     return buf;
 }
 
-/* Operands whose classes are f32 and contiguous (row-major rows): read in place. */
-static int rows_direct(const softce__plan *p, int slot) {
+/* The row-major kernel's kind of an operand whose classes are contiguous (row-major rows),
+   read or written in place: f32, bf16 or f16; -1 for any other. */
+static int rows_kind(const softce__plan *p, int slot) {
     const softce_tensor *t = p->t[slot];
-    return t && t->dtype == SOFTCE_DTYPE_F32 && p->ndim > 0 && p->cs[slot] == 1;
+    if (!t || p->ndim == 0 || p->cs[slot] != 1)
+        return -1;
+    return t->dtype == SOFTCE_DTYPE_F32    ? SOFTCE__ROWS_F32
+           : t->dtype == SOFTCE_DTYPE_BF16 ? SOFTCE__ROWS_BF16
+           : t->dtype == SOFTCE_DTYPE_F16  ? SOFTCE__ROWS_F16
+                                           : -1;
 }
 
-/* Every class-axis operand row-major f32, and few classes: the row-major column kernel. */
+/* Every class-axis operand row-major of a kind the row-major column kernel takes, and few
+   classes. */
 static int rows_suitable(const softce__plan *p) {
-    return p->C <= SOFTCE__COL_ROWS_MAX_C && rows_direct(p, SOFTCE__LOGITS) &&
-           (!p->soft || rows_direct(p, SOFTCE__TARGET)) &&
-           (p->op != SOFTCE__OP_FORWARD_BACKWARD || rows_direct(p, SOFTCE__GRAD_LOGITS));
+    return p->C <= SOFTCE__COL_ROWS_MAX_C && rows_kind(p, SOFTCE__LOGITS) >= 0 &&
+           (!p->soft || rows_kind(p, SOFTCE__TARGET) >= 0) &&
+           (p->op != SOFTCE__OP_FORWARD_BACKWARD || rows_kind(p, SOFTCE__GRAD_LOGITS) >= 0);
 }
 
-/* Operand `slot` for the row-major kernel: first row, rows `ld` floats apart. */
-static const float *rows_in(const softce__plan *p, int slot, const tile_io *io, int64_t *ld) {
+/* Operand `slot` for the row-major kernel: first row, rows `ld` elements apart, its kind. */
+static char *rows_in(const softce__plan *p, int slot, const tile_io *io, int64_t *ld, int *kind) {
     *ld = p->es[slot][p->ndim - 1];
-    return (const float *)softce__slot_ptr(p, slot, io->c.off[slot]);
+    *kind = rows_kind(p, slot);
+    return softce__slot_ptr(p, slot, io->c.off[slot]);
 }
 
 /* Class indices (-1 = ignored) and upstream gradients / D of the tile's positions. */
@@ -242,11 +251,11 @@ static double run_tile(const softce__context *cx, const tile_io *io, char *scrat
     tile_targets(cx, io, t, g);
     a.t = p->soft ? NULL : t;
     if (io->by_rows) {
-        a.x = rows_in(p, SOFTCE__LOGITS, io, &a.ldx);
-        a.p = p->soft ? rows_in(p, SOFTCE__TARGET, io, &a.ldp) : NULL;
+        a.xr = rows_in(p, SOFTCE__LOGITS, io, &a.ldx, &a.xk);
+        a.pr = p->soft ? rows_in(p, SOFTCE__TARGET, io, &a.ldp, &a.pk) : NULL;
         if (p->op == SOFTCE__OP_FORWARD_BACKWARD) {
             a.g = g;
-            a.gx = (float *)rows_in(p, SOFTCE__GRAD_LOGITS, io, &a.ldg);
+            a.gr = rows_in(p, SOFTCE__GRAD_LOGITS, io, &a.ldg, &a.gk);
         }
         io->by_rows(&a);
         return tile_outputs(p, io, lse, loss);

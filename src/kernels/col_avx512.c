@@ -6,7 +6,8 @@
  * stride every class of a group sits in the same cache set, and a second pass over R = 256
  * positions would miss. x (then e) and w q of the group live in small local buffers; two
  * groups go through each pass together (independent latency chains). Row-major operands
- * (softce__col_rows_avx512, col_rows.h) are transposed 16 x 16 in registers on the way.
+ * (softce__col_rows_avx512, col_rows.h; f32, bf16 or f16) are transposed 16 x 16 in registers
+ * on the way.
  * Sums of e, w q and w q (m - x) run in float over up to 8 classes, then in double (as the
  * SIMD row kernels' target sums); s = sum e counts the terms at the max (exactly 1) apart and
  * sums the others that way, so s - 1, and with it a small loss, stays accurate when one class
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "kernels/col_rows.h"
+#include "kernels/convert_avx512.h"
 #include "kernels/exp_avx512.h"
 #include "kernels/log_avx512.h"
 
@@ -236,14 +238,16 @@ GROUP_INLINE void group_grad(const softce__col_tile *a, int64_t r, const group_i
     }
 }
 
-static void rows_to_group(const float *rows, int64_t ld, int64_t C, int64_t n, float *buf);
-static void group_to_rows(const float *buf, int64_t C, int64_t n, float *rows, int64_t ld);
+static void rows_to_group(const void *base, int kind, int64_t r, int64_t ld, int64_t C, int64_t n,
+                          float *buf);
+static void group_to_rows(const float *buf, int64_t C, int64_t n, void *base, int kind, int64_t r,
+                          int64_t ld);
 
 /* Two groups (positions r .. r + n0 + n1, n1 possibly 0) through the three passes, phase by
    phase, so that the latency chains of one group (max, sums, log) overlap with the other's
-   work. Soft iff has_p (else hard). Row-major operands (by_rows: class stride 1, positions
-   a->ldx apart) are transposed in registers into [C][16] buffers first (and the gradient back
-   out of one). Lanes past n are masked: nothing is read or written there. */
+   work. Soft iff has_p (else hard). Row-major operands (by_rows: a->xr, a->pr, a->gr, class
+   stride 1, positions a->ldx apart) are transposed in registers into [C][16] buffers first (and
+   the gradient back out of one). Lanes past n are masked: nothing is read or written there. */
 #define PAIR 2
 GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, int64_t n1,
                             group_bufs *bufs, const int has_p, const int has_q,
@@ -262,19 +266,23 @@ GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, i
                     : _mm512_setzero_si512();
         counted[j] = hard ? _mm512_cmpge_epi32_mask(t[j], _mm512_setzero_si512()) : k[j];
         sc[j] = _mm512_setzero_ps();
-        group_io d = {a->x + r, a->ldx, has_p ? a->p + r : NULL, a->ldp,
-                      has_gx ? a->gx + r : NULL, a->ldg, 1,
-                      has_gx && a->stream && a->ldg % GROUP == 0 &&
-                          ((uintptr_t)(a->gx + r) & 63) == 0};
         if (by_rows) {
-            rows_to_group(a->x + r * a->ldx, a->ldx, a->C, n, b->xb);
-            d = (group_io){b->xb, GROUP, NULL, GROUP, b->gb, GROUP, 0, 0};
+            rows_to_group(a->xr, a->xk, r, a->ldx, a->C, n, b->xb);
+            io[j] = (group_io){b->xb, GROUP, NULL, GROUP, b->gb, GROUP, 0, 0};
             if (has_p) {
-                rows_to_group(a->p + r * a->ldp, a->ldp, a->C, n, b->pb);
-                d.p = b->pb;
+                rows_to_group(a->pr, a->pk, r, a->ldp, a->C, n, b->pb);
+                io[j].p = b->pb;
             }
+        } else {
+            group_io d = {a->x + r, a->ldx, NULL, a->ldp, NULL, a->ldg, 1, 0};
+            if (has_p)
+                d.p = a->p + r;
+            if (has_gx) {
+                d.gx = a->gx + r;
+                d.stream = a->stream && a->ldg % GROUP == 0 && ((uintptr_t)d.gx & 63) == 0;
+            }
+            io[j] = d;
         }
-        io[j] = d;
     }
     for (int j = 0; j < PAIR; j++)
         group_max(a, &io[j], k[j], t[j], counted[j], bufs[j].xb, &g[j], hard);
@@ -288,8 +296,7 @@ GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, i
         group_grad(a, r0 + j * GROUP, &io[j], k[j], t[j], counted[j], bufs[j].xb, bufs[j].qb,
                    sp[j], sc[j], has_p, has_q);
         if (by_rows)
-            group_to_rows(bufs[j].gb, a->C, j ? n1 : n0, a->gx + (r0 + j * GROUP) * a->ldg,
-                          a->ldg);
+            group_to_rows(bufs[j].gb, a->C, j ? n1 : n0, a->gr, a->gk, r0 + j * GROUP, a->ldg);
     }
 }
 
@@ -305,10 +312,10 @@ GROUP_INLINE void groups(const softce__col_tile *a, const int has_p, const int h
     }
 }
 
-/* Flags as compile-time constants of each instantiation. */
+/* Flags as compile-time constants of each instantiation (by_rows: the row-major operands). */
 static void groups_any(const softce__col_tile *a, const int by_rows) {
-    const int gx = a->gx != NULL;
-    if (a->p)
+    const int gx = (by_rows ? a->gr : a->gx) != NULL;
+    if (by_rows ? a->pr != NULL : a->p != NULL)
         gx ? groups(a, 1, 1, 1, by_rows) : groups(a, 1, 1, 0, by_rows);
     else if (a->a0 != 0.0)
         gx ? groups(a, 0, 1, 1, by_rows) : groups(a, 0, 1, 0, by_rows);
@@ -363,33 +370,85 @@ static inline void transpose16(__m512 r[16]) {
    latency is not hidden otherwise, the kernel between two tiles being compute only). */
 #define ROWS_PREFETCH 4096
 
-static inline void prefetch_rows(const float *from, int64_t ld, int64_t n, int write) {
-    const char *b = (const char *)from + ROWS_PREFETCH, *e = b + n * ld * (int64_t)sizeof(float);
+/* n rows of `ld` bytes from `from`. Always inlined: GCC 12 drops calls to a function whose
+   only effect is a prefetch (docs/performance.md), and kept this one out of line. */
+GROUP_INLINE void prefetch_rows(const char *from, int64_t ld, int64_t n, int write) {
+    const char *b = from + ROWS_PREFETCH, *e = b + n * ld;
     for (; b < e; b += 64)
         write ? _m_prefetchw((void *)b) : _mm_prefetch(b, _MM_HINT_T0);
 }
 
-/* 16 (n) row-major rows of C classes into buf[c * 16 + i]; dead rows are zeros. */
-static void rows_to_group(const float *rows, int64_t ld, int64_t C, int64_t n, float *buf) {
+/* Row r of a row-major operand of `kind` (rows ld elements apart), and its row pitch in bytes. */
+static inline char *row_at(const void *base, int kind, int64_t r, int64_t ld, int64_t *pitch) {
+    *pitch = ld * (kind == SOFTCE__ROWS_F32 ? 4 : 2);
+    return (char *)base + r * *pitch;
+}
+
+/* The classes cm of one row as f32 lanes (kind a constant at each call: GROUP_INLINE). */
+GROUP_INLINE __m512 load_row(const char *row, int kind, __mmask16 cm) {
+    if (kind == SOFTCE__ROWS_F32)
+        return _mm512_maskz_loadu_ps(cm, row);
+    const __m256i h = _mm256_maskz_loadu_epi16(cm, row);
+    return kind == SOFTCE__ROWS_BF16 ? softce__bf16x16_widen(h) : _mm512_cvtph_ps(h);
+}
+
+GROUP_INLINE void store_row(char *row, int kind, __mmask16 cm, __m512 v) {
+    if (kind == SOFTCE__ROWS_F32)
+        _mm512_mask_storeu_ps(row, cm, v);
+    else if (kind == SOFTCE__ROWS_BF16)
+        _mm512_mask_cvtepi32_storeu_epi16(row, cm, softce__bf16x16_round(v));
+    else
+        _mm256_mask_storeu_epi16(row, cm, _mm512_cvtps_ph(v, SOFTCE_F16_RNE));
+}
+
+/* 16 (n) rows r.. of a row-major operand of C classes into buf[c * 16 + i]; dead rows are
+   zeros. One instance per kind (GROUP_INLINE: kind a constant). */
+GROUP_INLINE void rows_to_group_as(const void *base, const int kind, int64_t r, int64_t ld,
+                                   int64_t C, int64_t n, float *buf) {
     const __mmask16 cm = (__mmask16)((1u << C) - 1u);
-    prefetch_rows(rows, ld, n, 0);
-    __m512 v[16];
+    int64_t pitch;
+    const char *rows = row_at(base, kind, r, ld, &pitch);
+    prefetch_rows(rows, pitch, n, 0);
+    __m512 v[GROUP];
     for (int i = 0; i < GROUP; i++)
-        v[i] = i < n ? _mm512_maskz_loadu_ps(cm, rows + i * ld) : _mm512_setzero_ps();
+        v[i] = i < n ? load_row(rows + i * pitch, kind, cm) : _mm512_setzero_ps();
     transpose16(v);
-    (void)C; /* all 16 stored: the buffers have room, and a loop to C became a memcpy */
-    for (int c = 0; c < GROUP; c++)
+    for (int c = 0; c < GROUP; c++) /* all 16: the buffers have room (a loop to C: a memcpy) */
         _mm512_store_ps(buf + c * GROUP, v[c]);
 }
 
-/* buf[c * 16 + i] back into n row-major rows of C classes. */
-static void group_to_rows(const float *buf, int64_t C, int64_t n, float *rows, int64_t ld) {
+static void rows_to_group(const void *base, int kind, int64_t r, int64_t ld, int64_t C, int64_t n,
+                          float *buf) {
+    if (kind == SOFTCE__ROWS_F32)
+        rows_to_group_as(base, SOFTCE__ROWS_F32, r, ld, C, n, buf);
+    else if (kind == SOFTCE__ROWS_BF16)
+        rows_to_group_as(base, SOFTCE__ROWS_BF16, r, ld, C, n, buf);
+    else
+        rows_to_group_as(base, SOFTCE__ROWS_F16, r, ld, C, n, buf);
+}
+
+/* buf[c * 16 + i] back into n rows r.. of a row-major operand of C classes (one instance per
+   kind). */
+GROUP_INLINE void group_to_rows_as(const float *buf, int64_t C, int64_t n, void *base,
+                                   const int kind, int64_t r, int64_t ld) {
     const __mmask16 cm = (__mmask16)((1u << C) - 1u);
-    prefetch_rows(rows, ld, n, 1);
-    __m512 v[16];
+    int64_t pitch;
+    char *rows = row_at(base, kind, r, ld, &pitch);
+    prefetch_rows(rows, pitch, n, 1);
+    __m512 v[GROUP];
     for (int c = 0; c < GROUP; c++) /* classes >= C: never stored (the row mask) */
         v[c] = _mm512_load_ps(buf + c * GROUP);
     transpose16(v);
     for (int64_t i = 0; i < n; i++)
-        _mm512_mask_storeu_ps(rows + i * ld, cm, v[i]);
+        store_row(rows + i * pitch, kind, cm, v[i]);
+}
+
+static void group_to_rows(const float *buf, int64_t C, int64_t n, void *base, int kind, int64_t r,
+                          int64_t ld) {
+    if (kind == SOFTCE__ROWS_F32)
+        group_to_rows_as(buf, C, n, base, SOFTCE__ROWS_F32, r, ld);
+    else if (kind == SOFTCE__ROWS_BF16)
+        group_to_rows_as(buf, C, n, base, SOFTCE__ROWS_BF16, r, ld);
+    else
+        group_to_rows_as(buf, C, n, base, SOFTCE__ROWS_F16, r, ld);
 }

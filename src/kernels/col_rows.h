@@ -1,9 +1,11 @@
 /*
  * The column kernel for row-major rows of few classes (tiles.c): the same softce__col_tile,
- * but x, p and gx are row-major, x[r * ldx + c] (class stride 1), and C <=
+ * but its operands are the row-major xr, pr and gr, x[r * ldx + c] (class stride 1), and C <=
  * SOFTCE__COL_ROWS_MAX_C. 16 rows at a time are transposed in registers into the column
  * kernel's [C][16] buffers and the gradient back, so no [C][R] tile goes through memory.
- * AVX-512 only (kernels/col_avx512.c); elsewhere tiles.c gathers a [C][R] tile.
+ * Each operand is f32, bf16 or f16 (its kind), converted on the way in registers as
+ * dtype.c converts (bit-identical). AVX-512 only (kernels/col_avx512.c); elsewhere tiles.c
+ * gathers a [C][R] tile.
  */
 #ifndef SOFTCE_COL_ROWS_H
 #define SOFTCE_COL_ROWS_H
@@ -11,6 +13,9 @@
 #include "kernels/kernels.h"
 
 #define SOFTCE__COL_ROWS_MAX_C 16
+
+/* Element kinds of the row-major operands (softce__col_tile's xk, pk, gk). */
+enum { SOFTCE__ROWS_F32 = 0, SOFTCE__ROWS_BF16 = 1, SOFTCE__ROWS_F16 = 2 };
 
 void softce__col_rows_avx512(const softce__col_tile *tile);
 

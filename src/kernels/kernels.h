@@ -108,7 +108,8 @@ typedef struct softce__row_kernels {
 
 /*
  * Column (tile) kernel: vectorised across positions, for tiny C and strided class axes.
- * f32 only. Forward (gx == NULL) or fused forward+backward.
+ * f32 (the row-major variant, col_rows.h, also bf16 / f16). Forward (gx == NULL) or fused
+ * forward+backward.
  */
 #define SOFTCE__COL_TILE 256
 typedef struct softce__col_tile {
@@ -126,6 +127,12 @@ typedef struct softce__col_tile {
     const double *g;    /* per position upstream gradient / D (with gx) */
     double *lse, *loss; /* per position outputs */
     int stream; /* gx may go to memory by non-temporal stores (a large gradient, not x) */
+    /* The row-major kernel (col_rows.h) reads and writes these instead of x, p and gx: rows of
+       class stride 1, ldx / ldp / ldg elements apart, of f32, bf16 or f16 (xk, pk, gk:
+       SOFTCE__ROWS_*); pr NULL for a hard target, gr NULL for forward only. */
+    const void *xr, *pr;
+    void *gr;
+    int xk, pk, gk;
 } softce__col_tile;
 
 typedef void (*softce__col_kernel)(const softce__col_tile *tile);

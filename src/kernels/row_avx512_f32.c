@@ -2,6 +2,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "kernels/convert_avx512.h"
 #include "kernels/exp_avx512.h"
 #include "kernels/row_simd.h"
 #include "kernels/tanh_avx512.h"
@@ -95,28 +96,6 @@ static inline double vd_hsum(vd v) { return _mm512_reduce_add_pd(v); }
 
 /* ---- 16-bit float rows <-> f32 (kernels.h: softce__convert) --------------------------- */
 
-/* bf16 -> f32: the bits moved up (exact). */
-static inline __m512 bf16x16_widen(__m256i h) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
-/* f32 -> bf16 in the low 16 bits of each lane: round to nearest even; a NaN keeps its top bits
-   and is quieted (dtype.c's bf16_rne). */
-static inline __m512i bf16x16_round(__m512 v) {
-    const __m512i u = _mm512_castps_si512(v);
-    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    const __m512i r = _mm512_srli_epi32(
-        _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), lsb), 16);
-    const __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
-    const __mmask16 nan = _mm512_cmpgt_epu32_mask(
-        _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
-    return _mm512_mask_blend_epi32(nan, r, quiet);
-}
-
-/* f16 <-> f32 by the AVX-512F conversions (round to nearest even; MXCSR's DAZ and FTZ do not
-   apply to them). */
-#define F16_RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-
 static void widen16(int bf16, const void *src, int64_t n, float *dst) {
     const uint16_t *s = src;
     const int64_t ahead = softce__convert_ahead(n);
@@ -125,12 +104,12 @@ static void widen16(int bf16, const void *src, int64_t n, float *dst) {
         if (i % 32 == 0) /* one hint per 64-byte line */
             _mm_prefetch((const char *)softce__u16_line(s, i + ahead), _MM_HINT_T0);
         const __m256i h = _mm256_loadu_si256((const __m256i *)(s + i));
-        _mm512_storeu_ps(dst + i, bf16 ? bf16x16_widen(h) : _mm512_cvtph_ps(h));
+        _mm512_storeu_ps(dst + i, bf16 ? softce__bf16x16_widen(h) : _mm512_cvtph_ps(h));
     }
     if (i < n) {
         const __mmask16 k = (__mmask16)((1u << (n - i)) - 1u);
         const __m256i h = _mm256_maskz_loadu_epi16(k, s + i);
-        _mm512_mask_storeu_ps(dst + i, k, bf16 ? bf16x16_widen(h) : _mm512_cvtph_ps(h));
+        _mm512_mask_storeu_ps(dst + i, k, bf16 ? softce__bf16x16_widen(h) : _mm512_cvtph_ps(h));
     }
 }
 
@@ -142,16 +121,17 @@ static void narrow16(int bf16, const float *src, int64_t n, void *dst) {
         if (i % 32 == 0) /* with write intent */
             _m_prefetchw((void *)softce__u16_line(d, i + ahead));
         const __m512 v = _mm512_loadu_ps(src + i);
-        _mm256_storeu_si256((__m256i *)(d + i), bf16 ? _mm512_cvtepi32_epi16(bf16x16_round(v))
-                                                     : _mm512_cvtps_ph(v, F16_RNE));
+        _mm256_storeu_si256((__m256i *)(d + i),
+                            bf16 ? _mm512_cvtepi32_epi16(softce__bf16x16_round(v))
+                                 : _mm512_cvtps_ph(v, SOFTCE_F16_RNE));
     }
     if (i < n) {
         const __mmask16 k = (__mmask16)((1u << (n - i)) - 1u);
         const __m512 v = _mm512_maskz_loadu_ps(k, src + i);
         if (bf16)
-            _mm512_mask_cvtepi32_storeu_epi16(d + i, k, bf16x16_round(v));
+            _mm512_mask_cvtepi32_storeu_epi16(d + i, k, softce__bf16x16_round(v));
         else
-            _mm256_mask_storeu_epi16(d + i, k, _mm512_cvtps_ph(v, F16_RNE));
+            _mm256_mask_storeu_epi16(d + i, k, _mm512_cvtps_ph(v, SOFTCE_F16_RNE));
     }
 }
 

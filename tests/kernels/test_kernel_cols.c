@@ -5,7 +5,9 @@
  * in registers). Hard and soft targets, smoothing, weights, ignored positions, per-position
  * upstream gradients, forward only and fused, in place, out of place with the gradient by
  * streaming stores (tile.stream), every R of a tile (masked tails), and rows with -inf, all
- * -inf, +inf, NaN and huge logits.
+ * -inf, +inf, NaN and huge logits. The row-major kernel's bf16 and f16 operands against the
+ * same kernel on f32 rows of the same values: bit for bit, the inputs widened and the gradient
+ * narrowed by the reference conversions of kconvert_ref.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "kconvert_ref.h"
 #include "kernels/col_rows.h"
 #include "ktest.h"
 
@@ -161,17 +164,17 @@ static void run_case(const col_case *k, uint64_t *rng, int by_rows) {
     static float xr[CMAX * RMAX], pr[CMAX * RMAX], gr[CMAX * RMAX];
     transpose(b.x, k->C, k->R, xr);
     transpose(b.p, k->C, k->R, pr);
-    t.x = xr;
+    t.xr = xr;
     t.ldx = k->C;
-    t.p = k->soft ? pr : NULL;
+    t.pr = k->soft ? pr : NULL;
     t.ldp = k->C;
     if (k->fused) {
-        t.gx = k->in_place ? xr : gr;
+        t.gr = k->in_place ? xr : gr;
         t.ldg = k->C;
     }
     softce__col_rows_avx512(&t);
     if (k->fused) /* back to [c][r] for the comparison */
-        transpose(t.gx, k->R, k->C, k->in_place ? b.x : b.gx);
+        transpose(k->in_place ? xr : gr, k->R, k->C, k->in_place ? b.x : b.gx);
     compare(k, &b, &ref);
 }
 
@@ -202,10 +205,94 @@ static void test_col_rows(void **state) {
     sweep(cs, sizeof cs / sizeof cs[0], 1);
 }
 
+/* ---- 16-bit row-major operands ---------------------------------------------------------- */
+
+static uint16_t narrow_to(int kind, float f) {
+    return kind == SOFTCE__ROWS_BF16 ? ref_bf16_narrow(f) : ref_f16_narrow(f);
+}
+
+static float widen_from(int kind, uint16_t h) {
+    return f32_of_bits(kind == SOFTCE__ROWS_BF16 ? ref_bf16_widen(h) : ref_f16_widen(h));
+}
+
+/* One case row-major with x and p as 16-bit floats of `kind` and the gradient of kind gkind
+   (in place: kind), against the f32 row-major kernel on the widened values (out of place). */
+static void run_rows16(const col_case *k, uint64_t *rng, int kind, int gkind) {
+    static col_bufs ref, b;
+    static float xw[CMAX * RMAX], pw[CMAX * RMAX], gw[CMAX * RMAX], g32[CMAX * RMAX];
+    static uint16_t xh[CMAX * RMAX], ph[CMAX * RMAX], gh[CMAX * RMAX];
+    const int64_t n = k->R * k->C;
+    fill(k, &ref, rng);
+    b = ref;
+    transpose(ref.x, k->C, k->R, xw); /* row-major, then through 16 bits and back */
+    transpose(ref.p, k->C, k->R, pw);
+    for (int64_t i = 0; i < n; i++) {
+        xh[i] = narrow_to(kind, xw[i]), xw[i] = widen_from(kind, xh[i]);
+        ph[i] = narrow_to(kind, pw[i]), pw[i] = widen_from(kind, ph[i]);
+    }
+    softce__col_tile a = tile_of(k, &ref), t = tile_of(k, &b);
+    a.xr = xw, a.ldx = k->C, a.xk = SOFTCE__ROWS_F32;
+    a.pr = k->soft ? pw : NULL, a.ldp = k->C, a.pk = SOFTCE__ROWS_F32;
+    a.gr = k->fused ? gw : NULL, a.ldg = k->C, a.gk = SOFTCE__ROWS_F32;
+    softce__col_rows_avx512(&a);
+    t.xr = xh, t.ldx = k->C, t.xk = kind;
+    t.pr = k->soft ? ph : NULL, t.ldp = k->C, t.pk = kind;
+    t.gk = k->in_place ? kind : gkind, t.ldg = k->C;
+    t.gr = !k->fused                   ? NULL
+           : k->in_place               ? (void *)xh
+           : gkind == SOFTCE__ROWS_F32 ? (void *)g32
+                                       : (void *)gh;
+    softce__col_rows_avx512(&t);
+    for (int64_t r = 0; r < k->R; r++)
+        if (memcmp(&b.lse[r], &ref.lse[r], sizeof(double)) ||
+            memcmp(&b.loss[r], &ref.loss[r], sizeof(double)))
+            fail_msg("kind %d R=%lld C=%lld soft=%d: lse/loss of row %lld differ (%.9g %.9g, "
+                     "want %.9g %.9g)",
+                     kind, (long long)k->R, (long long)k->C, k->soft, (long long)r, b.lse[r],
+                     b.loss[r], ref.lse[r], ref.loss[r]);
+    for (int64_t i = 0; k->fused && i < n; i++) {
+        const uint32_t got =
+            t.gk == SOFTCE__ROWS_F32 ? bits_of_f32(g32[i]) : ((const uint16_t *)t.gr)[i];
+        const uint32_t want =
+            t.gk == SOFTCE__ROWS_F32 ? bits_of_f32(gw[i]) : narrow_to(t.gk, gw[i]);
+        if (got != want)
+            fail_msg("kind %d -> %d R=%lld C=%lld soft=%d w=%d eps=%d inplace=%d: gradient "
+                     "[%lld] bits %#x, want %#x",
+                     kind, t.gk, (long long)k->R, (long long)k->C, k->soft, k->weights, k->smooth,
+                     k->in_place, (long long)i, got, want);
+    }
+}
+
+static void test_col_rows_16bit(void **state) {
+    (void)state;
+    if (softce__cpu_isa() < SOFTCE__ISA_AVX512)
+        skip();
+    static const int64_t cs[] = {1, 2, 3, 5, 8, 10, 13, 16}, rs[] = {1, 15, 16, 17, 33, 256};
+    uint64_t rng = 7;
+    for (int kind = SOFTCE__ROWS_BF16; kind <= SOFTCE__ROWS_F16; kind++)
+        for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++)
+            for (size_t ri = 0; ri < sizeof rs / sizeof rs[0]; ri++)
+                for (int v = 0; v < 32; v++) {
+                    col_case k = {rs[ri],
+                                  cs[ci],
+                                  v & 1,
+                                  v >> 1 & 1,
+                                  v >> 2 & 1,
+                                  v >> 3 & 1,
+                                  (v >> 3 & 1) && (v >> 4 & 1),
+                                  (int)((ri + ci + v) % 2),
+                                  0};
+                    /* the gradient as x (16 bits), f32, or the other 16-bit kind */
+                    const int gkind = v % 3 == 0 ? SOFTCE__ROWS_F32 : v % 3 == 1 ? kind : 3 - kind;
+                    run_rows16(&k, &rng, kind, gkind);
+                }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_col_tiles),
         cmocka_unit_test(test_col_rows),
+        cmocka_unit_test(test_col_rows_16bit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
