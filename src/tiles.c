@@ -6,7 +6,9 @@
  * in place; the others are gathered into a [C][R] scratch tile (a transpose for row-major rows).
  * Row-major rows of C <= 16 (f32, bf16 or f16 operands) skip the scratch tile when the ISA has
  * a row-major column kernel (AVX-512: 16 x 16 transposes in registers, converting 16-bit
- * floats on the way, kernels/col_rows.h).
+ * floats on the way, kernels/col_rows.h); so do class planes of C <= 64 whose operands are all
+ * bf16 (or all f16) with contiguous positions, which the AVX-512 column kernel converts as it
+ * loads and stores them.
  */
 #include "driver.h"
 #include "kernels/col_rows.h"
@@ -40,6 +42,7 @@ typedef struct tile_io {
     int64_t R;
     softce__cursor c; /* first position */
     softce__col_kernel by_rows; /* the row-major kernel, when every operand suits it */
+    int k16; /* else 16-bit class planes the column kernel reads itself: their kind, or 0 */
 } tile_io;
 
 /* A tile operand walked along its smaller stride: for a strided class axis (es < cs) class
@@ -174,6 +177,25 @@ static char *rows_in(const softce__plan *p, int slot, const tile_io *io, int64_t
     return softce__slot_ptr(p, slot, io->c.off[slot]);
 }
 
+/* The kind of 16-bit class planes the active column kernel reads and writes itself: every
+   class-axis operand bf16 (or every one f16) with contiguous positions; else 0 (gathered). */
+static int planes_16bit(const softce__plan *p) {
+    const int32_t dt = p->t[SOFTCE__LOGITS]->dtype;
+    const int kind = dt == SOFTCE_DTYPE_BF16  ? SOFTCE__ROWS_BF16
+                     : dt == SOFTCE_DTYPE_F16 ? SOFTCE__ROWS_F16
+                                              : 0;
+    if (!kind || p->C > SOFTCE__COL_16BIT_MAX_C || !softce__kernels_col_16bit())
+        return 0;
+    const int slots[3] = {SOFTCE__LOGITS, p->soft ? SOFTCE__TARGET : -1,
+                          p->op == SOFTCE__OP_FORWARD_BACKWARD ? SOFTCE__GRAD_LOGITS : -1};
+    for (int i = 0; i < 3; i++) {
+        const softce_tensor *t = slots[i] < 0 ? NULL : p->t[slots[i]];
+        if (slots[i] >= 0 && (!t || t->dtype != dt || p->es[slots[i]][p->ndim - 1] != 1))
+            return 0;
+    }
+    return kind;
+}
+
 /* Class indices (-1 = ignored) and upstream gradients / D of the tile's positions. */
 static void tile_targets(const softce__context *cx, const tile_io *io, int32_t *t, double *g) {
     const softce__plan *p = cx->p;
@@ -260,6 +282,22 @@ static double run_tile(const softce__context *cx, const tile_io *io, char *scrat
         io->by_rows(&a);
         return tile_outputs(p, io, lse, loss);
     }
+    if (io->k16) { /* 16-bit class planes, read and written by the column kernel */
+        a.xr = softce__slot_ptr(p, SOFTCE__LOGITS, io->c.off[SOFTCE__LOGITS]);
+        a.ldx = p->cs[SOFTCE__LOGITS];
+        a.xk = io->k16;
+        if (p->soft) {
+            a.pr = softce__slot_ptr(p, SOFTCE__TARGET, io->c.off[SOFTCE__TARGET]);
+            a.ldp = p->cs[SOFTCE__TARGET];
+        }
+        if (p->op == SOFTCE__OP_FORWARD_BACKWARD) {
+            a.g = g;
+            a.gr = softce__slot_ptr(p, SOFTCE__GRAD_LOGITS, io->c.off[SOFTCE__GRAD_LOGITS]);
+            a.ldg = p->cs[SOFTCE__GRAD_LOGITS];
+        }
+        cx->col(&a);
+        return tile_outputs(p, io, lse, loss);
+    }
     a.x = tile_in(p, SOFTCE__LOGITS, io, xb, &a.ldx);
     if (p->soft)
         a.p = tile_in(p, SOFTCE__TARGET, io, pb, &a.ldp);
@@ -283,6 +321,7 @@ double softce__tiles_block(const softce__context *cx, int64_t e0, int64_t e1, ch
     tile_io io;
     softce__cursor_seek(p, &io.c, e0);
     io.by_rows = rows_suitable(p) ? softce__kernels_col_rows() : NULL;
+    io.k16 = io.by_rows ? 0 : planes_16bit(p);
     double sum = 0.0;
     for (int64_t e = e0; e < e1; e += io.R) {
         int64_t left_in_dim = p->shape[p->ndim - 1] - io.c.idx[p->ndim - 1];

@@ -29,6 +29,7 @@
 
 #define GROUP 16
 #define GROUP_MAX_C 64
+_Static_assert(SOFTCE__COL_16BIT_MAX_C <= GROUP_MAX_C, "16-bit planes take the group kernel");
 /* Strided class planes: prefetch distance along each plane (positions: 8 lines). */
 #define PREFETCH_POSITIONS 128
 /* Classes summed in float before a sum moves to double. */
@@ -59,6 +60,8 @@ typedef struct group_io {
     int64_t ldg;
     int prefetch; /* strided class planes: prefetch each class's stream ahead */
     int stream;   /* gx by non-temporal stores (a->stream, every group line 64-byte aligned) */
+    const uint16_t *xh, *ph; /* k16 (16-bit class planes): x, p and gx are these instead */
+    uint16_t *gh;
 } group_io;
 
 /* Local [C][16] buffers: x (soft: then e), soft w q or hard e; by rows also p and the
@@ -75,16 +78,37 @@ typedef struct group_sums {
     __m512d s[2], S[2], U[2]; /* sums of e, w q, w q (m - x): low and high 8 lanes */
 } group_sums;
 
+/* The lanes cm of one row (or class plane) of `kind` as f32 lanes, and back (kind a constant
+   at each call: GROUP_INLINE). */
+GROUP_INLINE __m512 load_row(const char *row, int kind, __mmask16 cm) {
+    if (kind == SOFTCE__ROWS_F32)
+        return _mm512_maskz_loadu_ps(cm, row);
+    const __m256i h = _mm256_maskz_loadu_epi16(cm, row);
+    return kind == SOFTCE__ROWS_BF16 ? softce__bf16x16_widen(h) : _mm512_cvtph_ps(h);
+}
+
+GROUP_INLINE void store_row(char *row, int kind, __mmask16 cm, __m512 v) {
+    if (kind == SOFTCE__ROWS_F32)
+        _mm512_mask_storeu_ps(row, cm, v);
+    else if (kind == SOFTCE__ROWS_BF16)
+        _mm512_mask_cvtepi32_storeu_epi16(row, cm, softce__bf16x16_round(v));
+    else
+        _mm256_mask_storeu_epi16(row, cm, _mm512_cvtps_ph(v, SOFTCE_F16_RNE));
+}
+
 /* Pass 1: max over classes and x into the local buffer; then the hard target's class weight
    by a gather (ignored lanes: 0). */
-GROUP_INLINE void group_max(const softce__col_tile *a, const group_io *io, __mmask16 k,
-                            __m512i t, __mmask16 counted, float *xb, group_sums *g,
-                            const int hard) {
+GROUP_INLINE void group_max(const softce__col_tile *a, const group_io *io, __mmask16 k, __m512i t,
+                            __mmask16 counted, float *xb, group_sums *g, const int hard,
+                            const int k16) {
     __m512 m = _mm512_set1_ps(-INFINITY), m1 = m; /* two chains: even and odd classes */
     for (int64_t c = 0; c < a->C; c++) {
         if (io->prefetch)
-            _mm_prefetch((const char *)(io->x + c * io->ldx + PREFETCH_POSITIONS), _MM_HINT_T0);
-        __m512 v = _mm512_maskz_loadu_ps(k, io->x + c * io->ldx);
+            _mm_prefetch(k16 ? (const char *)(io->xh + c * io->ldx + PREFETCH_POSITIONS)
+                             : (const char *)(io->x + c * io->ldx + PREFETCH_POSITIONS),
+                         _MM_HINT_T0);
+        __m512 v = k16 ? load_row((const char *)(io->xh + c * io->ldx), k16, k)
+                       : _mm512_maskz_loadu_ps(k, io->x + c * io->ldx);
         if (c & 1)
             m1 = _mm512_max_ps(v, m1); /* v > m ? v : m, as col_impl.h */
         else
@@ -105,7 +129,7 @@ GROUP_INLINE void group_max(const softce__col_tile *a, const group_io *io, __mma
    U += w q (m - x) (terms with w q == 0 skipped); soft w q kept for pass 3. */
 GROUP_INLINE void group_sums_pass(const softce__col_tile *a, const group_io *io, __mmask16 k,
                                   float *xb, float *qb, group_sums *g, const int has_p,
-                                  const int has_q, const int has_gx) {
+                                  const int has_q, const int has_gx, const int k16) {
     const __m512 m = g->m, a1 = _mm512_set1_ps((float)a->a1), a0 = _mm512_set1_ps((float)a->a0);
     /* s = (number of x == m, each e = 1 exactly) + the other terms: summing those alone in
        float keeps s - 1 accurate when one class dominates (log s small, the loss too) */
@@ -126,9 +150,11 @@ GROUP_INLINE void group_sums_pass(const softce__col_tile *a, const group_io *io,
             __m512 wq = a->w ? _mm512_mul_ps(wc, a0) : a0;
             if (has_p) {
                 if (io->prefetch)
-                    _mm_prefetch((const char *)(io->p + c * io->ldp + PREFETCH_POSITIONS),
+                    _mm_prefetch(k16 ? (const char *)(io->ph + c * io->ldp + PREFETCH_POSITIONS)
+                                     : (const char *)(io->p + c * io->ldp + PREFETCH_POSITIONS),
                                  _MM_HINT_T0);
-                __m512 p = _mm512_maskz_loadu_ps(k, io->p + c * io->ldp);
+                __m512 p = k16 ? load_row((const char *)(io->ph + c * io->ldp), k16, k)
+                               : _mm512_maskz_loadu_ps(k, io->p + c * io->ldp);
                 wq = _mm512_fmadd_ps(a1, p, a0);
                 wq = a->w ? _mm512_mul_ps(wc, wq) : wq;
                 if (has_gx)
@@ -208,17 +234,18 @@ GROUP_INLINE void group_finish(const softce__col_tile *a, int64_t r, __mmask16 k
 }
 
 /* Pass 3: gx = scale e - g w q, minus g spike at c == t (hard), 0 for ignored lanes. */
-GROUP_INLINE void group_grad(const softce__col_tile *a, int64_t r, const group_io *io,
-                             __mmask16 k, __m512i t, __mmask16 counted, const float *xb,
-                             const float *qb, __m512 sp, __m512 sc, const int has_p,
-                             const int has_q) {
+GROUP_INLINE void group_grad(const softce__col_tile *a, int64_t r, const group_io *io, __mmask16 k,
+                             __m512i t, __mmask16 counted, const float *xb, const float *qb,
+                             __m512 sp, __m512 sc, const int has_p, const int has_q,
+                             const int k16) {
     __m256 lo = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd((__mmask8)k, a->g + r));
     __m256 hi = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd((__mmask8)(k >> 8), a->g + r + 8));
     const __m512 gf = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
     const __m512 gsp = _mm512_mul_ps(gf, sp), a0 = _mm512_set1_ps((float)a->a0);
     for (int64_t c = 0; c < a->C; c++) {
         if (io->prefetch && !io->stream)
-            _m_prefetchw(io->gx + c * io->ldg + PREFETCH_POSITIONS);
+            _m_prefetchw(k16 ? (void *)(io->gh + c * io->ldg + PREFETCH_POSITIONS)
+                             : (void *)(io->gx + c * io->ldg + PREFETCH_POSITIONS));
         __m512 v = _mm512_maskz_mul_ps(counted, sc, _mm512_load_ps((has_p ? xb : qb) + c * GROUP));
         if (has_q) {
             __m512 wq = has_p ? _mm512_load_ps(qb + c * GROUP)
@@ -231,7 +258,9 @@ GROUP_INLINE void group_grad(const softce__col_tile *a, int64_t r, const group_i
         }
         if (has_q && !has_p) /* ignored hard lanes: 0 */
             v = _mm512_maskz_mov_ps(counted, v);
-        if (io->stream && k == 0xffff) /* a whole line: written without reading it first */
+        if (k16)
+            store_row((char *)(io->gh + c * io->ldg), k16, k, v);
+        else if (io->stream && k == 0xffff) /* a whole line: written without reading it first */
             _mm512_stream_ps(io->gx + c * io->ldg, v);
         else
             _mm512_mask_storeu_ps(io->gx + c * io->ldg, k, v);
@@ -250,8 +279,8 @@ static void group_to_rows(const float *buf, int64_t C, int64_t n, void *base, in
    the gradient back out of one). Lanes past n are masked: nothing is read or written there. */
 #define PAIR 2
 GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, int64_t n1,
-                            group_bufs *bufs, const int has_p, const int has_q,
-                            const int has_gx, const int by_rows) {
+                            group_bufs *bufs, const int has_p, const int has_q, const int has_gx,
+                            const int by_rows, const int k16) {
     const int hard = !has_p;
     __mmask16 k[PAIR], counted[PAIR];
     __m512i t[PAIR];
@@ -268,13 +297,21 @@ GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, i
         sc[j] = _mm512_setzero_ps();
         if (by_rows) {
             rows_to_group(a->xr, a->xk, r, a->ldx, a->C, n, b->xb);
-            io[j] = (group_io){b->xb, GROUP, NULL, GROUP, b->gb, GROUP, 0, 0};
+            io[j] = (group_io){b->xb, GROUP, NULL, GROUP, b->gb, GROUP, 0, 0, NULL, NULL, NULL};
             if (has_p) {
                 rows_to_group(a->pr, a->pk, r, a->ldp, a->C, n, b->pb);
                 io[j].p = b->pb;
             }
+        } else if (k16) { /* 16-bit class planes (softce__col_avx512) */
+            group_io d = {NULL, a->ldx, NULL, a->ldp, NULL, a->ldg, 1, 0, NULL, NULL, NULL};
+            d.xh = (const uint16_t *)a->xr + r;
+            if (has_p)
+                d.ph = (const uint16_t *)a->pr + r;
+            if (has_gx)
+                d.gh = (uint16_t *)a->gr + r;
+            io[j] = d;
         } else {
-            group_io d = {a->x + r, a->ldx, NULL, a->ldp, NULL, a->ldg, 1, 0};
+            group_io d = {a->x + r, a->ldx, NULL, a->ldp, NULL, a->ldg, 1, 0, NULL, NULL, NULL};
             if (has_p)
                 d.p = a->p + r;
             if (has_gx) {
@@ -285,46 +322,59 @@ GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, i
         }
     }
     for (int j = 0; j < PAIR; j++)
-        group_max(a, &io[j], k[j], t[j], counted[j], bufs[j].xb, &g[j], hard);
+        group_max(a, &io[j], k[j], t[j], counted[j], bufs[j].xb, &g[j], hard, k16);
     for (int j = 0; j < PAIR; j++)
-        group_sums_pass(a, &io[j], k[j], bufs[j].xb, bufs[j].qb, &g[j], has_p, has_q, has_gx);
+        group_sums_pass(a, &io[j], k[j], bufs[j].xb, bufs[j].qb, &g[j], has_p, has_q, has_gx, k16);
     for (int j = 0; j < PAIR; j++)
         group_finish(a, r0 + j * GROUP, k[j], t[j], counted[j], bufs[j].xb, &g[j], &sp[j], &sc[j], hard, has_gx);
     if (!has_gx)
         return;
     for (int j = 0; j < PAIR; j++) {
-        group_grad(a, r0 + j * GROUP, &io[j], k[j], t[j], counted[j], bufs[j].xb, bufs[j].qb,
-                   sp[j], sc[j], has_p, has_q);
+        group_grad(a, r0 + j * GROUP, &io[j], k[j], t[j], counted[j], bufs[j].xb, bufs[j].qb, sp[j],
+                   sc[j], has_p, has_q, k16);
         if (by_rows)
             group_to_rows(bufs[j].gb, a->C, j ? n1 : n0, a->gr, a->gk, r0 + j * GROUP, a->ldg);
     }
 }
 
 GROUP_INLINE void groups(const softce__col_tile *a, const int has_p, const int has_q,
-                         const int has_gx, const int by_rows) {
+                         const int has_gx, const int by_rows, const int k16) {
     group_bufs b[PAIR];
     for (int j = 0; by_rows && j < PAIR; j++) /* its classes >= C are read, never used */
         memset(b[j].gb, 0, sizeof b[j].gb);
     for (int64_t r = 0; r < a->R; r += PAIR * GROUP) {
         int64_t left = a->R - r;
         int64_t n0 = left < GROUP ? left : GROUP, n1 = left - n0 < GROUP ? left - n0 : GROUP;
-        group_run(a, r, n0, n1, b, has_p, has_q, has_gx, by_rows);
+        group_run(a, r, n0, n1, b, has_p, has_q, has_gx, by_rows, k16);
     }
 }
 
-/* Flags as compile-time constants of each instantiation (by_rows: the row-major operands). */
-static void groups_any(const softce__col_tile *a, const int by_rows) {
-    const int gx = (by_rows ? a->gr : a->gx) != NULL;
-    if (by_rows ? a->pr != NULL : a->p != NULL)
-        gx ? groups(a, 1, 1, 1, by_rows) : groups(a, 1, 1, 0, by_rows);
+/* Flags as compile-time constants of each instantiation (by_rows: the row-major operands; k16:
+   16-bit class planes of that kind at xr, pr and gr). */
+GROUP_INLINE void groups_as(const softce__col_tile *a, const int by_rows, const int k16) {
+    const int gx = (by_rows || k16 ? a->gr : a->gx) != NULL;
+    if (by_rows || k16 ? a->pr != NULL : a->p != NULL)
+        gx ? groups(a, 1, 1, 1, by_rows, k16) : groups(a, 1, 1, 0, by_rows, k16);
     else if (a->a0 != 0.0)
-        gx ? groups(a, 0, 1, 1, by_rows) : groups(a, 0, 1, 0, by_rows);
+        gx ? groups(a, 0, 1, 1, by_rows, k16) : groups(a, 0, 1, 0, by_rows, k16);
     else
-        gx ? groups(a, 0, 0, 1, by_rows) : groups(a, 0, 0, 0, by_rows);
+        gx ? groups(a, 0, 0, 1, by_rows, k16) : groups(a, 0, 0, 0, by_rows, k16);
+}
+
+static void groups_any(const softce__col_tile *a, const int by_rows) { groups_as(a, by_rows, 0); }
+
+/* 16-bit class planes, apart from the f32 instances (their code does not change with these). */
+static void groups_16bit(const softce__col_tile *a) {
+    if (a->xk == SOFTCE__ROWS_BF16)
+        groups_as(a, 0, SOFTCE__ROWS_BF16);
+    else
+        groups_as(a, 0, SOFTCE__ROWS_F16);
 }
 
 void softce__col_avx512(const softce__col_tile *a) {
-    if (a->C > GROUP_MAX_C) {
+    if (a->xr) { /* 16-bit class planes: C <= SOFTCE__COL_16BIT_MAX_C (tiles.c) */
+        groups_16bit(a);
+    } else if (a->C > GROUP_MAX_C) {
         col_portable(a);
     } else {
         groups_any(a, 0);
@@ -382,23 +432,6 @@ GROUP_INLINE void prefetch_rows(const char *from, int64_t ld, int64_t n, int wri
 static inline char *row_at(const void *base, int kind, int64_t r, int64_t ld, int64_t *pitch) {
     *pitch = ld * (kind == SOFTCE__ROWS_F32 ? 4 : 2);
     return (char *)base + r * *pitch;
-}
-
-/* The classes cm of one row as f32 lanes (kind a constant at each call: GROUP_INLINE). */
-GROUP_INLINE __m512 load_row(const char *row, int kind, __mmask16 cm) {
-    if (kind == SOFTCE__ROWS_F32)
-        return _mm512_maskz_loadu_ps(cm, row);
-    const __m256i h = _mm256_maskz_loadu_epi16(cm, row);
-    return kind == SOFTCE__ROWS_BF16 ? softce__bf16x16_widen(h) : _mm512_cvtph_ps(h);
-}
-
-GROUP_INLINE void store_row(char *row, int kind, __mmask16 cm, __m512 v) {
-    if (kind == SOFTCE__ROWS_F32)
-        _mm512_mask_storeu_ps(row, cm, v);
-    else if (kind == SOFTCE__ROWS_BF16)
-        _mm512_mask_cvtepi32_storeu_epi16(row, cm, softce__bf16x16_round(v));
-    else
-        _mm256_mask_storeu_epi16(row, cm, _mm512_cvtps_ph(v, SOFTCE_F16_RNE));
 }
 
 /* 16 (n) rows r.. of a row-major operand of C classes into buf[c * 16 + i]; dead rows are

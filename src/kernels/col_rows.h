@@ -22,4 +22,11 @@ void softce__col_rows_avx512(const softce__col_tile *tile);
 /* The row-major column kernel of the active ISA level, or NULL (kernels/col_dispatch.c). */
 softce__col_kernel softce__kernels_col_rows(void);
 
+/* The strided kernel (softce__col_avx512) also takes class planes of 16-bit floats: with xr set,
+   x, p and gx are xr, pr and gr, all of kind xk (bf16 or f16), positions contiguous, classes
+   ldx / ldp / ldg elements apart, C <= SOFTCE__COL_16BIT_MAX_C. Whether the active ISA level's
+   column kernel does (kernels/col_dispatch.c). */
+#define SOFTCE__COL_16BIT_MAX_C 64
+int softce__kernels_col_16bit(void);
+
 #endif

@@ -129,7 +129,8 @@ typedef struct softce__col_tile {
     int stream; /* gx may go to memory by non-temporal stores (a large gradient, not x) */
     /* The row-major kernel (col_rows.h) reads and writes these instead of x, p and gx: rows of
        class stride 1, ldx / ldp / ldg elements apart, of f32, bf16 or f16 (xk, pk, gk:
-       SOFTCE__ROWS_*); pr NULL for a hard target, gr NULL for forward only. */
+       SOFTCE__ROWS_*); pr NULL for a hard target, gr NULL for forward only. The AVX-512
+       strided kernel too when xr is set: 16-bit class planes, all of kind xk (col_rows.h). */
     const void *xr, *pr;
     void *gr;
     int xk, pk, gk;

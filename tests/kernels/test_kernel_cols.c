@@ -5,9 +5,10 @@
  * in registers). Hard and soft targets, smoothing, weights, ignored positions, per-position
  * upstream gradients, forward only and fused, in place, out of place with the gradient by
  * streaming stores (tile.stream), every R of a tile (masked tails), and rows with -inf, all
- * -inf, +inf, NaN and huge logits. The row-major kernel's bf16 and f16 operands against the
- * same kernel on f32 rows of the same values: bit for bit, the inputs widened and the gradient
- * narrowed by the reference conversions of kconvert_ref.h.
+ * -inf, +inf, NaN and huge logits. The bf16 and f16 operands of the row-major kernel and of the
+ * strided kernel (class planes) against the same kernel on f32 operands of the same values: bit
+ * for bit (a NaN only as a NaN), the inputs widened and the gradient narrowed by the reference
+ * conversions of kconvert_ref.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -215,6 +216,29 @@ static float widen_from(int kind, uint16_t h) {
     return f32_of_bits(kind == SOFTCE__ROWS_BF16 ? ref_bf16_widen(h) : ref_f16_widen(h));
 }
 
+/* Equal bits, or both NaN (a NaN's payload depends on the instructions that made it). */
+static int same_f32(float a, float b) {
+    return bits_of_f32(a) == bits_of_f32(b) || (isnan(a) && isnan(b));
+}
+
+static int same_f64(double a, double b) {
+    return !memcmp(&a, &b, sizeof a) || (isnan(a) && isnan(b));
+}
+
+static int same_16(int kind, uint16_t a, uint16_t b) {
+    return a == b || (isnan(widen_from(kind, a)) && isnan(widen_from(kind, b)));
+}
+
+/* The per-position outputs of the 16-bit run (b) against the f32 one (ref). */
+static void expect_same_rows(const col_case *k, int kind, const col_bufs *b, const col_bufs *ref) {
+    for (int64_t r = 0; r < k->R; r++)
+        if (!same_f64(b->lse[r], ref->lse[r]) || !same_f64(b->loss[r], ref->loss[r]))
+            fail_msg("kind %d R=%lld C=%lld soft=%d: lse/loss of position %lld differ (%.9g "
+                     "%.9g, want %.9g %.9g)",
+                     kind, (long long)k->R, (long long)k->C, k->soft, (long long)r, b->lse[r],
+                     b->loss[r], ref->lse[r], ref->loss[r]);
+}
+
 /* One case row-major with x and p as 16-bit floats of `kind` and the gradient of kind gkind
    (in place: kind), against the f32 row-major kernel on the widened values (out of place). */
 static void run_rows16(const col_case *k, uint64_t *rng, int kind, int gkind) {
@@ -243,19 +267,12 @@ static void run_rows16(const col_case *k, uint64_t *rng, int kind, int gkind) {
            : gkind == SOFTCE__ROWS_F32 ? (void *)g32
                                        : (void *)gh;
     softce__col_rows_avx512(&t);
-    for (int64_t r = 0; r < k->R; r++)
-        if (memcmp(&b.lse[r], &ref.lse[r], sizeof(double)) ||
-            memcmp(&b.loss[r], &ref.loss[r], sizeof(double)))
-            fail_msg("kind %d R=%lld C=%lld soft=%d: lse/loss of row %lld differ (%.9g %.9g, "
-                     "want %.9g %.9g)",
-                     kind, (long long)k->R, (long long)k->C, k->soft, (long long)r, b.lse[r],
-                     b.loss[r], ref.lse[r], ref.loss[r]);
+    expect_same_rows(k, kind, &b, &ref);
     for (int64_t i = 0; k->fused && i < n; i++) {
-        const uint32_t got =
-            t.gk == SOFTCE__ROWS_F32 ? bits_of_f32(g32[i]) : ((const uint16_t *)t.gr)[i];
-        const uint32_t want =
-            t.gk == SOFTCE__ROWS_F32 ? bits_of_f32(gw[i]) : narrow_to(t.gk, gw[i]);
-        if (got != want)
+        const int f32 = t.gk == SOFTCE__ROWS_F32;
+        const uint32_t got = f32 ? bits_of_f32(g32[i]) : ((const uint16_t *)t.gr)[i];
+        const uint32_t want = f32 ? bits_of_f32(gw[i]) : narrow_to(t.gk, gw[i]);
+        if (f32 ? !same_f32(g32[i], gw[i]) : !same_16(t.gk, (uint16_t)got, (uint16_t)want))
             fail_msg("kind %d -> %d R=%lld C=%lld soft=%d w=%d eps=%d inplace=%d: gradient "
                      "[%lld] bits %#x, want %#x",
                      kind, t.gk, (long long)k->R, (long long)k->C, k->soft, k->weights, k->smooth,
@@ -288,11 +305,66 @@ static void test_col_rows_16bit(void **state) {
                 }
 }
 
+/* One case as [c][r] class planes (ld = R) of 16-bit floats of `kind` (x, p and the gradient)
+   through the strided kernel, against it on f32 planes of the same values. */
+static void run_planes16(const col_case *k, uint64_t *rng, int kind) {
+    static col_bufs ref, b;
+    static uint16_t xh[CMAX * RMAX], ph[CMAX * RMAX], gh[CMAX * RMAX];
+    const int64_t n = k->R * k->C;
+    fill(k, &ref, rng);
+    for (int64_t i = 0; i < n; i++) {
+        xh[i] = narrow_to(kind, ref.x[i]), ref.x[i] = widen_from(kind, xh[i]);
+        ph[i] = narrow_to(kind, ref.p[i]), ref.p[i] = widen_from(kind, ph[i]);
+    }
+    b = ref;
+    softce__col_tile a = tile_of(k, &ref), t = tile_of(k, &b);
+    a.stream = 0;
+    softce__col_avx512(&a);
+    t.xr = xh, t.xk = kind, t.pr = k->soft ? ph : NULL;
+    t.gr = !k->fused ? NULL : k->in_place ? xh : gh;
+    softce__col_avx512(&t);
+    expect_same_rows(k, kind, &b, &ref);
+    const float *want = k->in_place ? ref.x : ref.gx;
+    for (int64_t i = 0; k->fused && i < n; i++) {
+        const uint16_t got = ((const uint16_t *)t.gr)[i];
+        if (!same_16(kind, got, narrow_to(kind, want[i])))
+            fail_msg("kind %d planes R=%lld C=%lld soft=%d w=%d eps=%d inplace=%d: gradient "
+                     "[%lld] bits %#x, want %#x",
+                     kind, (long long)k->R, (long long)k->C, k->soft, k->weights, k->smooth,
+                     k->in_place, (long long)i, got, narrow_to(kind, want[i]));
+    }
+}
+
+static void test_col_planes_16bit(void **state) {
+    (void)state;
+    if (softce__cpu_isa() < SOFTCE__ISA_AVX512)
+        skip();
+    static const int64_t cs[] = {1, 2, 3, 7, 10, 16, 21, 33, SOFTCE__COL_16BIT_MAX_C};
+    static const int64_t rs[] = {1, 15, 16, 17, 33, 100, 256};
+    uint64_t rng = 11;
+    for (int kind = SOFTCE__ROWS_BF16; kind <= SOFTCE__ROWS_F16; kind++)
+        for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++)
+            for (size_t ri = 0; ri < sizeof rs / sizeof rs[0]; ri++)
+                for (int v = 0; v < 32; v++) {
+                    col_case k = {rs[ri],
+                                  cs[ci],
+                                  v & 1,
+                                  v >> 1 & 1,
+                                  v >> 2 & 1,
+                                  v >> 3 & 1,
+                                  (v >> 3 & 1) && (v >> 4 & 1),
+                                  (int)((ri + ci + v) % 2),
+                                  0};
+                    run_planes16(&k, &rng, kind);
+                }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_col_tiles),
         cmocka_unit_test(test_col_rows),
         cmocka_unit_test(test_col_rows_16bit),
+        cmocka_unit_test(test_col_planes_16bit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
