@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from . import _ctypes as C
-from ._api import extra_names, option_fields
+from ._api import _options, extra_names, option_fields
 from ._errors import check, raise_binding_error
 
 __all__ = ["CrossEntropyLoss", "cross_entropy"]
@@ -388,12 +388,13 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     """
     if size_average is not None or reduce is not None:
         reduction = torch.nn._reduction.legacy_get_string(size_average, reduce)
-    opt = dict(z_loss=z_loss, softcap=softcap, logit_scale=logit_scale,
-               sample_weight=sample_weight, denominator=denominator, empty=empty,
-               smoothing=smoothing, smoothing_prior=smoothing_prior, kl=kl)
+    # None when every 1.1 option is at its default (plain Python values): the plan then skips
+    # their checks
+    opt = _options(z_loss, softcap, logit_scale, sample_weight, denominator, empty, smoothing,
+                   smoothing_prior, kl)
     names = extra_names(extras)
     if not _handled(input, target, weight):
-        extended = _non_default(opt) + (["extras"] if names else [])
+        extended = (_non_default(opt) if opt else []) + (["extras"] if names else [])
         if extended:
             raise_binding_error("SOFTCE_ERROR_OPTION", f"{', '.join(extended)}: only "
                                 "libsoftce implements these options, and it cannot take "
