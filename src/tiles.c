@@ -4,7 +4,7 @@
  * forward+backward with f32 compute when C is small, or when positions are contiguous and the
  * class axis is strided (N, C, H, W). Operands whose positions are f32 and contiguous are used
  * in place; the others are gathered into a [C][R] scratch tile (a transpose for row-major rows).
- * Row-major rows of C <= 16 (f32, bf16 or f16 operands) skip the scratch tile when the ISA has
+ * Row-major rows of C <= 64 (f32, bf16 or f16 operands) skip the scratch tile when the ISA has
  * a row-major column kernel (AVX-512: 16 x 16 transposes in registers, converting 16-bit
  * floats on the way, kernels/col_rows.h); so do class planes of C <= 64 whose operands are all
  * bf16 (or all f16) with contiguous positions, which the AVX-512 column kernel converts as it

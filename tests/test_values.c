@@ -238,6 +238,21 @@ static void test_dtypes(void **state) {
                 s.seed = seed++;
                 tc_check_spec(&s);
             }
+    /* row-major rows of 16 < C <= 64 (with AVX-512: the row-major column kernel, 16 x 16
+       blocks of classes), every float dtype */
+    const int64_t rows[2] = {37, 40};
+    for (int xd = 0; xd < 4; xd++)
+        for (int v = 0; v < 4; v++) {
+            tc_spec s;
+            tc_spec_init(&s, 2, rows);
+            s.x_dtype = s.out_dtype = fl[xd];
+            s.t_dtype = v & 1 ? fl[(xd + v) % 4] : SOFTCE_DTYPE_I32;
+            s.w_dtype = v & 2 ? SOFTCE_DTYPE_F64 : 0;
+            s.eps = v == 1 ? 0.1 : 0.0;
+            s.reduction = SOFTCE_REDUCTION_MEAN + (int32_t)((xd + v) % 3);
+            s.seed = seed++;
+            tc_check_spec(&s);
+        }
     /* N, C, positions with every class-axis operand of one 16-bit dtype: with AVX-512 the
        column kernel reads and writes the 16-bit class planes itself (tiles.c) */
     const int64_t planes[3] = {2, 21, 40};

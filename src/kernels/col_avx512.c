@@ -30,6 +30,7 @@
 #define GROUP 16
 #define GROUP_MAX_C 64
 _Static_assert(SOFTCE__COL_16BIT_MAX_C <= GROUP_MAX_C, "16-bit planes take the group kernel");
+_Static_assert(SOFTCE__COL_ROWS_MAX_C <= GROUP_MAX_C, "row-major rows take the group kernel");
 /* Strided class planes: prefetch distance along each plane (positions: 8 lines). */
 #define PREFETCH_POSITIONS 128
 /* Classes summed in float before a sum moves to double. */
@@ -65,13 +66,20 @@ typedef struct group_io {
 } group_io;
 
 /* Local [C][16] buffers: x (soft: then e), soft w q or hard e; by rows also p and the
-   gradient. */
+   gradient, for C <= 16 (one 16 x 16 block of classes) ... */
 typedef struct group_bufs {
     _Alignas(64) float xb[GROUP_MAX_C * GROUP];
     _Alignas(64) float qb[GROUP_MAX_C * GROUP];
+    _Alignas(64) float pb[GROUP * GROUP];
+    _Alignas(64) float gb[GROUP * GROUP];
+} group_bufs;
+
+/* ... and for wider rows, in buffers of their own (growing pb and gb in group_bufs, whose
+   layout the other paths share, made 1048576x10 3-4 % slower). */
+typedef struct wide_bufs {
     _Alignas(64) float pb[SOFTCE__COL_ROWS_MAX_C * GROUP];
     _Alignas(64) float gb[SOFTCE__COL_ROWS_MAX_C * GROUP];
-} group_bufs;
+} wide_bufs;
 
 typedef struct group_sums {
     __m512 m, wt;             /* row max; hard: the target's class weight */
@@ -271,6 +279,10 @@ static void rows_to_group(const void *base, int kind, int64_t r, int64_t ld, int
                           float *buf);
 static void group_to_rows(const float *buf, int64_t C, int64_t n, void *base, int kind, int64_t r,
                           int64_t ld);
+static void rows_to_group_wide(const void *base, int kind, int64_t r, int64_t ld, int64_t C,
+                               int64_t n, float *buf);
+static void group_to_rows_wide(const float *buf, int64_t C, int64_t n, void *base, int kind,
+                               int64_t r, int64_t ld);
 
 /* Two groups (positions r .. r + n0 + n1, n1 possibly 0) through the three passes, phase by
    phase, so that the latency chains of one group (max, sums, log) overlap with the other's
@@ -279,8 +291,8 @@ static void group_to_rows(const float *buf, int64_t C, int64_t n, void *base, in
    the gradient back out of one). Lanes past n are masked: nothing is read or written there. */
 #define PAIR 2
 GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, int64_t n1,
-                            group_bufs *bufs, const int has_p, const int has_q, const int has_gx,
-                            const int by_rows, const int k16) {
+                            group_bufs *bufs, wide_bufs *wide, const int has_p, const int has_q,
+                            const int has_gx, const int by_rows, const int k16) {
     const int hard = !has_p;
     __mmask16 k[PAIR], counted[PAIR];
     __m512i t[PAIR];
@@ -295,13 +307,18 @@ GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, i
                     : _mm512_setzero_si512();
         counted[j] = hard ? _mm512_cmpge_epi32_mask(t[j], _mm512_setzero_si512()) : k[j];
         sc[j] = _mm512_setzero_ps();
-        if (by_rows) {
-            rows_to_group(a->xr, a->xk, r, a->ldx, a->C, n, b->xb);
-            io[j] = (group_io){b->xb, GROUP, NULL, GROUP, b->gb, GROUP, 0, 0, NULL, NULL, NULL};
-            if (has_p) {
-                rows_to_group(a->pr, a->pk, r, a->ldp, a->C, n, b->pb);
-                io[j].p = b->pb;
-            }
+        if (by_rows) { /* wide (NULL or not, a constant): C > 16, several blocks of classes */
+            float *pb = wide ? wide[j].pb : b->pb, *gb = wide ? wide[j].gb : b->gb;
+            if (wide)
+                rows_to_group_wide(a->xr, a->xk, r, a->ldx, a->C, n, b->xb);
+            else
+                rows_to_group(a->xr, a->xk, r, a->ldx, a->C, n, b->xb);
+            io[j] = (group_io){b->xb, GROUP, NULL, GROUP, gb, GROUP, 0, 0, NULL, NULL, NULL};
+            if (has_p && wide)
+                rows_to_group_wide(a->pr, a->pk, r, a->ldp, a->C, n, pb);
+            else if (has_p)
+                rows_to_group(a->pr, a->pk, r, a->ldp, a->C, n, pb);
+            io[j].p = has_p ? pb : NULL;
         } else if (k16) { /* 16-bit class planes (softce__col_avx512) */
             group_io d = {NULL, a->ldx, NULL, a->ldp, NULL, a->ldg, 1, 0, NULL, NULL, NULL};
             d.xh = (const uint16_t *)a->xr + r;
@@ -332,43 +349,66 @@ GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, i
     for (int j = 0; j < PAIR; j++) {
         group_grad(a, r0 + j * GROUP, &io[j], k[j], t[j], counted[j], bufs[j].xb, bufs[j].qb, sp[j],
                    sc[j], has_p, has_q, k16);
-        if (by_rows)
+        if (by_rows && wide)
+            group_to_rows_wide(wide[j].gb, a->C, j ? n1 : n0, a->gr, a->gk, r0 + j * GROUP, a->ldg);
+        else if (by_rows)
             group_to_rows(bufs[j].gb, a->C, j ? n1 : n0, a->gr, a->gk, r0 + j * GROUP, a->ldg);
     }
 }
 
-GROUP_INLINE void groups(const softce__col_tile *a, const int has_p, const int has_q,
-                         const int has_gx, const int by_rows, const int k16) {
-    group_bufs b[PAIR];
-    for (int j = 0; by_rows && j < PAIR; j++) /* its classes >= C are read, never used */
-        memset(b[j].gb, 0, sizeof b[j].gb);
+/* w: row-major rows of C > 16 (their p and gradient buffers), else NULL (a constant). */
+GROUP_INLINE void groups_in(const softce__col_tile *a, group_bufs *b, wide_bufs *w, const int has_p,
+                            const int has_q, const int has_gx, const int by_rows, const int k16) {
+    for (int j = 0; by_rows && j < PAIR; j++) { /* its classes >= C are read, never used */
+        if (w)
+            memset(w[j].gb, 0, sizeof w[j].gb);
+        else
+            memset(b[j].gb, 0, sizeof b[j].gb);
+    }
     for (int64_t r = 0; r < a->R; r += PAIR * GROUP) {
         int64_t left = a->R - r;
         int64_t n0 = left < GROUP ? left : GROUP, n1 = left - n0 < GROUP ? left - n0 : GROUP;
-        group_run(a, r, n0, n1, b, has_p, has_q, has_gx, by_rows, k16);
+        group_run(a, r, n0, n1, b, w, has_p, has_q, has_gx, by_rows, k16);
+    }
+}
+
+GROUP_INLINE void groups(const softce__col_tile *a, const int has_p, const int has_q,
+                         const int has_gx, const int by_rows, const int k16, const int wide) {
+    group_bufs b[PAIR];
+    if (wide) {
+        wide_bufs w[PAIR];
+        groups_in(a, b, w, has_p, has_q, has_gx, by_rows, k16);
+    } else {
+        groups_in(a, b, NULL, has_p, has_q, has_gx, by_rows, k16);
     }
 }
 
 /* Flags as compile-time constants of each instantiation (by_rows: the row-major operands; k16:
    16-bit class planes of that kind at xr, pr and gr). */
-GROUP_INLINE void groups_as(const softce__col_tile *a, const int by_rows, const int k16) {
+GROUP_INLINE void groups_as(const softce__col_tile *a, const int by_rows, const int k16,
+                            const int wide) {
     const int gx = (by_rows || k16 ? a->gr : a->gx) != NULL;
     if (by_rows || k16 ? a->pr != NULL : a->p != NULL)
-        gx ? groups(a, 1, 1, 1, by_rows, k16) : groups(a, 1, 1, 0, by_rows, k16);
+        gx ? groups(a, 1, 1, 1, by_rows, k16, wide) : groups(a, 1, 1, 0, by_rows, k16, wide);
     else if (a->a0 != 0.0)
-        gx ? groups(a, 0, 1, 1, by_rows, k16) : groups(a, 0, 1, 0, by_rows, k16);
+        gx ? groups(a, 0, 1, 1, by_rows, k16, wide) : groups(a, 0, 1, 0, by_rows, k16, wide);
     else
-        gx ? groups(a, 0, 0, 1, by_rows, k16) : groups(a, 0, 0, 0, by_rows, k16);
+        gx ? groups(a, 0, 0, 1, by_rows, k16, wide) : groups(a, 0, 0, 0, by_rows, k16, wide);
 }
 
-static void groups_any(const softce__col_tile *a, const int by_rows) { groups_as(a, by_rows, 0); }
+static void groups_any(const softce__col_tile *a, const int by_rows) {
+    groups_as(a, by_rows, 0, 0);
+}
+
+/* Row-major rows of 16 < C <= SOFTCE__COL_ROWS_MAX_C, apart from the narrow instances. */
+static void groups_rows_wide(const softce__col_tile *a) { groups_as(a, 1, 0, 1); }
 
 /* 16-bit class planes, apart from the f32 instances (their code does not change with these). */
 static void groups_16bit(const softce__col_tile *a) {
     if (a->xk == SOFTCE__ROWS_BF16)
-        groups_as(a, 0, SOFTCE__ROWS_BF16);
+        groups_as(a, 0, SOFTCE__ROWS_BF16, 0);
     else
-        groups_as(a, 0, SOFTCE__ROWS_F16);
+        groups_as(a, 0, SOFTCE__ROWS_F16, 0);
 }
 
 void softce__col_avx512(const softce__col_tile *a) {
@@ -383,7 +423,12 @@ void softce__col_avx512(const softce__col_tile *a) {
     }
 }
 
-void softce__col_rows_avx512(const softce__col_tile *a) { groups_any(a, 1); }
+void softce__col_rows_avx512(const softce__col_tile *a) {
+    if (a->C > GROUP)
+        groups_rows_wide(a);
+    else
+        groups_any(a, 1);
+}
 
 /* ---- row-major operands: 16 x 16 transposes in registers ---------------------------- */
 
@@ -484,4 +529,60 @@ static void group_to_rows(const float *buf, int64_t C, int64_t n, void *base, in
         group_to_rows_as(buf, C, n, base, SOFTCE__ROWS_BF16, r, ld);
     else
         group_to_rows_as(buf, C, n, base, SOFTCE__ROWS_F16, r, ld);
+}
+
+/* Rows of C > 16 classes: the same, a 16 x 16 block of classes at a time (one instance per
+   kind); buf has room for every block's 16 classes. */
+GROUP_INLINE void rows_to_group_wide_as(const void *base, const int kind, int64_t r, int64_t ld,
+                                        int64_t C, int64_t n, float *buf) {
+    int64_t pitch;
+    const char *rows = row_at(base, kind, r, ld, &pitch);
+    const int64_t size = kind == SOFTCE__ROWS_F32 ? 4 : 2;
+    prefetch_rows(rows, pitch, n, 0);
+    for (int64_t c0 = 0; c0 < C; c0 += GROUP) {
+        const __mmask16 cm = (__mmask16)(C - c0 >= GROUP ? 0xffffu : (1u << (C - c0)) - 1u);
+        __m512 v[GROUP];
+        for (int i = 0; i < GROUP; i++)
+            v[i] = i < n ? load_row(rows + i * pitch + c0 * size, kind, cm) : _mm512_setzero_ps();
+        transpose16(v);
+        for (int c = 0; c < GROUP; c++)
+            _mm512_store_ps(buf + (c0 + c) * GROUP, v[c]);
+    }
+}
+
+GROUP_INLINE void group_to_rows_wide_as(const float *buf, int64_t C, int64_t n, void *base,
+                                        const int kind, int64_t r, int64_t ld) {
+    int64_t pitch;
+    char *rows = row_at(base, kind, r, ld, &pitch);
+    const int64_t size = kind == SOFTCE__ROWS_F32 ? 4 : 2;
+    prefetch_rows(rows, pitch, n, 1);
+    for (int64_t c0 = 0; c0 < C; c0 += GROUP) {
+        const __mmask16 cm = (__mmask16)(C - c0 >= GROUP ? 0xffffu : (1u << (C - c0)) - 1u);
+        __m512 v[GROUP];
+        for (int c = 0; c < GROUP; c++) /* classes >= C: never stored (the row mask) */
+            v[c] = _mm512_load_ps(buf + (c0 + c) * GROUP);
+        transpose16(v);
+        for (int64_t i = 0; i < n; i++)
+            store_row(rows + i * pitch + c0 * size, kind, cm, v[i]);
+    }
+}
+
+static void rows_to_group_wide(const void *base, int kind, int64_t r, int64_t ld, int64_t C,
+                               int64_t n, float *buf) {
+    if (kind == SOFTCE__ROWS_F32)
+        rows_to_group_wide_as(base, SOFTCE__ROWS_F32, r, ld, C, n, buf);
+    else if (kind == SOFTCE__ROWS_BF16)
+        rows_to_group_wide_as(base, SOFTCE__ROWS_BF16, r, ld, C, n, buf);
+    else
+        rows_to_group_wide_as(base, SOFTCE__ROWS_F16, r, ld, C, n, buf);
+}
+
+static void group_to_rows_wide(const float *buf, int64_t C, int64_t n, void *base, int kind,
+                               int64_t r, int64_t ld) {
+    if (kind == SOFTCE__ROWS_F32)
+        group_to_rows_wide_as(buf, C, n, base, SOFTCE__ROWS_F32, r, ld);
+    else if (kind == SOFTCE__ROWS_BF16)
+        group_to_rows_wide_as(buf, C, n, base, SOFTCE__ROWS_BF16, r, ld);
+    else
+        group_to_rows_wide_as(buf, C, n, base, SOFTCE__ROWS_F16, r, ld);
 }

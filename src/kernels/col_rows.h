@@ -1,8 +1,9 @@
 /*
  * The column kernel for row-major rows of few classes (tiles.c): the same softce__col_tile,
  * but its operands are the row-major xr, pr and gr, x[r * ldx + c] (class stride 1), and C <=
- * SOFTCE__COL_ROWS_MAX_C. 16 rows at a time are transposed in registers into the column
- * kernel's [C][16] buffers and the gradient back, so no [C][R] tile goes through memory.
+ * SOFTCE__COL_ROWS_MAX_C. 16 rows at a time are transposed in registers (16 x 16 blocks of
+ * classes) into the column kernel's [C][16] buffers and the gradient back, so no [C][R] tile
+ * goes through memory.
  * Each operand is f32, bf16 or f16 (its kind), converted on the way in registers as
  * dtype.c converts (bit-identical). AVX-512 only (kernels/col_avx512.c); elsewhere tiles.c
  * gathers a [C][R] tile.
@@ -12,7 +13,7 @@
 
 #include "kernels/kernels.h"
 
-#define SOFTCE__COL_ROWS_MAX_C 16
+#define SOFTCE__COL_ROWS_MAX_C 64
 
 /* Element kinds of the row-major operands (softce__col_tile's xk, pk, gk). */
 enum { SOFTCE__ROWS_F32 = 0, SOFTCE__ROWS_BF16 = 1, SOFTCE__ROWS_F16 = 2 };

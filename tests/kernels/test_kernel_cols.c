@@ -1,7 +1,7 @@
 /*
  * The hand-written AVX-512 column kernels against the portable scalar one (the oracle), on
  * random tiles: softce__col_avx512 ([C][R] tiles, classes ld apart, also C > 64 where it falls
- * back to the portable code) and softce__col_rows_avx512 (row-major rows, C <= 16, transposed
+ * back to the portable code) and softce__col_rows_avx512 (row-major rows, C <= 64, transposed
  * in registers). Hard and soft targets, smoothing, weights, ignored positions, per-position
  * upstream gradients, forward only and fused, in place, out of place with the gradient by
  * streaming stores (tile.stream), every R of a tile (masked tails), and rows with -inf, all
@@ -179,6 +179,13 @@ static void run_case(const col_case *k, uint64_t *rng, int by_rows) {
     compare(k, &b, &ref);
 }
 
+/* Case variant v (0..31): bits soft, weights, smoothing, fused, in place (fused only). */
+static col_case case_of(int64_t R, int64_t C, int v, int specials) {
+    col_case k = {
+        R, C, v & 1, v >> 1 & 1, v >> 2 & 1, v >> 3 & 1, (v >> 3 & 1) && (v >> 4 & 1), specials, 0};
+    return k;
+}
+
 static void sweep(const int64_t *cs, size_t ncs, int by_rows) {
     if (softce__cpu_isa() < SOFTCE__ISA_AVX512)
         skip();
@@ -187,8 +194,7 @@ static void sweep(const int64_t *cs, size_t ncs, int by_rows) {
     for (size_t ci = 0; ci < ncs; ci++)
         for (size_t ri = 0; ri < sizeof rs / sizeof rs[0]; ri++)
             for (int v = 0; v < 32; v++) {
-                col_case k = {rs[ri], cs[ci], v & 1, v >> 1 & 1, v >> 2 & 1, v >> 3 & 1,
-                              (v >> 3 & 1) && (v >> 4 & 1), (int)((ri + ci) % 2), 0};
+                col_case k = case_of(rs[ri], cs[ci], v, (int)((ri + ci) % 2));
                 k.stream = k.fused && !k.in_place && (v + ri) % 2 == 0; /* half of them */
                 run_case(&k, &rng, by_rows);
             }
@@ -202,7 +208,8 @@ static void test_col_tiles(void **state) {
 
 static void test_col_rows(void **state) {
     (void)state;
-    static const int64_t cs[] = {1, 2, 3, 5, 8, 10, 13, 16};
+    static const int64_t cs[] = {1,  2,  3,  5,  8,  10, 13,
+                                 16, 17, 21, 32, 33, 50, SOFTCE__COL_ROWS_MAX_C};
     sweep(cs, sizeof cs / sizeof cs[0], 1);
 }
 
@@ -284,21 +291,14 @@ static void test_col_rows_16bit(void **state) {
     (void)state;
     if (softce__cpu_isa() < SOFTCE__ISA_AVX512)
         skip();
-    static const int64_t cs[] = {1, 2, 3, 5, 8, 10, 13, 16}, rs[] = {1, 15, 16, 17, 33, 256};
+    static const int64_t cs[] = {1, 2, 3, 5, 8, 10, 13, 16, 17, 31, 48, SOFTCE__COL_ROWS_MAX_C};
+    static const int64_t rs[] = {1, 15, 16, 17, 33, 256};
     uint64_t rng = 7;
     for (int kind = SOFTCE__ROWS_BF16; kind <= SOFTCE__ROWS_F16; kind++)
         for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++)
             for (size_t ri = 0; ri < sizeof rs / sizeof rs[0]; ri++)
                 for (int v = 0; v < 32; v++) {
-                    col_case k = {rs[ri],
-                                  cs[ci],
-                                  v & 1,
-                                  v >> 1 & 1,
-                                  v >> 2 & 1,
-                                  v >> 3 & 1,
-                                  (v >> 3 & 1) && (v >> 4 & 1),
-                                  (int)((ri + ci + v) % 2),
-                                  0};
+                    const col_case k = case_of(rs[ri], cs[ci], v, (int)((ri + ci + v) % 2));
                     /* the gradient as x (16 bits), f32, or the other 16-bit kind */
                     const int gkind = v % 3 == 0 ? SOFTCE__ROWS_F32 : v % 3 == 1 ? kind : 3 - kind;
                     run_rows16(&k, &rng, kind, gkind);
@@ -346,15 +346,7 @@ static void test_col_planes_16bit(void **state) {
         for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++)
             for (size_t ri = 0; ri < sizeof rs / sizeof rs[0]; ri++)
                 for (int v = 0; v < 32; v++) {
-                    col_case k = {rs[ri],
-                                  cs[ci],
-                                  v & 1,
-                                  v >> 1 & 1,
-                                  v >> 2 & 1,
-                                  v >> 3 & 1,
-                                  (v >> 3 & 1) && (v >> 4 & 1),
-                                  (int)((ri + ci + v) % 2),
-                                  0};
+                    const col_case k = case_of(rs[ri], cs[ci], v, (int)((ri + ci + v) % 2));
                     run_planes16(&k, &rng, kind);
                 }
 }
