@@ -473,10 +473,41 @@ GROUP_INLINE void prefetch_rows(const char *from, int64_t ld, int64_t n, int wri
         write ? _m_prefetchw((void *)b) : _mm_prefetch(b, _MM_HINT_T0);
 }
 
+/* Bytes per element of `kind`. */
+static inline int64_t kind_size(int kind) { return kind == SOFTCE__ROWS_F32 ? 4 : 2; }
+
 /* Row r of a row-major operand of `kind` (rows ld elements apart), and its row pitch in bytes. */
 static inline char *row_at(const void *base, int kind, int64_t r, int64_t ld, int64_t *pitch) {
-    *pitch = ld * (kind == SOFTCE__ROWS_F32 ? 4 : 2);
+    *pitch = ld * kind_size(kind);
     return (char *)base + r * *pitch;
+}
+
+/* One 16 x 16 block: classes cm of 16 (n) rows `pitch` bytes apart into buf[c * 16 + i] (all
+   16 classes stored: the buffers have room; a loop to C became a memcpy); dead rows are zeros. */
+GROUP_INLINE void block_to_group(const char *rows, int64_t pitch, const int kind, __mmask16 cm,
+                                 int64_t n, float *buf) {
+    __m512 v[GROUP];
+    for (int i = 0; i < GROUP; i++)
+        v[i] = i < n ? load_row(rows + i * pitch, kind, cm) : _mm512_setzero_ps();
+    transpose16(v);
+    for (int c = 0; c < GROUP; c++)
+        _mm512_store_ps(buf + c * GROUP, v[c]);
+}
+
+/* And back: buf[c * 16 + i] into the classes cm of n rows (classes outside cm never stored). */
+GROUP_INLINE void group_to_block(const float *buf, char *rows, int64_t pitch, const int kind,
+                                 __mmask16 cm, int64_t n) {
+    __m512 v[GROUP];
+    for (int c = 0; c < GROUP; c++)
+        v[c] = _mm512_load_ps(buf + c * GROUP);
+    transpose16(v);
+    for (int64_t i = 0; i < n; i++)
+        store_row(rows + i * pitch, kind, cm, v[i]);
+}
+
+/* The classes c0.. of a block of 16 (the row's last block: fewer). */
+static inline __mmask16 class_block_mask(int64_t C, int64_t c0) {
+    return (__mmask16)(C - c0 >= GROUP ? 0xffffu : (1u << (C - c0)) - 1u);
 }
 
 /* 16 (n) rows r.. of a row-major operand of C classes into buf[c * 16 + i]; dead rows are
@@ -487,12 +518,7 @@ GROUP_INLINE void rows_to_group_as(const void *base, const int kind, int64_t r, 
     int64_t pitch;
     const char *rows = row_at(base, kind, r, ld, &pitch);
     prefetch_rows(rows, pitch, n, 0);
-    __m512 v[GROUP];
-    for (int i = 0; i < GROUP; i++)
-        v[i] = i < n ? load_row(rows + i * pitch, kind, cm) : _mm512_setzero_ps();
-    transpose16(v);
-    for (int c = 0; c < GROUP; c++) /* all 16: the buffers have room (a loop to C: a memcpy) */
-        _mm512_store_ps(buf + c * GROUP, v[c]);
+    block_to_group(rows, pitch, kind, cm, n, buf);
 }
 
 static void rows_to_group(const void *base, int kind, int64_t r, int64_t ld, int64_t C, int64_t n,
@@ -513,12 +539,7 @@ GROUP_INLINE void group_to_rows_as(const float *buf, int64_t C, int64_t n, void 
     int64_t pitch;
     char *rows = row_at(base, kind, r, ld, &pitch);
     prefetch_rows(rows, pitch, n, 1);
-    __m512 v[GROUP];
-    for (int c = 0; c < GROUP; c++) /* classes >= C: never stored (the row mask) */
-        v[c] = _mm512_load_ps(buf + c * GROUP);
-    transpose16(v);
-    for (int64_t i = 0; i < n; i++)
-        store_row(rows + i * pitch, kind, cm, v[i]);
+    group_to_block(buf, rows, pitch, kind, cm, n);
 }
 
 static void group_to_rows(const float *buf, int64_t C, int64_t n, void *base, int kind, int64_t r,
@@ -537,34 +558,20 @@ GROUP_INLINE void rows_to_group_wide_as(const void *base, const int kind, int64_
                                         int64_t C, int64_t n, float *buf) {
     int64_t pitch;
     const char *rows = row_at(base, kind, r, ld, &pitch);
-    const int64_t size = kind == SOFTCE__ROWS_F32 ? 4 : 2;
+    const int64_t size = kind_size(kind);
     prefetch_rows(rows, pitch, n, 0);
-    for (int64_t c0 = 0; c0 < C; c0 += GROUP) {
-        const __mmask16 cm = (__mmask16)(C - c0 >= GROUP ? 0xffffu : (1u << (C - c0)) - 1u);
-        __m512 v[GROUP];
-        for (int i = 0; i < GROUP; i++)
-            v[i] = i < n ? load_row(rows + i * pitch + c0 * size, kind, cm) : _mm512_setzero_ps();
-        transpose16(v);
-        for (int c = 0; c < GROUP; c++)
-            _mm512_store_ps(buf + (c0 + c) * GROUP, v[c]);
-    }
+    for (int64_t c0 = 0; c0 < C; c0 += GROUP)
+        block_to_group(rows + c0 * size, pitch, kind, class_block_mask(C, c0), n, buf + c0 * GROUP);
 }
 
 GROUP_INLINE void group_to_rows_wide_as(const float *buf, int64_t C, int64_t n, void *base,
                                         const int kind, int64_t r, int64_t ld) {
     int64_t pitch;
     char *rows = row_at(base, kind, r, ld, &pitch);
-    const int64_t size = kind == SOFTCE__ROWS_F32 ? 4 : 2;
+    const int64_t size = kind_size(kind);
     prefetch_rows(rows, pitch, n, 1);
-    for (int64_t c0 = 0; c0 < C; c0 += GROUP) {
-        const __mmask16 cm = (__mmask16)(C - c0 >= GROUP ? 0xffffu : (1u << (C - c0)) - 1u);
-        __m512 v[GROUP];
-        for (int c = 0; c < GROUP; c++) /* classes >= C: never stored (the row mask) */
-            v[c] = _mm512_load_ps(buf + (c0 + c) * GROUP);
-        transpose16(v);
-        for (int64_t i = 0; i < n; i++)
-            store_row(rows + i * pitch + c0 * size, kind, cm, v[i]);
-    }
+    for (int64_t c0 = 0; c0 < C; c0 += GROUP)
+        group_to_block(buf + c0 * GROUP, rows + c0 * size, pitch, kind, class_block_mask(C, c0), n);
 }
 
 static void rows_to_group_wide(const void *base, int kind, int64_t r, int64_t ld, int64_t C,
