@@ -150,16 +150,19 @@ static const float *tile_in(const softce__plan *p, int slot, const tile_io *io, 
     return buf;
 }
 
+/* The column kernels' element kind (SOFTCE__ROWS_*) of a dtype, -1 for one they do not read. */
+static int kind_of(int32_t dtype) {
+    return dtype == SOFTCE_DTYPE_F32    ? SOFTCE__ROWS_F32
+           : dtype == SOFTCE_DTYPE_BF16 ? SOFTCE__ROWS_BF16
+           : dtype == SOFTCE_DTYPE_F16  ? SOFTCE__ROWS_F16
+                                        : -1;
+}
+
 /* The row-major kernel's kind of an operand whose classes are contiguous (row-major rows),
    read or written in place: f32, bf16 or f16; -1 for any other. */
 static int rows_kind(const softce__plan *p, int slot) {
     const softce_tensor *t = p->t[slot];
-    if (!t || p->ndim == 0 || p->cs[slot] != 1)
-        return -1;
-    return t->dtype == SOFTCE_DTYPE_F32    ? SOFTCE__ROWS_F32
-           : t->dtype == SOFTCE_DTYPE_BF16 ? SOFTCE__ROWS_BF16
-           : t->dtype == SOFTCE_DTYPE_F16  ? SOFTCE__ROWS_F16
-                                           : -1;
+    return !t || p->ndim == 0 || p->cs[slot] != 1 ? -1 : kind_of(t->dtype);
 }
 
 /* Every class-axis operand row-major of a kind the row-major column kernel takes, and few
@@ -181,10 +184,8 @@ static char *rows_in(const softce__plan *p, int slot, const tile_io *io, int64_t
    class-axis operand bf16 (or every one f16) with contiguous positions; else 0 (gathered). */
 static int planes_16bit(const softce__plan *p) {
     const int32_t dt = p->t[SOFTCE__LOGITS]->dtype;
-    const int kind = dt == SOFTCE_DTYPE_BF16  ? SOFTCE__ROWS_BF16
-                     : dt == SOFTCE_DTYPE_F16 ? SOFTCE__ROWS_F16
-                                              : 0;
-    if (!kind || p->C > SOFTCE__COL_16BIT_MAX_C || !softce__kernels_col_16bit())
+    const int kind = kind_of(dt);
+    if (kind <= SOFTCE__ROWS_F32 || p->C > SOFTCE__COL_16BIT_MAX_C || !softce__kernels_col_16bit())
         return 0;
     const int slots[3] = {SOFTCE__LOGITS, p->soft ? SOFTCE__TARGET : -1,
                           p->op == SOFTCE__OP_FORWARD_BACKWARD ? SOFTCE__GRAD_LOGITS : -1};
