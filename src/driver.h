@@ -21,20 +21,20 @@ static inline void softce__cursor_seek(const softce__plan *p, softce__cursor *c,
     for (int d = p->ndim - 1; d >= 0; d--) {
         c->idx[d] = e % p->shape[d];
         e /= p->shape[d];
-        for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
-            c->off[s] += c->idx[d] * p->es[s][d];
+        for (int k = 0; k < p->nmoving; k++)
+            c->off[p->moving[k]] += c->idx[d] * p->es[p->moving[k]][d];
     }
 }
 
 /* Moves to the next element (row-major order). */
 static inline void softce__cursor_next(const softce__plan *p, softce__cursor *c) {
     for (int d = p->ndim - 1; d >= 0; d--) {
-        for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
-            c->off[s] += p->es[s][d];
+        for (int k = 0; k < p->nmoving; k++)
+            c->off[p->moving[k]] += p->es[p->moving[k]][d];
         if (++c->idx[d] < p->shape[d])
             return;
-        for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
-            c->off[s] -= p->shape[d] * p->es[s][d];
+        for (int k = 0; k < p->nmoving; k++)
+            c->off[p->moving[k]] -= p->shape[d] * p->es[p->moving[k]][d];
         c->idx[d] = 0;
     }
 }
@@ -44,8 +44,8 @@ static inline void softce__cursor_skip(const softce__plan *p, softce__cursor *c,
     int d = p->ndim - 1;
     if (d >= 0 && c->idx[d] + n < p->shape[d]) {
         c->idx[d] += n;
-        for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
-            c->off[s] += n * p->es[s][d];
+        for (int k = 0; k < p->nmoving; k++)
+            c->off[p->moving[k]] += n * p->es[p->moving[k]][d];
         return;
     }
     while (n-- > 0)

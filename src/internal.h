@@ -100,6 +100,10 @@ typedef struct softce__plan {
     const softce_tensor *t[SOFTCE__NUM_SLOTS];        /* NULL where absent */
     int64_t es[SOFTCE__NUM_SLOTS][SOFTCE__MAX_EDIMS]; /* element strides per slot */
     int64_t cs[SOFTCE__NUM_SLOTS];                    /* class stride per slot (0 if none) */
+    /* The slots whose element offset moves (an element stride != 0), in slot order: the
+       cursor (driver.h) steps only these; every other slot's offset stays 0. */
+    int nmoving;
+    int moving[SOFTCE__NUM_SLOTS];
     int grad_loss_scalar;                             /* grad_loss is 0-d (mean/sum) */
     /* 1.1 options (defaults reproduce 1.0) */
     double z_loss;      /* >= 0 */

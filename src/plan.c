@@ -72,5 +72,13 @@ void softce__plan_layout(softce__plan *p) {
             p->ndim++;
         }
     }
+    p->nmoving = 0;
+    for (int s = 0; s < SOFTCE__NUM_SLOTS; s++) {
+        int moves = 0;
+        for (int d = 0; d < p->ndim; d++)
+            moves |= p->es[s][d] != 0;
+        if (moves)
+            p->moving[p->nmoving++] = s;
+    }
     p->grad_loss_scalar = p->reduction != SOFTCE_REDUCTION_NONE;
 }

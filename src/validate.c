@@ -435,7 +435,7 @@ static softce_status validate_call(softce__op op, const softce_options *opts,
     plan->E = ext[SOFTCE__LOGITS].numel / plan->C;
     for (int s = 0; s < SOFTCE__NUM_SLOTS; s++)
         plan->t[s] = t[s];
-    plan->ndim = 0;
+    plan->ndim = plan->nmoving = 0;
     if (plan->E > 0) /* strides of empty tensors are unchecked: they are never used */
         softce__plan_layout(plan);
     return SOFTCE_OK;
