@@ -572,57 +572,72 @@ static double element(const softce__context *cx, const softce__cursor *c, const 
     return p->soft ? soft_row(cx, c, rb, &ei) : hard_row(cx, c, cls, rb, &ei);
 }
 
-/* The common training call: no 1.1 option or extra output, no top-k target, the logits, a soft
-   target and a fused call's gradient used in place (rows of class stride 1 in the compute
-   type), forward or fused forward+backward. Then a row is the fused kernel plus, for a hard
-   target, its terms at t, with the values hard_row and soft_row compute there (no prior,
-   sample weight 1, z-loss 0: bit for bit the same); an ignored row goes through element().
-   Keeping the code between two kernel calls this short matters: the next row's loads start
-   while the previous row's reductions (horizontal sums, log) finish, and the general path's
-   ~200 instructions per row cost up to 10 % of a 1000-class row (hard targets; soft ones
-   within the noise) and 9-23 % of a 250-class one (docs/performance.md). */
-static int plain_rows(const softce__context *cx) {
+/* The common training calls: no top-k target, uniform label smoothing (no prior), no KL mode,
+   no argmax / correct outputs; z-loss, logit scale / softcap and sample weights allowed; the
+   logits, a soft target and a fused call's gradient used in place (rows of class stride 1 in
+   the compute type); forward or fused forward+backward. Then a row is the (fused or fused_t)
+   kernel plus, for a hard target, its terms at t, with the values hard_row and soft_row compute
+   there (bit for bit the same); an ignored row or one of sample weight 0 goes through
+   element(). Keeping the code between two kernel calls this short matters: the next row's
+   loads start while the previous row's reductions (horizontal sums, log) finish, and the
+   general path's ~200 instructions per row cost up to 10 % of a 1000-class row (hard targets;
+   soft ones within the noise) and 9-23 % of a 250-class one (docs/performance.md). */
+static int lean_rows(const softce__context *cx) {
     const softce__plan *p = cx->p;
-    return !p->extended && !p->topk && cx->x_direct && (!p->soft || cx->p_direct) &&
+    return !p->topk && !p->kl && !cx->prior && p->smoothing == SOFTCE_SMOOTHING_UNIFORM &&
+           !p->t[SOFTCE__ARGMAX_OUT] && !p->t[SOFTCE__CORRECT_OUT] && cx->x_direct &&
+           (!p->soft || cx->p_direct) &&
            (p->op == SOFTCE__OP_FORWARD || (p->op == SOFTCE__OP_FORWARD_BACKWARD && cx->gx_direct));
 }
 
-static double plain_rows_run(const softce__context *cx, softce__cursor *c, int64_t e0, int64_t e1,
-                             const row_bufs *rb, int per_element) {
+static double lean_rows_run(const softce__context *cx, softce__cursor *c, int64_t e0, int64_t e1,
+                            const row_bufs *rb, int per_element) {
     const softce__plan *p = cx->p;
-    const softce_tensor *tt = p->t[SOFTCE__TARGET];
+    const softce_tensor *tt = p->t[SOFTCE__TARGET], *sw = p->t[SOFTCE__SAMPLE_W];
     const int fused = p->op == SOFTCE__OP_FORWARD_BACKWARD;
+    const int transform = p->logit_scale != 1.0 || p->softcap != 0.0;
     /* hard: q = a0 off t and a0 + qt at t (spike qt w_t); soft: q = a1 p + a0 */
     const double a0 = p->eps / (double)p->C, qt = 1.0 - p->eps, a1 = 1.0 - p->eps;
+    const double S = a0 * cx->wsum; /* sum w q0 */
     const void *hard_w = a0 != 0.0 ? cx->w : NULL;
     double sum = 0.0;
     for (int64_t e = e0; e < e1; e++, softce__cursor_next(p, c)) {
+        element_info ei = {sw ? softce__load(sw->dtype, sw->data, c->off[SOFTCE__SAMPLE_W]) : 1.0,
+                           -1, transform};
         const int64_t t =
             p->soft ? -1 : softce__load_int(tt->dtype, tt->data, c->off[SOFTCE__TARGET]);
         double l, loss;
-        if (!p->soft && t == p->ignore_index) {
+        if (ei.s == 0.0 || (!p->soft && t == p->ignore_index)) {
             l = element(cx, c, rb);
         } else {
             const void *x = softce__slot_ptr(p, SOFTCE__LOGITS, c->off[SOFTCE__LOGITS]);
             void *out = fused
                             ? softce__slot_ptr(p, SOFTCE__GRAD_LOGITS, c->off[SOFTCE__GRAD_LOGITS])
                             : NULL;
-            const double g = fused ? softce__upstream(p, c) * cx->inv_d : 1.0;
+            const double g = fused ? softce__upstream(p, c) * cx->inv_d * ei.s : 1.0;
             softce__lse lse;
             if (p->soft) {
                 const void *q = softce__slot_ptr(p, SOFTCE__TARGET, c->off[SOFTCE__TARGET]);
-                lse = cx->k->fused(x, q, cx->w, p->C, a1, a0, 0.0, p->z_loss, g, out, &loss);
+                lse = fused_call(cx, rb, &ei, x, q, cx->w, a1, a0, 0.0, g, SOFTCE__Z_NONE, NULL,
+                                 out, &loss);
             } else {
                 const double spike = qt * weight_at(cx, t);
-                const double xt = softce__row_value(cx, x, t); /* before an in-place out */
-                lse = cx->k->fused(x, NULL, hard_w, p->C, 0.0, a0, spike, p->z_loss, g, out, &loss);
-                if (out)
+                double xt = transform ? 0.0 : softce__row_value(cx, x, t), et = 0.0;
+                lse = fused_call(cx, rb, &ei, x, NULL, hard_w, 0.0, a0, spike, g, t,
+                                 out ? &et : NULL, out, &loss);
+                if (transform)
+                    xt = softce__row_value(cx, rb->z, t);
+                if (out && transform)
+                    set_at(cx, out, t,
+                           target_grad(cx, &ei, NULL, t, a0, S + spike, spike, g, lse, xt, et));
+                else if (out)
                     add_at(cx, out, t, -g * spike);
                 if (spike != 0.0)
                     loss += spike * ((lse.hi - xt) + lse.lo);
             }
-            softce__store_elem(p, SOFTCE__LSE_OUT, c, softce__lse_value(lse));
-            l = loss + 0.0; /* the general path's loss * s + z-term, s = 1 and z-term +0 */
+            const double zterm = z_term(p, lse) * ei.s;
+            store_extras(cx, c, &ei, lse, 0, zterm);
+            l = loss * ei.s + zterm;
         }
         if (per_element)
             softce__store_elem(p, SOFTCE__LOSS, c, l);
@@ -690,8 +705,8 @@ double softce__rows_block(const softce__context *cx, int64_t e0, int64_t e1, cha
     softce__cursor_seek(p, &c, e0);
     double sum = 0.0;
     int per_element = p->reduction == SOFTCE_REDUCTION_NONE && p->t[SOFTCE__LOSS];
-    if (plain_rows(cx))
-        return plain_rows_run(cx, &c, e0, e1, &rb, per_element);
+    if (lean_rows(cx))
+        return lean_rows_run(cx, &c, e0, e1, &rb, per_element);
     for (int64_t e = e0; e < e1; e++, softce__cursor_next(p, &c)) {
         double l = element(cx, &c, &rb);
         if (per_element)
