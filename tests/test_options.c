@@ -908,16 +908,73 @@ static void test_defaults_bitwise(void **state) {
     }
 }
 
+/* Row mode takes a short per-row loop for the common calls and the general per-element path
+   for the rest (src/rows.c); out_argmax is one of the things that sends a call down the general
+   path. The same call with and without it must give the same bytes: loss, gradient and lse. */
+static void test_row_paths_bitwise(void **state) {
+    (void)state;
+    for (uint64_t seed = 1; seed <= 24; seed++) {
+        ocase c;
+        random_case(&c, seed);
+        c.prior_dtype = 0; /* a prior, KL or OTHERS smoothing take the general path anyway */
+        c.kl = 0;
+        c.smoothing = SOFTCE_SMOOTHING_UNIFORM;
+        if (!c.sw_dtype) /* extended in both calls: row mode for both, not tile mode for one */
+            c.sw_dtype = SOFTCE_DTYPE_F32;
+        if (seed % 2)
+            c.s.x_layout = c.s.t_layout = TL_CONTIG; /* rows used in place: the short loop */
+        oproblem o;
+        oproblem_init(&o, &c);
+        tc_problem *p = &o.p;
+        tbuf la, lb, ga, gb, sa, sb, am;
+        tc_make_loss(p, &la, SOFTCE_DTYPE_F64, TL_CONTIG);
+        tc_make_loss(p, &lb, SOFTCE_DTYPE_F64, TL_CONTIG);
+        tc_make_full(p, &ga, SOFTCE_DTYPE_F64, TL_CONTIG);
+        tc_make_full(p, &gb, SOFTCE_DTYPE_F64, TL_CONTIG);
+        tc_make_elem(p, &sa, SOFTCE_DTYPE_F64, TL_CONTIG);
+        tc_make_elem(p, &sb, SOFTCE_DTYPE_F64, TL_CONTIG);
+        tc_make_elem(p, &am, SOFTCE_DTYPE_I64, TL_CONTIG);
+        softce_options general = o.opts, common = o.opts;
+        common.out_lse = &sa.t;
+        general.out_lse = &sb.t;
+        general.out_argmax = &am.t;
+        const softce_tensor *g = p->s.gout_dtype ? &p->g.t : NULL;
+        CALL_OK(softce_forward_backward(&common, &p->x.t, &p->t.t, g, &la.t, &ga.t));
+        CALL_OK(softce_forward_backward(&general, &p->x.t, &p->t.t, g, &lb.t, &gb.t));
+        if (!tb_same_bytes(&la, &lb) || !tb_same_bytes(&ga, &gb) || !tb_same_bytes(&sa, &sb))
+            fprintf(stderr, "row paths differ: %s\n", ocase_describe(&c));
+        expect_same_bytes("row paths: fused loss", &la, &lb);
+        expect_same_bytes("row paths: fused grad", &ga, &gb);
+        expect_same_bytes("row paths: fused lse", &sa, &sb);
+        CALL_OK(softce_forward(&common, &p->x.t, &p->t.t, &la.t, NULL));
+        CALL_OK(softce_forward(&general, &p->x.t, &p->t.t, &lb.t, NULL));
+        expect_same_bytes("row paths: forward loss", &la, &lb);
+        expect_same_bytes("row paths: forward lse", &sa, &sb);
+        tb_free(&la), tb_free(&lb), tb_free(&ga), tb_free(&gb);
+        tb_free(&sa), tb_free(&sb), tb_free(&am);
+        oproblem_free(&o);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_z_loss),          cmocka_unit_test(test_softcap),
-        cmocka_unit_test(test_logit_scale),     cmocka_unit_test(test_sample_weight),
-        cmocka_unit_test(test_denominators),    cmocka_unit_test(test_smoothing_others),
-        cmocka_unit_test(test_smoothing_prior), cmocka_unit_test(test_kl),
-        cmocka_unit_test(test_extras),          cmocka_unit_test(test_sweep),
-        cmocka_unit_test(test_large_problems),  cmocka_unit_test(test_finite_differences),
-        cmocka_unit_test(test_masked_nan),      cmocka_unit_test(test_kl_properties),
-        cmocka_unit_test(test_empty_mean),      cmocka_unit_test(test_defaults_bitwise),
+        cmocka_unit_test(test_z_loss),
+        cmocka_unit_test(test_softcap),
+        cmocka_unit_test(test_logit_scale),
+        cmocka_unit_test(test_sample_weight),
+        cmocka_unit_test(test_denominators),
+        cmocka_unit_test(test_smoothing_others),
+        cmocka_unit_test(test_smoothing_prior),
+        cmocka_unit_test(test_kl),
+        cmocka_unit_test(test_extras),
+        cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_large_problems),
+        cmocka_unit_test(test_finite_differences),
+        cmocka_unit_test(test_masked_nan),
+        cmocka_unit_test(test_kl_properties),
+        cmocka_unit_test(test_empty_mean),
+        cmocka_unit_test(test_defaults_bitwise),
+        cmocka_unit_test(test_row_paths_bitwise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
