@@ -80,6 +80,9 @@ static int64_t row_argmax(const softce__context *cx, const void *row) {
     return best;
 }
 
+/* The logits go through logit_scale / softcap before the kernels. */
+static int transformed(const softce__plan *p) { return p->logit_scale != 1.0 || p->softcap != 0.0; }
+
 /* What an element needs besides the loss kernels (the 1.1 options). */
 typedef struct element_info {
     double s;       /* sample weight (1 without) */
@@ -183,6 +186,27 @@ static double target_grad(const softce__context *cx, const element_info *ei, con
     return g * ((coef * et - weight_at(cx, t) * q0t) - spike) * dz_at(p, ei, zt);
 }
 
+/* A hard target's row through the fused kernel (forward, or forward+backward into out): the
+   lse, the kernel's loss (*loss) and the (transformed) logit at t (*xt); out's entry at t gets
+   the spike. S = sum w q0. Used by hard_row and the short loop (lean_rows_run). */
+static inline softce__lse hard_fused(const softce__context *cx, const row_bufs *rb,
+                                     const element_info *ei, const void *x, int64_t t,
+                                     const void *prior, const void *w, double a1, double a0,
+                                     double S, double spike, double g, void *out, double *loss,
+                                     double *xt) {
+    double et = 0.0;                                         /* exp(xt - lse) */
+    *xt = ei->transform ? 0.0 : softce__row_value(cx, x, t); /* before an in-place out */
+    const softce__lse lse =
+        fused_call(cx, rb, ei, x, prior, w, a1, a0, spike, g, t, out ? &et : NULL, out, loss);
+    if (ei->transform)
+        *xt = softce__row_value(cx, rb->z, t);
+    if (out && ei->transform) /* the chain rule is applied: out_t again, in double */
+        set_at(cx, out, t, target_grad(cx, ei, prior, t, a0, S + spike, spike, g, lse, *xt, et));
+    else if (out)
+        add_at(cx, out, t, -g * spike);
+    return lse;
+}
+
 /* A hard target's row as "spike" at t plus a smoothing part q0 (uniform a0, or eps * prior):
    returns the loss. */
 static double hard_row(const softce__context *cx, const softce__cursor *c, int64_t t,
@@ -202,7 +226,7 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
     const double S = prior ? p->eps * cx->prior_wsum : a0 * cx->wsum; /* sum w q0 */
     /* Without smoothing no class weight but w_t enters: the kernels' unweighted fast path. */
     const void *w = a0 != 0.0 || prior ? cx->w : NULL;
-    double g = 1.0, loss, xt, et = 0.0; /* xt: the (transformed) logit at t, et: exp(xt - lse) */
+    double g = 1.0, loss, xt; /* xt: the (transformed) logit at t */
     softce__lse lse;
     if (p->op != SOFTCE__OP_FORWARD)
         g = softce__upstream(p, c) * cx->inv_d * ei->s;
@@ -211,16 +235,7 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
         void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
                         ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
                         : NULL;
-        xt = ei->transform ? 0.0 : softce__row_value(cx, x, t); /* before an in-place out */
-        lse = fused_call(cx, rb, ei, x, prior, w, a1, a0, spike, g, t, out ? &et : NULL, out,
-                         &loss);
-        if (ei->transform)
-            xt = softce__row_value(cx, rb->z, t);
-        if (out && ei->transform) /* the chain rule is applied: out_t again, in double */
-            set_at(cx, out, t,
-                   target_grad(cx, ei, prior, t, a0, S + spike, spike, g, lse, xt, et));
-        else if (out)
-            add_at(cx, out, t, -g * spike);
+        lse = hard_fused(cx, rb, ei, x, t, prior, w, a1, a0, S, spike, g, out, &loss, &xt);
         if (out)
             finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
     } else {
@@ -552,7 +567,7 @@ static double element(const softce__context *cx, const softce__cursor *c, const 
         log_softmax_row(cx, c, rb);
         return 0.0;
     }
-    element_info ei = {1.0, -1, p->logit_scale != 1.0 || p->softcap != 0.0};
+    element_info ei = {1.0, -1, transformed(p)};
     const softce_tensor *sw = p->t[SOFTCE__SAMPLE_W];
     if (sw)
         ei.s = softce__load(sw->dtype, sw->data, c->off[SOFTCE__SAMPLE_W]);
@@ -595,7 +610,7 @@ static double lean_rows_run(const softce__context *cx, softce__cursor *c, int64_
     const softce__plan *p = cx->p;
     const softce_tensor *tt = p->t[SOFTCE__TARGET], *sw = p->t[SOFTCE__SAMPLE_W];
     const int fused = p->op == SOFTCE__OP_FORWARD_BACKWARD;
-    const int transform = p->logit_scale != 1.0 || p->softcap != 0.0;
+    const int transform = transformed(p);
     /* hard: q = a0 off t and a0 + qt at t (spike qt w_t); soft: q = a1 p + a0 */
     const double a0 = p->eps / (double)p->C, qt = 1.0 - p->eps, a1 = 1.0 - p->eps;
     const double S = a0 * cx->wsum; /* sum w q0 */
@@ -622,16 +637,9 @@ static double lean_rows_run(const softce__context *cx, softce__cursor *c, int64_
                                  out, &loss);
             } else {
                 const double spike = qt * weight_at(cx, t);
-                double xt = transform ? 0.0 : softce__row_value(cx, x, t), et = 0.0;
-                lse = fused_call(cx, rb, &ei, x, NULL, hard_w, 0.0, a0, spike, g, t,
-                                 out ? &et : NULL, out, &loss);
-                if (transform)
-                    xt = softce__row_value(cx, rb->z, t);
-                if (out && transform)
-                    set_at(cx, out, t,
-                           target_grad(cx, &ei, NULL, t, a0, S + spike, spike, g, lse, xt, et));
-                else if (out)
-                    add_at(cx, out, t, -g * spike);
+                double xt;
+                lse = hard_fused(cx, rb, &ei, x, t, NULL, hard_w, 0.0, a0, S, spike, g, out, &loss,
+                                 &xt);
                 if (spike != 0.0)
                     loss += spike * ((lse.hi - xt) + lse.lo);
             }
@@ -739,7 +747,7 @@ size_t softce__rows_scratch(const softce__context *cx) {
         return 0;
     if (p->topk)
         return topk_offsets(p, cx->tsize, NULL);
-    const int rows = (p->logit_scale != 1.0 || p->softcap != 0.0 ? 4 : 3) + 1;
+    const int rows = (transformed(p) ? 4 : 3) + 1;
     size_t stride;
     if (!row_stride(p, cx->tsize, &stride) || __builtin_mul_overflow(stride, (size_t)rows, &bytes))
         return SIZE_MAX; /* cannot be allocated: the driver reports out of memory */
