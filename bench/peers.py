@@ -178,6 +178,9 @@ def main(argv):
         impls.configure_jax_single_thread()  # XLA's thread count is fixed at import
     print(f"# python {sys.version.split()[0]}; " + impls.describe_versions(), flush=True)
     print(f"# load average at start: {os.getloadavg()}", flush=True)
+    omp = sorted((k, v) for k, v in os.environ.items() if k.startswith(("OMP_", "GOMP_")))
+    if omp:  # the wait policy changes what a sub-millisecond call costs (docs/performance.md)
+        print("# OpenMP environment: " + ", ".join(f"{k}={v}" for k, v in omp), flush=True)
     out = open(args.csv, "w") if args.csv else None
     if out:
         out.write(CSV_HEADER + "\n")

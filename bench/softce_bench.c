@@ -274,6 +274,19 @@ static void print_load(const char *when) {
     printf("# load average at %s: %s", when, line);
 }
 
+/* OpenMP's wait policy changes what a call costs: with OMP_WAIT_POLICY=passive every call
+   wakes sleeping worker threads (peers.py, 8x262144 hard forward at 2 threads: 0.33 ms without
+   it, 0.54 ms with it). */
+static void print_omp_env(void) {
+    static const char *const names[] = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS",
+                                        "OMP_PROC_BIND", "OMP_PLACES"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = getenv(names[i]);
+        if (v)
+            printf("# %s=%s\n", names[i], v);
+    }
+}
+
 int main(int argc, char **argv) {
     config cfg;
     if (parse_args(argc, argv, &cfg) != 0)
@@ -288,6 +301,7 @@ int main(int argc, char **argv) {
                      "logits_bytes,gbps,roof_ms,roof_gbps,t_over_roof,pct_roof,loss\n");
     const char *isa = getenv("SOFTCE_FORCE_ISA");
     print_load("start");
+    print_omp_env();
     printf("# libsoftce %s, SOFTCE_FORCE_ISA=%s, median of %d (after %d warm-up)\n",
            softce_version_string(), isa ? isa : "(unset)", cfg.reps, cfg.warmup);
     printf("%-16s %-5s %-5s %-14s %3s %10s %8s %10s %8s\n", "shape", "dtype", "tgt", "op", "thr",
