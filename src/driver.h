@@ -111,7 +111,7 @@ size_t softce__tiles_scratch(const softce__context *cx);
 int softce__tiles_suitable(const softce__plan *p);
 
 /* Tile mode writes an out-of-place gradient of at least this many bytes by non-temporal stores
-   (no read of its lines before the write; docs/performance.md): more than the last-level cache
+   (no read of its lines before the write; docs/performance-log.md): more than the last-level cache
    a core group shares on common x86 CPUs (32 MiB per Zen 3/4 CCD), so such a gradient would not
    stay in cache for the caller anyway. */
 #define SOFTCE__STREAM_MIN_BYTES ((int64_t)32 << 20)

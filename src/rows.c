@@ -595,8 +595,8 @@ static double element(const softce__context *cx, const softce__cursor *c, const 
    there (bit for bit the same); an ignored row or one of sample weight 0 goes through
    element(). Keeping the code between two kernel calls this short matters: the next row's
    loads start while the previous row's reductions (horizontal sums, log) finish, and the
-   general path's ~200 instructions per row cost up to 10 % of a 1000-class row (hard targets;
-   soft ones within the noise) and 9-23 % of a 250-class one (docs/performance.md). */
+   general path's ~200 instructions per row cost ~5 % of a 1000-class row (hard targets; soft
+   ones within the noise) and 9-14 % of a 250-class one (docs/performance-log.md). */
 static int lean_rows(const softce__context *cx) {
     const softce__plan *p = cx->p;
     return !p->topk && !p->kl && !cx->prior && p->smoothing == SOFTCE_SMOOTHING_UNIFORM &&

@@ -466,7 +466,7 @@ static inline void transpose16(__m512 r[16]) {
 #define ROWS_PREFETCH 4096
 
 /* n rows of `ld` bytes from `from`. Always inlined: GCC 12 drops calls to a function whose
-   only effect is a prefetch (docs/performance.md), and kept this one out of line. */
+   only effect is a prefetch (docs/performance-log.md), and kept this one out of line. */
 GROUP_INLINE void prefetch_rows(const char *from, int64_t ld, int64_t n, int write) {
     const char *b = from + ROWS_PREFETCH, *e = b + n * ld;
     for (; b < e; b += 64)
