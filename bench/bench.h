@@ -45,6 +45,14 @@ void bench_restore(const bench_problem *p, int num_threads);
  * streaming read+write pass with num_threads threads. Returns seconds. */
 double bench_roofline_pass(bench_problem *p, int num_threads);
 
+/* The data movement of an out-of-place fused call alone: one streaming pass that reads the
+ * logits (and the soft target when soft is set) and writes the gradient buffer, with no compute
+ * (g = x * a + b, or g = x + q), over the buffers' bytes viewed as f32, num_threads threads.
+ * Returns seconds. (A hard call also reads its class indices, 8 bytes per row, left out.) A
+ * lower bound only while the buffers stay in the cache: streamed from memory, the row kernels
+ * ran faster than this naive pass (docs/performance.md, "The data movement of a call"). */
+double bench_move_pass(bench_problem *p, int soft, int num_threads);
+
 /* Monotonic wall clock in seconds. */
 double bench_now(void);
 

@@ -148,6 +148,38 @@ double bench_roofline_pass(bench_problem *p, int num_threads) {
     return bench_now() - t0;
 }
 
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+axpb_to(float *restrict g, const float *restrict x, int64_t n, float a, float b) {
+    for (int64_t i = 0; i < n; ++i)
+        g[i] = x[i] * a + b;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+add_to(float *restrict g, const float *restrict x, const float *restrict q, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+        g[i] = x[i] + q[i];
+}
+
+double bench_move_pass(bench_problem *p, int soft, int num_threads) {
+    volatile float va = 0.5f, vb = 1.0f;
+    float a = va, b = vb;
+    float *g = p->grad;
+    const float *x = p->logits, *q = p->soft;
+    int64_t n = (int64_t)(bench_logits_bytes(p) / sizeof(float));
+    const int64_t block = 1 << 14;
+    int64_t blocks = (n + block - 1) / block;
+    double t0 = bench_now();
+#pragma omp parallel for schedule(static) num_threads(num_threads)
+    for (int64_t k = 0; k < blocks; ++k) {
+        int64_t o = k * block, len = n - o < block ? n - o : block;
+        if (soft)
+            add_to(g + o, x + o, q + o, len);
+        else
+            axpb_to(g + o, x + o, len, a, b);
+    }
+    return bench_now() - t0;
+}
+
 double bench_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

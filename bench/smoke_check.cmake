@@ -1,10 +1,11 @@
 # cmake -DBENCH=<softce_bench> -DCSV=<file> -P smoke_check.cmake
 # Runs softce_bench on its --quick shapes and checks that the CSV is complete and well formed:
 # one roofline row per (shape, dtype, threads) and one row per (shape, dtype, threads, target,
-# op), every time positive, every loss finite and positive. Speeds are NOT checked.
+# op), every time positive, every loss finite and positive (the 'move' pass of --move has none:
+# nan). Speeds are NOT checked.
 file(REMOVE ${CSV})
 execute_process(
-  COMMAND ${BENCH} --quick --reps 1 --warmup 0 --threads 1,2 --csv ${CSV}
+  COMMAND ${BENCH} --quick --move --reps 1 --warmup 0 --threads 1,2 --csv ${CSV}
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "softce_bench exited with ${rc}\n${out}\n${err}")
@@ -21,6 +22,7 @@ endif()
 set(number "^[0-9]+(\\.[0-9]+)?(e[-+][0-9]+)?$")
 set(n_roof 0)
 set(n_ops 0)
+set(n_move 0)
 foreach(line IN LISTS lines)
   string(REPLACE "," ";" f "${line}")
   list(LENGTH f n)
@@ -48,13 +50,21 @@ foreach(line IN LISTS lines)
       message(FATAL_ERROR "loss '${loss}' is not finite and positive in ${line}")
     endif()
     math(EXPR n_ops "${n_ops} + 1")
+  elseif(op STREQUAL "move")
+    if(NOT loss STREQUAL "nan")
+      message(FATAL_ERROR "a move row has loss '${loss}' (nan expected): ${line}")
+    endif()
+    math(EXPR n_move "${n_move} + 1")
   else()
     message(FATAL_ERROR "unknown op '${op}' in ${line}")
   endif()
 endforeach()
 
-# 5 quick shapes x 2 dtypes x 2 thread counts; x 2 targets x 3 ops for the timed calls.
-if(NOT n_roof EQUAL 20 OR NOT n_ops EQUAL 120)
-  message(FATAL_ERROR "expected 20 roofline and 120 op rows, got ${n_roof} and ${n_ops}")
+# 5 quick shapes x 2 dtypes x 2 thread counts; x 2 targets x 3 ops for the timed calls, x 2
+# targets for the move passes.
+if(NOT n_roof EQUAL 20 OR NOT n_ops EQUAL 120 OR NOT n_move EQUAL 40)
+  message(FATAL_ERROR "expected 20 roofline, 120 op and 40 move rows, got ${n_roof}, "
+                      "${n_ops} and ${n_move}")
 endif()
-message(STATUS "softce_bench smoke: ${n_roof} roofline rows, ${n_ops} op rows, all well formed")
+message(STATUS "softce_bench smoke: ${n_roof} roofline rows, ${n_ops} op rows, ${n_move} move "
+               "rows, all well formed")

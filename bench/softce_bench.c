@@ -34,6 +34,7 @@ typedef struct config {
     unsigned shapes, dtypes, targets, ops; /* bit masks over the tables above */
     int threads[MAX_THR], n_threads;
     int reps, warmup;
+    int move; /* --move: also time the data movement alone of each target kind */
     const char *csv_path;
 } config;
 
@@ -54,6 +55,8 @@ static void usage(FILE *f) {
                "  --reps N           timed repetitions per case, median reported (default 5)\n"
                "  --warmup N         untimed repetitions before them (default 1)\n"
                "  --csv FILE         also write machine-readable results\n"
+               "  --move             also time op 'move' per target kind: one streaming pass\n"
+               "                     reading the logits (+ soft target), writing the gradient\n"
                "  --list             print the shapes and exit\n");
 }
 
@@ -92,12 +95,14 @@ static int parse_args(int argc, char **argv, config *cfg) {
     const char *shape_names[N_SHAPES];
     for (int k = 0; k < N_SHAPES; ++k)
         shape_names[k] = SHAPES[k].name;
-    *cfg = (config){(1u << N_FULL) - 1, 3, 3, 7, {1, 2}, 2, 5, 1, NULL};
+    *cfg = (config){(1u << N_FULL) - 1, 3, 3, 7, {1, 2}, 2, 5, 1, 0, NULL};
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int ok = 1;
         if (!strcmp(a, "--quick"))
             cfg->shapes = ((1u << N_SHAPES) - 1) & ~((1u << N_FULL) - 1);
+        else if (!strcmp(a, "--move"))
+            cfg->move = 1;
         else if (!strcmp(a, "--list")) {
             for (int k = 0; k < N_SHAPES; ++k)
                 printf("%s\n", SHAPES[k].name);
@@ -130,10 +135,12 @@ static int parse_args(int argc, char **argv, config *cfg) {
             usage(stderr);
             return -1;
         }
-        i += strcmp(a, "--quick") != 0; /* every other option takes a value */
+        i += strcmp(a, "--quick") != 0 && strcmp(a, "--move") != 0; /* the others take a value */
     }
     return 0;
 }
+
+enum { OP_MOVE = 3 }; /* not in OPS: only with --move */
 
 /* One timed call of `op` on problem p (in place: grad_logits is exactly the logits). */
 static softce_status call_op(bench_problem *p, int op, int target, int num_threads) {
@@ -174,9 +181,14 @@ static int time_op(bench_problem *p, const config *cfg, int op, int target, int 
         bench_restore(p, nt);
         double rt = bench_roofline_pass(p, nt);
         bench_restore(p, nt);
-        double t0 = bench_now();
-        softce_status s = call_op(p, op, target, nt);
-        double dt = bench_now() - t0;
+        double t0 = bench_now(), dt;
+        softce_status s = SOFTCE_OK;
+        if (op == OP_MOVE) {
+            dt = bench_move_pass(p, target, nt);
+        } else {
+            s = call_op(p, op, target, nt);
+            dt = bench_now() - t0;
+        }
         if (s != SOFTCE_OK) {
             fprintf(stderr, "softce_bench: %s: %s\n", softce_status_name(s), softce_last_error());
             return -1;
@@ -188,7 +200,7 @@ static int time_op(bench_problem *p, const config *cfg, int op, int target, int 
     }
     summarise(samples, cfg->reps, r);
     r->roof = bench_median(roof, cfg->reps);
-    r->loss = p->loss;
+    r->loss = op == OP_MOVE ? NAN : p->loss;
     return 0;
 }
 
@@ -256,6 +268,11 @@ static int run_problem(bench_problem *p, const config *cfg, FILE *csv) {
                 if (isnan(ref_loss[target]))
                     ref_loss[target] = r.loss;
                 bad += check_loss(ref_loss[target], r.loss, OPS[op]);
+            }
+            if (cfg->move && cfg->targets >> target & 1) {
+                if (time_op(p, cfg, OP_MOVE, target, nt, &r) != 0)
+                    return -1;
+                report(csv, p, TARGETS[target], "move", nt, cfg, &r);
             }
         }
     }
