@@ -131,23 +131,6 @@ axpb_block(float *x, int64_t n, float a, float b) {
         x[i] = x[i] * a + b;
 }
 
-double bench_roofline_pass(bench_problem *p, int num_threads) {
-    /* Scale factors the compiler cannot fold; x * 0.5 + 1 keeps values normal and bounded. */
-    volatile float va = 0.5f, vb = 1.0f;
-    float a = va, b = vb;
-    float *x = p->logits;
-    int64_t n = (int64_t)(bench_logits_bytes(p) / sizeof(float));
-    const int64_t block = 1 << 14;
-    int64_t blocks = (n + block - 1) / block;
-    double t0 = bench_now();
-#pragma omp parallel for schedule(static) num_threads(num_threads)
-    for (int64_t k = 0; k < blocks; ++k) {
-        int64_t len = n - k * block < block ? n - k * block : block;
-        axpb_block(x + k * block, len, a, b);
-    }
-    return bench_now() - t0;
-}
-
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void
 axpb_to(float *restrict g, const float *restrict x, int64_t n, float a, float b) {
     for (int64_t i = 0; i < n; ++i)
@@ -160,11 +143,16 @@ add_to(float *restrict g, const float *restrict x, const float *restrict q, int6
         g[i] = x[i] + q[i];
 }
 
-double bench_move_pass(bench_problem *p, int soft, int num_threads) {
+enum { PASS_ROOFLINE, PASS_MOVE_HARD, PASS_MOVE_SOFT };
+
+/* One streaming pass over the logits buffer's bytes (viewed as f32), in contiguous blocks per
+   thread: the roofline in place, or a move pass into the gradient buffer. */
+static double stream_pass(bench_problem *p, int kind, int num_threads) {
+    /* Scale factors the compiler cannot fold; x * 0.5 + 1 keeps values normal and bounded. */
     volatile float va = 0.5f, vb = 1.0f;
     float a = va, b = vb;
-    float *g = p->grad;
-    const float *x = p->logits, *q = p->soft;
+    float *x = p->logits, *g = p->grad;
+    const float *q = p->soft;
     int64_t n = (int64_t)(bench_logits_bytes(p) / sizeof(float));
     const int64_t block = 1 << 14;
     int64_t blocks = (n + block - 1) / block;
@@ -172,12 +160,22 @@ double bench_move_pass(bench_problem *p, int soft, int num_threads) {
 #pragma omp parallel for schedule(static) num_threads(num_threads)
     for (int64_t k = 0; k < blocks; ++k) {
         int64_t o = k * block, len = n - o < block ? n - o : block;
-        if (soft)
-            add_to(g + o, x + o, q + o, len);
-        else
+        if (kind == PASS_ROOFLINE)
+            axpb_block(x + o, len, a, b);
+        else if (kind == PASS_MOVE_HARD)
             axpb_to(g + o, x + o, len, a, b);
+        else
+            add_to(g + o, x + o, q + o, len);
     }
     return bench_now() - t0;
+}
+
+double bench_roofline_pass(bench_problem *p, int num_threads) {
+    return stream_pass(p, PASS_ROOFLINE, num_threads);
+}
+
+double bench_move_pass(bench_problem *p, int soft, int num_threads) {
+    return stream_pass(p, soft ? PASS_MOVE_SOFT : PASS_MOVE_HARD, num_threads);
 }
 
 double bench_now(void) {
