@@ -50,7 +50,7 @@ double bench_roofline_pass(bench_problem *p, int num_threads);
  * (g = x * a + b, or g = x + q), over the buffers' bytes viewed as f32, num_threads threads.
  * Returns seconds. (A hard call also reads its class indices, 8 bytes per row, left out.) A
  * lower bound only while the buffers stay in the cache: streamed from memory, the row kernels
- * ran faster than this naive pass (docs/performance.md, "The data movement of a call"). */
+ * ran faster than this naive pass (docs/performance.md, "Method": Move pass). */
 double bench_move_pass(bench_problem *p, int soft, int num_threads);
 
 /* Monotonic wall clock in seconds. */

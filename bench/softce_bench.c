@@ -1,8 +1,9 @@
 /*
  * softce_bench: times softce_forward and softce_forward_backward (out of place and in place)
  * over a sweep of shapes, dtypes, target kinds and thread counts, and relates each median time
- * to a streaming roofline measured in the same run over the same buffer. Method and results:
- * docs/performance.md. Run with --help for the options.
+ * to a streaming roofline measured in the same run over the same buffer (--move: also to the
+ * data movement of an out-of-place call alone). Method and results: docs/performance.md. Run
+ * with --help for the options.
  */
 #include "bench.h"
 
