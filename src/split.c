@@ -24,7 +24,9 @@
  * converted in, computed, converted out). A staged gradient of the fused call keeps e in a
  * buffer of its item instead (softce__split_keep: with whole rows per thread one row per
  * thread, phase B running in reverse chunk order finds the last ones in L2; else one per
- * item), and phase B rescales it there before converting it out.
+ * item), and phase B rescales it there before converting it out, or, for a 16-bit gradient
+ * where the ISA has rescale_narrow (chunk_grad_narrow), rescales and converts it into the
+ * operand in one pass.
  */
 #include "driver.h"
 
@@ -243,6 +245,30 @@ static void chunk_grad(const softce__context *cx, const softce__split_row *row, 
     }
 }
 
+/* The 16-bit gradient of a chunk whose every block phase A stored (kept in `e`, f32), written
+   straight into the operand by the ISA's rescale_narrow, block by block with chunk_grad's
+   coefficients: the same values as chunk_grad then chunk_done, in one pass. Returns 0 (nothing
+   written) where that kernel is missing or the gradient is not f16/bf16. */
+static int chunk_grad_narrow(const softce__context *cx, const softce__split_row *row, int64_t c0,
+                             int64_t n, const softce__split_part *part, const float *e,
+                             const void *q, const void *ws, double a, double c1, double cc0) {
+    const softce__plan *p = cx->p;
+    const int32_t dt = p->t[SOFTCE__GRAD_LOGITS]->dtype;
+    const softce__convert *cv = softce__converters();
+    if (cx->tsize != 4 || !cv || !cv->rescale_narrow ||
+        (dt != SOFTCE_DTYPE_BF16 && dt != SOFTCE_DTYPE_F16))
+        return 0;
+    char *dst = chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0);
+    for (int64_t b0 = 0, b = 0; b0 < n; b0 += SOFTCE__FUSED_BLOCK, b++) {
+        const int64_t nb = n - b0 < SOFTCE__FUSED_BLOCK ? n - b0 : SOFTCE__FUSED_BLOCK;
+        cv->rescale_narrow(dt == SOFTCE_DTYPE_BF16, e + b0, (const float *)offset(cx, q, b0),
+                           (const float *)offset(cx, ws, b0), nb,
+                           a * exp((part->bmax[b] - row->lse.hi) - row->lse.lo), c1, cc0,
+                           dst + b0 * 2);
+    }
+    return 1;
+}
+
 /* The hard target's gradient of a chunk into out (its x: staged before an in-place write). */
 static void hard_grad(const softce__context *cx, const softce__split_row *row, int64_t c0,
                       int64_t n, const softce__split_part *part, const void *x, char *out) {
@@ -297,6 +323,12 @@ void softce__split_phase_b(const softce__context *cx, const softce__split_row *r
     /* the gradient: where phase A kept e (fused), else computed in the output buffer */
     char *const gout = p->t[gl] ? grad_out(cx, row, c0, scratch, keep) : NULL;
     if (!p->soft) {
+        /* a kept e (16-bit gradient) in one pass, except in the target's chunk (its spike) */
+        const double a0 = p->eps / (double)p->C, g = row->g;
+        if (gout && keep && !x && !row->ignored && !(row->t >= c0 && row->t < c0 + n) &&
+            chunk_grad_narrow(cx, row, c0, n, part, (const float *)keep, NULL, a0 != 0.0 ? w : NULL,
+                              g * (a0 * cx->wsum + row->spike), 0.0, g * a0))
+            return;
         if (gout) {
             hard_grad(cx, row, c0, n, part, x, gout);
             chunk_done(cx, gl, row, c0, n, gout);
@@ -311,6 +343,10 @@ void softce__split_phase_b(const softce__context *cx, const softce__split_row *r
     }
     if (gout) {
         const void *q = chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q);
+        if (keep && !x &&
+            chunk_grad_narrow(cx, row, c0, n, part, (const float *)keep, q, w, g * row->swq, g * a1,
+                              g * a0))
+            return;
         chunk_grad(cx, row, x, n, part, q, w, w, g * row->swq, g * a1, g * a0, gout);
         chunk_done(cx, gl, row, c0, n, gout);
     }

@@ -163,6 +163,11 @@ extern const softce__row_kernels softce__row_scalar_f64;
 typedef struct softce__convert {
     void (*widen)(int bf16, const void *src, int64_t n, float *dst);
     void (*narrow)(int bf16, const float *src, int64_t n, void *dst);
+    /* The f32 table's rescale and then narrow, in one pass: dst_i = narrow(k e_i - w_i (c1 p_i
+       + c0)), bit-identical to rescale (p, w: f32 or NULL) followed by narrow, e left as it is;
+       NULL where the ISA has none (split mode's phase B then runs the two). */
+    void (*rescale_narrow)(int bf16, const float *e, const float *p, const float *w, int64_t n,
+                           double k, double c1, double c0, void *dst);
 } softce__convert;
 
 /* The conversions hint the memory one run ahead of what they convert, src + n + i (narrow: dst,

@@ -135,7 +135,41 @@ static void narrow16(int bf16, const float *src, int64_t n, void *dst) {
     }
 }
 
-const softce__convert softce__convert_avx512 = {.widen = widen16, .narrow = narrow16};
+/* 16 f32 values narrowed to 16 bf16 or f16 (narrow16's rounding). */
+static inline __m256i narrow_vec(int bf16, __m512 v) {
+    return bf16 ? _mm512_cvtepi32_epi16(softce__bf16x16_round(v))
+                : _mm512_cvtps_ph(v, SOFTCE_F16_RNE);
+}
+
+/* k_rescale's vector (scale_row's when plain), then narrow16's rounding, in one pass: split
+   mode's phase B writes a 16-bit gradient without storing the rescaled f32 row first. */
+static void rescale_narrow16(int bf16, const float *e, const float *p, const float *w, int64_t n,
+                             double k, double c1, double c0, void *dst) {
+    uint16_t *d = dst;
+    const int plain = !p && !w && c0 == 0.0;
+    const scale_coef c = {vf_set1((T)k), vf_set1(p ? (T)c1 : 0), vf_set1((T)c0)};
+    _Alignas(64) T pad[2 * VN];
+    opt_pads(pad);
+    const opt_row pr = opt_row_of(p, pad), wr = opt_row_of(w, pad + VN);
+    int64_t i = 0;
+    for (; i + VN <= n; i += VN) {
+        const vf v =
+            plain ? vf_mul(c.k, vf_load(e + i))
+                  : scale_vec(vf_load(e + i), opt_load(pr, i), opt_load(wr, i), w != NULL, &c);
+        _mm256_storeu_si256((__m256i *)(d + i), narrow_vec(bf16, v));
+    }
+    if (i < n) {
+        const vmask t = vm_tail(n - i);
+        const vf ei = vf_load_tail(e + i, t, vf_set1(0));
+        const vf v =
+            plain ? vf_mul(c.k, ei)
+                  : scale_vec(ei, opt_load_tail(pr, i, t), opt_load_tail(wr, i, t), w != NULL, &c);
+        _mm256_mask_storeu_epi16(d + i, t, narrow_vec(bf16, v));
+    }
+}
+
+const softce__convert softce__convert_avx512 = {
+    .widen = widen16, .narrow = narrow16, .rescale_narrow = rescale_narrow16};
 
 /* ---- hard-target runs (kernels.h: softce__index_scan) ---------------------------------- */
 
