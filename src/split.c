@@ -226,6 +226,12 @@ void softce__split_combine_a(const softce__context *cx, softce__split_row *row,
         row->loss += row->spike * ((row->lse.hi - row->xt) + row->lse.lo);
 }
 
+/* The rescale kernel's k for block b, where phase A stored e = exp(x - m_b): a e^(m_b - lse). */
+static double block_coef(const softce__split_row *row, const softce__split_part *part, int64_t b,
+                         double a) {
+    return a * exp((part->bmax[b] - row->lse.hi) - row->lse.lo);
+}
+
 /* The chunk's gradient a e^(x - lse) - w (c1 p + c0) into out, block by block: where phase A
    stored e = exp(x - m_b) (bmax finite) by the rescale kernel with k = a e^(m_b - lse),
    elsewhere from the logits x (the grad kernel). ws: the weights the rescale kernel needs
@@ -238,55 +244,63 @@ static void chunk_grad(const softce__context *cx, const softce__split_row *row, 
         char *ob = out + b0 * cx->tsize;
         if (part->stored && isfinite(part->bmax[b]))
             cx->k->rescale(ob, offset(cx, q, b0), offset(cx, ws, b0), nb,
-                           a * exp((part->bmax[b] - row->lse.hi) - row->lse.lo), c1, cc0);
+                           block_coef(row, part, b, a), c1, cc0);
         else
             cx->k->grad(offset(cx, x, b0), offset(cx, q, b0), offset(cx, w, b0), nb, row->lse, a,
                         c1, cc0, ob);
     }
 }
 
-/* The 16-bit gradient of a chunk whose every block phase A stored (kept in `e`, f32), written
-   straight into the operand by the ISA's rescale_narrow, block by block with chunk_grad's
-   coefficients: the same values as chunk_grad then chunk_done, in one pass. Returns 0 (nothing
-   written) where that kernel is missing or the gradient is not f16/bf16. */
+/* chunk_grad then chunk_done in one pass, for a 16-bit gradient whose every block phase A kept
+   in `keep` (f32; x is then NULL: needs_logits): rescaled and narrowed straight into the operand
+   by the ISA's rescale_narrow, block by block with chunk_grad's coefficients, the same values.
+   Returns 0 (nothing written) where that does not apply: no keep buffer, a block to compute from
+   the logits, no such kernel, or a gradient that is not f16/bf16. */
 static int chunk_grad_narrow(const softce__context *cx, const softce__split_row *row, int64_t c0,
-                             int64_t n, const softce__split_part *part, const float *e,
-                             const void *q, const void *ws, double a, double c1, double cc0) {
+                             int64_t n, const softce__split_part *part, const void *x,
+                             const char *keep, const void *q, const void *ws, double a, double c1,
+                             double cc0) {
     const softce__plan *p = cx->p;
     const int32_t dt = p->t[SOFTCE__GRAD_LOGITS]->dtype;
     const softce__convert *cv = softce__converters();
-    if (cx->tsize != 4 || !cv || !cv->rescale_narrow ||
+    if (!keep || x || cx->tsize != 4 || !cv || !cv->rescale_narrow ||
         (dt != SOFTCE_DTYPE_BF16 && dt != SOFTCE_DTYPE_F16))
         return 0;
+    const float *e = (const float *)keep;
     char *dst = chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0);
     for (int64_t b0 = 0, b = 0; b0 < n; b0 += SOFTCE__FUSED_BLOCK, b++) {
         const int64_t nb = n - b0 < SOFTCE__FUSED_BLOCK ? n - b0 : SOFTCE__FUSED_BLOCK;
         cv->rescale_narrow(dt == SOFTCE_DTYPE_BF16, e + b0, (const float *)offset(cx, q, b0),
-                           (const float *)offset(cx, ws, b0), nb,
-                           a * exp((part->bmax[b] - row->lse.hi) - row->lse.lo), c1, cc0,
-                           dst + b0 * 2);
+                           (const float *)offset(cx, ws, b0), nb, block_coef(row, part, b, a), c1,
+                           cc0, dst + b0 * 2);
     }
     return 1;
 }
 
-/* The hard target's gradient of a chunk into out (its x: staged before an in-place write). */
-static void hard_grad(const softce__context *cx, const softce__split_row *row, int64_t c0,
-                      int64_t n, const softce__split_part *part, const void *x, char *out) {
+/* The hard target's gradient of a chunk into out (its x: staged before an in-place write).
+   Returns 1 when chunk_grad_narrow wrote the operand itself (not in the target's chunk, whose
+   spike is subtracted in the compute type first), 0 when out is left for chunk_done. */
+static int hard_grad(const softce__context *cx, const softce__split_row *row, int64_t c0, int64_t n,
+                     const softce__split_part *part, const void *x, const char *keep, char *out) {
     const softce__plan *p = cx->p;
     const double a0 = p->eps / (double)p->C, g = row->g;
     if (row->ignored) {
         memset(out, 0, (size_t)n * (size_t)cx->tsize);
-        return;
+        return 0;
     }
-    const void *w = chunk_w(cx, c0);
-    chunk_grad(cx, row, x, n, part, NULL, w, a0 != 0.0 ? w : NULL, g * (a0 * cx->wsum + row->spike),
-               0.0, g * a0, out);
-    if (row->t >= c0 && row->t < c0 + n) {
+    const void *w = chunk_w(cx, c0), *ws = a0 != 0.0 ? w : NULL;
+    const double a = g * (a0 * cx->wsum + row->spike);
+    const int has_t = row->t >= c0 && row->t < c0 + n;
+    if (!has_t && chunk_grad_narrow(cx, row, c0, n, part, x, keep, NULL, ws, a, 0.0, g * a0))
+        return 1;
+    chunk_grad(cx, row, x, n, part, NULL, w, ws, a, 0.0, g * a0, out);
+    if (has_t) {
         if (cx->tsize == 8)
             ((double *)out)[row->t - c0] -= g * row->spike;
         else
             ((float *)out)[row->t - c0] -= (float)(g * row->spike);
     }
+    return 0;
 }
 
 /* Whether phase B reads the logits: not for a gradient whose every block phase A stored. */
@@ -323,16 +337,8 @@ void softce__split_phase_b(const softce__context *cx, const softce__split_row *r
     /* the gradient: where phase A kept e (fused), else computed in the output buffer */
     char *const gout = p->t[gl] ? grad_out(cx, row, c0, scratch, keep) : NULL;
     if (!p->soft) {
-        /* a kept e (16-bit gradient) in one pass, except in the target's chunk (its spike) */
-        const double a0 = p->eps / (double)p->C, g = row->g;
-        if (gout && keep && !x && !row->ignored && !(row->t >= c0 && row->t < c0 + n) &&
-            chunk_grad_narrow(cx, row, c0, n, part, (const float *)keep, NULL, a0 != 0.0 ? w : NULL,
-                              g * (a0 * cx->wsum + row->spike), 0.0, g * a0))
-            return;
-        if (gout) {
-            hard_grad(cx, row, c0, n, part, x, gout);
+        if (gout && !hard_grad(cx, row, c0, n, part, x, keep, gout))
             chunk_done(cx, gl, row, c0, n, gout);
-        }
         return;
     }
     const double a1 = 1.0 - p->eps, a0 = p->eps / (double)p->C, g = row->g;
@@ -343,9 +349,7 @@ void softce__split_phase_b(const softce__context *cx, const softce__split_row *r
     }
     if (gout) {
         const void *q = chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q);
-        if (keep && !x &&
-            chunk_grad_narrow(cx, row, c0, n, part, (const float *)keep, q, w, g * row->swq, g * a1,
-                              g * a0))
+        if (chunk_grad_narrow(cx, row, c0, n, part, x, keep, q, w, g * row->swq, g * a1, g * a0))
             return;
         chunk_grad(cx, row, x, n, part, q, w, w, g * row->swq, g * a1, g * a0, gout);
         chunk_done(cx, gl, row, c0, n, gout);

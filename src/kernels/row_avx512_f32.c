@@ -113,6 +113,12 @@ static void widen16(int bf16, const void *src, int64_t n, float *dst) {
     }
 }
 
+/* 16 f32 values narrowed to 16 bf16 or f16 (round to nearest even, a NaN quieted). */
+static inline __m256i narrow_vec(int bf16, __m512 v) {
+    return bf16 ? _mm512_cvtepi32_epi16(softce__bf16x16_round(v))
+                : _mm512_cvtps_ph(v, SOFTCE_F16_RNE);
+}
+
 static void narrow16(int bf16, const float *src, int64_t n, void *dst) {
     uint16_t *d = dst;
     const int64_t ahead = softce__convert_ahead(n);
@@ -120,10 +126,7 @@ static void narrow16(int bf16, const float *src, int64_t n, void *dst) {
     for (; i + 16 <= n; i += 16) {
         if (i % 32 == 0) /* with write intent */
             _m_prefetchw((void *)softce__u16_line(d, i + ahead));
-        const __m512 v = _mm512_loadu_ps(src + i);
-        _mm256_storeu_si256((__m256i *)(d + i),
-                            bf16 ? _mm512_cvtepi32_epi16(softce__bf16x16_round(v))
-                                 : _mm512_cvtps_ph(v, SOFTCE_F16_RNE));
+        _mm256_storeu_si256((__m256i *)(d + i), narrow_vec(bf16, _mm512_loadu_ps(src + i)));
     }
     if (i < n) {
         const __mmask16 k = (__mmask16)((1u << (n - i)) - 1u);
@@ -135,13 +138,7 @@ static void narrow16(int bf16, const float *src, int64_t n, void *dst) {
     }
 }
 
-/* 16 f32 values narrowed to 16 bf16 or f16 (narrow16's rounding). */
-static inline __m256i narrow_vec(int bf16, __m512 v) {
-    return bf16 ? _mm512_cvtepi32_epi16(softce__bf16x16_round(v))
-                : _mm512_cvtps_ph(v, SOFTCE_F16_RNE);
-}
-
-/* k_rescale's vector (scale_row's when plain), then narrow16's rounding, in one pass: split
+/* k_rescale's vector (scale_row's when plain), then narrow_vec, in one pass: split
    mode's phase B writes a 16-bit gradient without storing the rescaled f32 row first. */
 static void rescale_narrow16(int bf16, const float *e, const float *p, const float *w, int64_t n,
                              double k, double c1, double c0, void *dst) {
