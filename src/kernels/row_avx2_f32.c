@@ -105,6 +105,7 @@ static inline double vd_hsum(vd v) {
 
 #define SOFTCE_ROW_TABLE softce__row_avx2_f32
 #define SOFTCE_ROW_SCALAR softce__row_scalar_f32
+#define SOFTCE_RESCALE_NARROW 1 /* k_rescale_narrow, with narrow_store below */
 #include "kernels/row_simd.inc"
 
 /* ---- 16-bit float rows <-> f32 (kernels.h: softce__convert) --------------------------- */
@@ -137,9 +138,12 @@ static inline void widen8(int bf16, const uint16_t *s, float *d) {
     _mm256_storeu_ps(d, bf16 ? bf16x8_widen(h) : _mm256_cvtph_ps(h));
 }
 
+static inline __m128i narrow_vec(int bf16, __m256 v) {
+    return bf16 ? bf16x8_round(v) : _mm256_cvtps_ph(v, F16_RNE);
+}
+
 static inline void narrow8(int bf16, const float *s, uint16_t *d) {
-    const __m256 v = _mm256_loadu_ps(s);
-    _mm_storeu_si128((__m128i *)d, bf16 ? bf16x8_round(v) : _mm256_cvtps_ph(v, F16_RNE));
+    _mm_storeu_si128((__m128i *)d, narrow_vec(bf16, _mm256_loadu_ps(s)));
 }
 
 /* The last n % 8 values go through an 8-value buffer (no 16-bit masked moves in AVX2). */
@@ -179,7 +183,20 @@ static void narrow16(int bf16, const float *src, int64_t n, void *dst) {
     }
 }
 
-const softce__convert softce__convert_avx2 = {.widen = widen16, .narrow = narrow16};
+/* k_rescale_narrow's stores (row_simd_fused.inc); the last m < 8 values through a buffer. */
+static inline void narrow_store(int bf16, uint16_t *d, vf v) {
+    _mm_storeu_si128((__m128i *)d, narrow_vec(bf16, v));
+}
+
+static inline void narrow_store_tail(int bf16, uint16_t *d, vf v, vmask k, int64_t m) {
+    (void)k;
+    uint16_t out[8];
+    _mm_storeu_si128((__m128i *)out, narrow_vec(bf16, v));
+    memcpy(d, out, (size_t)m * sizeof *out);
+}
+
+const softce__convert softce__convert_avx2 = {
+    .widen = widen16, .narrow = narrow16, .rescale_narrow = k_rescale_narrow};
 
 /* ---- hard-target runs (kernels.h: softce__index_scan) ---------------------------------- */
 

@@ -92,6 +92,7 @@ static inline double vd_hsum(vd v) { return _mm512_reduce_add_pd(v); }
 #define SOFTCE_ZREG_TARGET_TERMS 1
 #define SOFTCE_ROW_TABLE softce__row_avx512_f32
 #define SOFTCE_ROW_SCALAR softce__row_scalar_f32
+#define SOFTCE_RESCALE_NARROW 1 /* k_rescale_narrow, with narrow_store below */
 #include "kernels/row_simd.inc"
 
 /* ---- 16-bit float rows <-> f32 (kernels.h: softce__convert) --------------------------- */
@@ -138,35 +139,18 @@ static void narrow16(int bf16, const float *src, int64_t n, void *dst) {
     }
 }
 
-/* k_rescale's vector (scale_row's when plain), then narrow_vec, in one pass: split
-   mode's phase B writes a 16-bit gradient without storing the rescaled f32 row first. */
-static void rescale_narrow16(int bf16, const float *e, const float *p, const float *w, int64_t n,
-                             double k, double c1, double c0, void *dst) {
-    uint16_t *d = dst;
-    const int plain = !p && !w && c0 == 0.0;
-    const scale_coef c = {vf_set1((T)k), vf_set1(p ? (T)c1 : 0), vf_set1((T)c0)};
-    _Alignas(64) T pad[2 * VN];
-    opt_pads(pad);
-    const opt_row pr = opt_row_of(p, pad), wr = opt_row_of(w, pad + VN);
-    int64_t i = 0;
-    for (; i + VN <= n; i += VN) {
-        const vf v =
-            plain ? vf_mul(c.k, vf_load(e + i))
-                  : scale_vec(vf_load(e + i), opt_load(pr, i), opt_load(wr, i), w != NULL, &c);
-        _mm256_storeu_si256((__m256i *)(d + i), narrow_vec(bf16, v));
-    }
-    if (i < n) {
-        const vmask t = vm_tail(n - i);
-        const vf ei = vf_load_tail(e + i, t, vf_set1(0));
-        const vf v =
-            plain ? vf_mul(c.k, ei)
-                  : scale_vec(ei, opt_load_tail(pr, i, t), opt_load_tail(wr, i, t), w != NULL, &c);
-        _mm256_mask_storeu_epi16(d + i, t, narrow_vec(bf16, v));
-    }
+/* k_rescale_narrow's stores (row_simd_fused.inc). */
+static inline void narrow_store(int bf16, uint16_t *d, vf v) {
+    _mm256_storeu_si256((__m256i *)d, narrow_vec(bf16, v));
+}
+
+static inline void narrow_store_tail(int bf16, uint16_t *d, vf v, vmask k, int64_t m) {
+    (void)m;
+    _mm256_mask_storeu_epi16(d, k, narrow_vec(bf16, v));
 }
 
 const softce__convert softce__convert_avx512 = {
-    .widen = widen16, .narrow = narrow16, .rescale_narrow = rescale_narrow16};
+    .widen = widen16, .narrow = narrow16, .rescale_narrow = k_rescale_narrow};
 
 /* ---- hard-target runs (kernels.h: softce__index_scan) ---------------------------------- */
 
