@@ -294,6 +294,7 @@ static void setup(softce__context *cx, const softce__plan *p) {
     cx->p_direct = p->soft && !p->topk && softce__row_direct(p, SOFTCE__TARGET, cx->tsize);
     cx->gx_direct = softce__row_direct(p, SOFTCE__GRAD_LOGITS, cx->tsize);
     cx->gt_direct = softce__row_direct(p, SOFTCE__GRAD_TARGET, cx->tsize);
+    cx->row16 = softce__row16_suitable(cx);
     const softce_tensor *gx = p->t[SOFTCE__GRAD_LOGITS];
     cx->stream_gx =
         cx->col && gx && !softce__same_view(gx, p->t[SOFTCE__LOGITS]) &&

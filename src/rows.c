@@ -207,6 +207,24 @@ static inline softce__lse hard_fused(const softce__context *cx, const row_bufs *
     return lse;
 }
 
+/* The fused kernel on the 16-bit rows themselves (cx->row16: softce__row16_suitable), from the
+   logits, the soft target (soft rows) and into the gradient (fused calls) of element c; the
+   hard target's spike subtracted at t (t < 0: none). Returns 0, having written nothing, where
+   the kernel leaves the row to the staged path. */
+static int fused16_row(const softce__context *cx, const softce__cursor *c, const row_bufs *rb,
+                       const void *w, double a1, double a0, double spike, double g, int64_t t,
+                       softce__lse *lse, double *loss) {
+    const softce__plan *p = cx->p;
+    const void *q = p->soft ? softce__slot_ptr(p, SOFTCE__TARGET, c->off[SOFTCE__TARGET]) : NULL;
+    void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
+                    ? softce__slot_ptr(p, SOFTCE__GRAD_LOGITS, c->off[SOFTCE__GRAD_LOGITS])
+                    : NULL;
+    return softce__converters()->fused16(
+        p->t[SOFTCE__LOGITS]->dtype == SOFTCE_DTYPE_BF16,
+        softce__slot_ptr(p, SOFTCE__LOGITS, c->off[SOFTCE__LOGITS]), q, w, p->C, a1, a0, spike,
+        p->z_loss, g, t, rb->out, out, lse, loss);
+}
+
 /* A hard target's row as "spike" at t plus a smoothing part q0 (uniform a0, or eps * prior):
    returns the loss. */
 static double hard_row(const softce__context *cx, const softce__cursor *c, int64_t t,
@@ -230,7 +248,14 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
     softce__lse lse;
     if (p->op != SOFTCE__OP_FORWARD)
         g = softce__upstream(p, c) * cx->inv_d * ei->s;
-    if (p->op != SOFTCE__OP_BACKWARD) { /* forward: the fused kernel without stores */
+    const int row16 = p->op != SOFTCE__OP_BACKWARD && cx->row16;
+    if (row16) { /* x_t first: an in-place gradient overwrites it */
+        const softce_tensor *xs = p->t[SOFTCE__LOGITS];
+        xt = softce__load(xs->dtype, xs->data, c->off[SOFTCE__LOGITS] + t);
+    }
+    if (row16 && fused16_row(cx, c, rb, w, a1, a0, spike, g, t, &lse, &loss)) {
+        /* the row is done (else staged below) */
+    } else if (p->op != SOFTCE__OP_BACKWARD) { /* forward: the fused kernel without stores */
         const void *x = raw_row(cx, c, rb, ei);
         void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
                         ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
@@ -468,6 +493,15 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
     }
     const double dq = cx->prior ? 1.0 - p->eps : a1; /* d q_i / d p_i */
     const int fused = p->op != SOFTCE__OP_BACKWARD;
+    double g = 1.0, loss, swq;
+    softce__lse lse;
+    if (p->op != SOFTCE__OP_FORWARD)
+        g = softce__upstream(p, c) * cx->inv_d * ei->s;
+    if (cx->row16 && fused16_row(cx, c, rb, cx->w, a1, a0, 0.0, g, -1, &lse, &loss)) {
+        const double zterm = z_term(p, lse) * ei->s;
+        store_extras(cx, c, ei, lse, 0, zterm);
+        return loss * ei->s + zterm;
+    }
     const void *x = fused ? raw_row(cx, c, rb, ei) : logits_row(cx, c, rb, ei);
     const void *q = p->topk ? topk_stage(cx, c, rb, rb->p)
                             : stage(cx, SOFTCE__TARGET, cx->p_direct, c, rb->p);
@@ -483,10 +517,6 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
         }
         q = rb->p, a1 = 1.0, a0 = 0.0;
     }
-    double g = 1.0, loss, swq;
-    softce__lse lse;
-    if (p->op != SOFTCE__OP_FORWARD)
-        g = softce__upstream(p, c) * cx->inv_d * ei->s;
     if (fused) { /* forward: the fused kernel without stores */
         void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
                         ? out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out)
@@ -722,6 +752,33 @@ double softce__rows_block(const softce__context *cx, int64_t e0, int64_t e1, cha
         sum += l;
     }
     return sum;
+}
+
+/* Operand slot (when present) is a contiguous row of 16-bit dtype dt. */
+static int row16_operand(const softce__plan *p, int slot, int32_t dt) {
+    return !p->t[slot] || (p->t[slot]->dtype == dt && p->cs[slot] == 1);
+}
+
+/* Whether row mode gives its rows to the ISA's fused16 (kernels.h) instead of staging them:
+   forward and fused calls in f32 compute whose logits, soft target and gradient are
+   contiguous rows of one 16-bit format, without a logit transform, top-k target, KL, smoothing
+   prior or argmax / correct outputs. */
+int softce__row16_suitable(const softce__context *cx) {
+    const softce__plan *p = cx->p;
+    const softce__convert *cv = softce__converters();
+    const int32_t dt = p->t[SOFTCE__LOGITS]->dtype;
+    if (!cv || !cv->fused16 || p->compute_f64 ||
+        (dt != SOFTCE_DTYPE_BF16 && dt != SOFTCE_DTYPE_F16))
+        return 0;
+    if ((p->op != SOFTCE__OP_FORWARD && p->op != SOFTCE__OP_FORWARD_BACKWARD) ||
+        (p->op == SOFTCE__OP_FORWARD_BACKWARD && !p->t[SOFTCE__GRAD_LOGITS]))
+        return 0;
+    if (transformed(p) || p->topk || p->kl || p->t[SOFTCE__PRIOR] || p->t[SOFTCE__ARGMAX_OUT] ||
+        p->t[SOFTCE__CORRECT_OUT])
+        return 0;
+    return row16_operand(p, SOFTCE__LOGITS, dt) &&
+           (!p->soft || row16_operand(p, SOFTCE__TARGET, dt)) &&
+           (p->op != SOFTCE__OP_FORWARD_BACKWARD || row16_operand(p, SOFTCE__GRAD_LOGITS, dt));
 }
 
 int softce__row_direct(const softce__plan *p, int slot, int tsize) {

@@ -253,6 +253,24 @@ static void test_dtypes(void **state) {
             s.seed = seed++;
             tc_check_spec(&s);
         }
+    /* rows of C > 64 with the logits, a soft target and the gradients of one 16-bit dtype:
+       with AVX-512 row mode's fused kernel reads and writes the 16-bit rows itself (rows.c:
+       fused16_row), tails of every length mod 16, the target in a row's last vector */
+    const int64_t wide[4][2] = {{5, 1000}, {3, 77}, {2, 4099}, {4, 130}};
+    for (int xd = 2; xd < 4; xd++)
+        for (int v = 0; v < 16; v++) {
+            tc_spec s;
+            tc_spec_init(&s, 2, wide[v % 4]);
+            s.x_dtype = s.out_dtype = fl[xd];
+            s.t_dtype = v & 1 ? fl[xd] : SOFTCE_DTYPE_I64;
+            s.w_dtype = v & 2 ? SOFTCE_DTYPE_F32 : 0;
+            s.eps = v & 4 ? 0.1 : 0.0;
+            s.gout_dtype = v & 8 ? fl[xd] : 0;
+            s.reduction = SOFTCE_REDUCTION_MEAN + (int32_t)(v % 3);
+            s.x_layout = TL_CONTIG;
+            s.seed = seed++;
+            tc_check_spec(&s);
+        }
     /* N, C, positions with every class-axis operand of one 16-bit dtype: with AVX-512 the
        column kernel reads and writes the 16-bit class planes itself (tiles.c) */
     const int64_t planes[3] = {2, 21, 40};

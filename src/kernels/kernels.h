@@ -168,6 +168,16 @@ typedef struct softce__convert {
        NULL where the ISA has none (split mode's phase B then runs the two). */
     void (*rescale_narrow)(int bf16, const float *e, const float *p, const float *w, int64_t n,
                            double k, double c1, double c0, void *dst);
+    /* Row mode's fused kernel (the f32 table's fused, t: see below) on a contiguous row of 16-bit
+       logits x and soft target p (the same format, or NULL) read in its own loads, e kept in
+       the f32 row e (n values), the gradient (out NULL: forward only) written straight into
+       the 16-bit out (may be x): bit for bit widening x and p, fused, adding -g spike to the
+       gradient at t >= 0 (a hard target) in f32 and narrowing. Returns 0, having written
+       nothing, for a row whose max is not finite (fused's scalar rows: stage it). NULL where
+       the ISA has none. */
+    int (*fused16)(int bf16, const void *x, const void *p, const float *w, int64_t n, double a1,
+                   double a0, double spike, double zl, double g, int64_t t, float *e, void *out,
+                   softce__lse *lse, double *loss);
 } softce__convert;
 
 /* The conversions hint the memory one run ahead of what they convert, src + n + i (narrow: dst,

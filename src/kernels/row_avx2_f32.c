@@ -78,6 +78,13 @@ static inline __attribute__((always_inline)) vf vf_softcap(vf x, const vf q[7], 
     return softce__softcap_f32x8(x, q, vfar, vtiny, khi, klo, chi, clo, shi, slo, folded, split,
                                  unit, no_tiny, tiny);
 }
+/* v with a added to lane i (add_at's rounding; the other lanes untouched, -0 included). */
+static inline vf vf_add_lane(vf v, int64_t i, T a) {
+    _Alignas(32) T lanes[VN];
+    _mm256_store_ps(lanes, v);
+    lanes[i] += a;
+    return _mm256_load_ps(lanes);
+}
 /* |v| < c ? a : b (NaN v: a). */
 static inline vf vf_select_abs_lt(vf v, T c, vf a, vf b) {
     vf av = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);

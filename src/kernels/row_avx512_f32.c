@@ -65,6 +65,10 @@ static inline __attribute__((always_inline)) vf vf_softcap(vf x, const vf q[7], 
     return softce__softcap_f32x16(x, q, vfar, vtiny, khi, klo, chi, clo, shi, slo, folded, split,
                                   unit, no_tiny, tiny);
 }
+/* v with a added to lane i (add_at's rounding; the other lanes untouched, -0 included). */
+static inline vf vf_add_lane(vf v, int64_t i, T a) {
+    return _mm512_mask_add_ps(v, (__mmask16)(1u << i), v, _mm512_set1_ps(a));
+}
 /* |v| < c ? a : b (NaN v: a). */
 static inline vf vf_select_abs_lt(vf v, T c, vf a, vf b) {
     __mmask16 k = _mm512_cmp_ps_mask(_mm512_abs_ps(v), _mm512_set1_ps(c), _CMP_NGE_UQ);
@@ -93,6 +97,7 @@ static inline double vd_hsum(vd v) { return _mm512_reduce_add_pd(v); }
 #define SOFTCE_ROW_TABLE softce__row_avx512_f32
 #define SOFTCE_ROW_SCALAR softce__row_scalar_f32
 #define SOFTCE_RESCALE_NARROW 1 /* k_rescale_narrow, with narrow_store below */
+#define SOFTCE_LOAD16 1         /* k_fused16, with vf_load16 below */
 #include "kernels/row_simd.inc"
 
 /* ---- 16-bit float rows <-> f32 (kernels.h: softce__convert) --------------------------- */
@@ -139,6 +144,18 @@ static void narrow16(int bf16, const float *src, int64_t n, void *dst) {
     }
 }
 
+/* 16 bf16 or f16 values widened (widen16's conversions): all, or lanes k with fill elsewhere
+   (row_simd.inc: src_load). */
+static inline vf vf_load16(const uint16_t *s, int bf16) {
+    const __m256i h = _mm256_loadu_si256((const __m256i *)s);
+    return bf16 ? softce__bf16x16_widen(h) : _mm512_cvtph_ps(h);
+}
+
+static inline vf vf_load16_tail(const uint16_t *s, vmask k, vf fill, int bf16) {
+    const __m256i h = _mm256_maskz_loadu_epi16(k, s);
+    return _mm512_mask_mov_ps(fill, k, bf16 ? softce__bf16x16_widen(h) : _mm512_cvtph_ps(h));
+}
+
 /* k_rescale_narrow's stores (row_simd_fused.inc). */
 static inline void narrow_store(int bf16, uint16_t *d, vf v) {
     _mm256_storeu_si256((__m256i *)d, narrow_vec(bf16, v));
@@ -150,7 +167,7 @@ static inline void narrow_store_tail(int bf16, uint16_t *d, vf v, vmask k, int64
 }
 
 const softce__convert softce__convert_avx512 = {
-    .widen = widen16, .narrow = narrow16, .rescale_narrow = k_rescale_narrow};
+    .widen = widen16, .narrow = narrow16, .rescale_narrow = k_rescale_narrow, .fused16 = k_fused16};
 
 /* ---- hard-target runs (kernels.h: softce__index_scan) ---------------------------------- */
 
