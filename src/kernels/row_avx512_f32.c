@@ -102,6 +102,18 @@ static inline double vd_hsum(vd v) { return _mm512_reduce_add_pd(v); }
 
 /* ---- 16-bit float rows <-> f32 (kernels.h: softce__convert) --------------------------- */
 
+/* 16 bf16 or f16 values widened (widen16's too): all, or lanes k with fill elsewhere
+   (row_simd.inc: src_load). */
+static inline vf vf_load16(const uint16_t *s, int bf16) {
+    const __m256i h = _mm256_loadu_si256((const __m256i *)s);
+    return bf16 ? softce__bf16x16_widen(h) : _mm512_cvtph_ps(h);
+}
+
+static inline vf vf_load16_tail(const uint16_t *s, vmask k, vf fill, int bf16) {
+    const __m256i h = _mm256_maskz_loadu_epi16(k, s);
+    return _mm512_mask_mov_ps(fill, k, bf16 ? softce__bf16x16_widen(h) : _mm512_cvtph_ps(h));
+}
+
 static void widen16(int bf16, const void *src, int64_t n, float *dst) {
     const uint16_t *s = src;
     const int64_t ahead = softce__convert_ahead(n);
@@ -109,13 +121,11 @@ static void widen16(int bf16, const void *src, int64_t n, float *dst) {
     for (; i + 16 <= n; i += 16) {
         if (i % 32 == 0) /* one hint per 64-byte line */
             _mm_prefetch((const char *)softce__u16_line(s, i + ahead), _MM_HINT_T0);
-        const __m256i h = _mm256_loadu_si256((const __m256i *)(s + i));
-        _mm512_storeu_ps(dst + i, bf16 ? softce__bf16x16_widen(h) : _mm512_cvtph_ps(h));
+        _mm512_storeu_ps(dst + i, vf_load16(s + i, bf16));
     }
     if (i < n) {
-        const __mmask16 k = (__mmask16)((1u << (n - i)) - 1u);
-        const __m256i h = _mm256_maskz_loadu_epi16(k, s + i);
-        _mm512_mask_storeu_ps(dst + i, k, bf16 ? softce__bf16x16_widen(h) : _mm512_cvtph_ps(h));
+        const __mmask16 k = vm_tail(n - i);
+        _mm512_mask_storeu_ps(dst + i, k, vf_load16_tail(s + i, k, vf_set1(0), bf16));
     }
 }
 
@@ -142,18 +152,6 @@ static void narrow16(int bf16, const float *src, int64_t n, void *dst) {
         else
             _mm256_mask_storeu_epi16(d + i, k, _mm512_cvtps_ph(v, SOFTCE_F16_RNE));
     }
-}
-
-/* 16 bf16 or f16 values widened (widen16's conversions): all, or lanes k with fill elsewhere
-   (row_simd.inc: src_load). */
-static inline vf vf_load16(const uint16_t *s, int bf16) {
-    const __m256i h = _mm256_loadu_si256((const __m256i *)s);
-    return bf16 ? softce__bf16x16_widen(h) : _mm512_cvtph_ps(h);
-}
-
-static inline vf vf_load16_tail(const uint16_t *s, vmask k, vf fill, int bf16) {
-    const __m256i h = _mm256_maskz_loadu_epi16(k, s);
-    return _mm512_mask_mov_ps(fill, k, bf16 ? softce__bf16x16_widen(h) : _mm512_cvtph_ps(h));
 }
 
 /* k_rescale_narrow's stores (row_simd_fused.inc). */
