@@ -113,6 +113,7 @@ static inline double vd_hsum(vd v) {
 #define SOFTCE_ROW_TABLE softce__row_avx2_f32
 #define SOFTCE_ROW_SCALAR softce__row_scalar_f32
 #define SOFTCE_RESCALE_NARROW 1 /* k_rescale_narrow, with narrow_store below */
+#define SOFTCE_LOAD16 1         /* k_fused16, with vf_load16 below */
 #include "kernels/row_simd.inc"
 
 /* ---- 16-bit float rows <-> f32 (kernels.h: softce__convert) --------------------------- */
@@ -190,6 +191,20 @@ static void narrow16(int bf16, const float *src, int64_t n, void *dst) {
     }
 }
 
+/* 8 bf16 or f16 values widened (widen8's conversions): all, or lanes k (the first ones) with
+   fill elsewhere, those read through an 8-value buffer (row_simd.inc: src_load). */
+static inline vf vf_load16(const uint16_t *s, int bf16) {
+    const __m128i h = _mm_loadu_si128((const __m128i *)s);
+    return bf16 ? bf16x8_widen(h) : _mm256_cvtph_ps(h);
+}
+
+static inline vf vf_load16_tail(const uint16_t *s, vmask k, vf fill, int bf16) {
+    uint16_t in[8] = {0};
+    const int m = __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(k)));
+    memcpy(in, s, (size_t)m * sizeof *in);
+    return _mm256_blendv_ps(fill, vf_load16(in, bf16), _mm256_castsi256_ps(k));
+}
+
 /* k_rescale_narrow's stores (row_simd_fused.inc); the last m < 8 values through a buffer. */
 static inline void narrow_store(int bf16, uint16_t *d, vf v) {
     _mm_storeu_si128((__m128i *)d, narrow_vec(bf16, v));
@@ -203,7 +218,7 @@ static inline void narrow_store_tail(int bf16, uint16_t *d, vf v, vmask k, int64
 }
 
 const softce__convert softce__convert_avx2 = {
-    .widen = widen16, .narrow = narrow16, .rescale_narrow = k_rescale_narrow};
+    .widen = widen16, .narrow = narrow16, .rescale_narrow = k_rescale_narrow, .fused16 = k_fused16};
 
 /* ---- hard-target runs (kernels.h: softce__index_scan) ---------------------------------- */
 
