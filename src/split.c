@@ -26,7 +26,9 @@
  * thread, phase B running in reverse chunk order finds the last ones in L2; else one per
  * item), and phase B rescales it there before converting it out, or, for a 16-bit gradient
  * where the ISA has rescale_narrow (chunk_grad_narrow), rescales and converts it into the
- * operand in one pass.
+ * operand in one pass (reading a soft target of the gradient's format as it is). Where the ISA
+ * has fused_sums16, phase A reads 16-bit logits (and a soft target of their format) itself
+ * instead of staging them (phase_a16); a chunk with a block whose max is not finite is staged.
  */
 #include "driver.h"
 
@@ -166,25 +168,44 @@ static double chunk_loss(const softce__context *cx, const softce__split_row *row
     return 0.0;
 }
 
+/* The 16-bit format (1 bf16, 0 f16) of f32-compute logits that the ISA's fused_sums16 reads
+   itself, together with a soft target of the same format; -1 where the chunks are staged. */
+static int phase_a16(const softce__context *cx) {
+    const softce__plan *p = cx->p;
+    const softce__convert *cv = softce__converters();
+    const int32_t dt = p->t[SOFTCE__LOGITS]->dtype;
+    if (cx->tsize != 4 || !cv || !cv->fused_sums16 ||
+        (dt != SOFTCE_DTYPE_BF16 && dt != SOFTCE_DTYPE_F16) ||
+        (p->soft && p->t[SOFTCE__TARGET]->dtype != dt))
+        return -1;
+    return dt == SOFTCE_DTYPE_BF16;
+}
+
 void softce__split_phase_a(const softce__context *cx, const softce__split_row *row, int64_t c0,
                            int64_t n, softce__split_part *part, char *scratch, char *keep) {
     const softce__plan *p = cx->p;
     part->stored = 0;
     if (p->op == SOFTCE__OP_FORWARD || p->op == SOFTCE__OP_FORWARD_BACKWARD) {
-        const void *x = chunk_in(cx, SOFTCE__LOGITS, row, c0, n, scratch, STAGE_X), *q = NULL;
         const void *w = chunk_w(cx, c0);
         double a1 = 0.0, a0 = p->eps / (double)p->C;
-        if (p->soft) {
-            q = chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q), a1 = 1.0 - p->eps;
-        } else if (row->ignored || a0 == 0.0) { /* no smoothing terms: the kernel's fast path */
+        if (p->soft)
+            a1 = 1.0 - p->eps;
+        else if (row->ignored || a0 == 0.0) /* no smoothing terms: the kernel's fast path */
             a0 = 0.0, w = NULL;
-        }
         void *out =
             p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[SOFTCE__GRAD_LOGITS] && !row->ignored
                 ? grad_out(cx, row, c0, scratch, keep)
                 : NULL;
-        part->lse = cx->k->fused_sums(x, q, w, n, a1, a0, out, &part->loss, &part->swq, part->bmax);
         part->stored = out != NULL;
+        const int bf16 = phase_a16(cx);
+        if (bf16 >= 0 && softce__converters()->fused_sums16(
+                             bf16, chunk_ptr(cx, SOFTCE__LOGITS, row, c0),
+                             p->soft ? chunk_ptr(cx, SOFTCE__TARGET, row, c0) : NULL, w, n, a1, a0,
+                             out, &part->lse, &part->loss, &part->swq, part->bmax))
+            return;
+        const void *x = chunk_in(cx, SOFTCE__LOGITS, row, c0, n, scratch, STAGE_X);
+        const void *q = p->soft ? chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q) : NULL;
+        part->lse = cx->k->fused_sums(x, q, w, n, a1, a0, out, &part->loss, &part->swq, part->bmax);
         return;
     }
     part->lse = cx->k->lse(chunk_in(cx, SOFTCE__LOGITS, row, c0, n, scratch, STAGE_X), n);
@@ -258,19 +279,25 @@ static void chunk_grad(const softce__context *cx, const softce__split_row *row, 
    the logits, no such kernel, or a gradient that is not f16/bf16. */
 static int chunk_grad_narrow(const softce__context *cx, const softce__split_row *row, int64_t c0,
                              int64_t n, const softce__split_part *part, const void *x,
-                             const char *keep, const void *q, const void *ws, double a, double c1,
-                             double cc0) {
+                             const char *keep, int soft, char *scratch, const void *ws, double a,
+                             double c1, double cc0) {
     const softce__plan *p = cx->p;
     const int32_t dt = p->t[SOFTCE__GRAD_LOGITS]->dtype;
     const softce__convert *cv = softce__converters();
     if (!keep || x || cx->tsize != 4 || !cv || !cv->rescale_narrow ||
         (dt != SOFTCE_DTYPE_BF16 && dt != SOFTCE_DTYPE_F16))
         return 0;
+    /* a soft target in the gradient's format is read as it is, any other staged (f32) */
+    const int p16 = soft && p->t[SOFTCE__TARGET]->dtype == dt;
+    const char *q = !soft ? NULL
+                    : p16 ? chunk_ptr(cx, SOFTCE__TARGET, row, c0)
+                          : chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q);
+    const size_t qsize = p16 ? 2 : 4;
     const float *e = (const float *)keep;
     char *dst = chunk_ptr(cx, SOFTCE__GRAD_LOGITS, row, c0);
     for (int64_t b0 = 0, b = 0; b0 < n; b0 += SOFTCE__FUSED_BLOCK, b++) {
         const int64_t nb = n - b0 < SOFTCE__FUSED_BLOCK ? n - b0 : SOFTCE__FUSED_BLOCK;
-        cv->rescale_narrow(dt == SOFTCE_DTYPE_BF16, e + b0, (const float *)offset(cx, q, b0),
+        cv->rescale_narrow(dt == SOFTCE_DTYPE_BF16, e + b0, q ? q + (size_t)b0 * qsize : NULL, p16,
                            (const float *)offset(cx, ws, b0), nb, block_coef(row, part, b, a), c1,
                            cc0, dst + b0 * 2);
     }
@@ -291,7 +318,7 @@ static int hard_grad(const softce__context *cx, const softce__split_row *row, in
     const void *w = chunk_w(cx, c0), *ws = a0 != 0.0 ? w : NULL;
     const double a = g * (a0 * cx->wsum + row->spike);
     const int has_t = row->t >= c0 && row->t < c0 + n;
-    if (!has_t && chunk_grad_narrow(cx, row, c0, n, part, x, keep, NULL, ws, a, 0.0, g * a0))
+    if (!has_t && chunk_grad_narrow(cx, row, c0, n, part, x, keep, 0, NULL, ws, a, 0.0, g * a0))
         return 1;
     chunk_grad(cx, row, x, n, part, NULL, w, ws, a, 0.0, g * a0, out);
     if (has_t) {
@@ -348,9 +375,10 @@ void softce__split_phase_b(const softce__context *cx, const softce__split_row *r
         chunk_done(cx, SOFTCE__GRAD_TARGET, row, c0, n, out);
     }
     if (gout) {
-        const void *q = chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q);
-        if (chunk_grad_narrow(cx, row, c0, n, part, x, keep, q, w, g * row->swq, g * a1, g * a0))
+        if (chunk_grad_narrow(cx, row, c0, n, part, x, keep, 1, scratch, w, g * row->swq, g * a1,
+                              g * a0))
             return;
+        const void *q = chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q);
         chunk_grad(cx, row, x, n, part, q, w, w, g * row->swq, g * a1, g * a0, gout);
         chunk_done(cx, gl, row, c0, n, gout);
     }

@@ -164,10 +164,11 @@ typedef struct softce__convert {
     void (*widen)(int bf16, const void *src, int64_t n, float *dst);
     void (*narrow)(int bf16, const float *src, int64_t n, void *dst);
     /* The f32 table's rescale and then narrow, in one pass: dst_i = narrow(k e_i - w_i (c1 p_i
-       + c0)), bit-identical to rescale (p, w: f32 or NULL) followed by narrow, e left as it is;
-       NULL where the ISA has none (split mode's phase B then runs the two). */
-    void (*rescale_narrow)(int bf16, const float *e, const float *p, const float *w, int64_t n,
-                           double k, double c1, double c0, void *dst);
+       + c0)), bit-identical to rescale (w: f32 or NULL; p: f32, or with p16 in dst's 16-bit
+       format, widened; or NULL) followed by narrow, e left as it is; NULL where the ISA has
+       none (split mode's phase B then runs the two). */
+    void (*rescale_narrow)(int bf16, const float *e, const void *p, int p16, const float *w,
+                           int64_t n, double k, double c1, double c0, void *dst);
     /* Row mode's fused kernel (the f32 table's fused, t: see below) on a contiguous row of 16-bit
        logits x and soft target p (the same format, or NULL) read in its own loads, e kept in
        the f32 row e (n values), the gradient (out NULL: forward only) written straight into
@@ -178,6 +179,14 @@ typedef struct softce__convert {
     int (*fused16)(int bf16, const void *x, const void *p, const float *w, int64_t n, double a1,
                    double a0, double spike, double zl, double g, int64_t t, float *e, void *out,
                    softce__lse *lse, double *loss);
+    /* Split mode's phase A (the f32 table's fused_sums) on 16-bit logits x and soft target p
+       (the same format, or NULL) read in its own loads, w f32 or NULL, the kept e into the f32
+       out (or NULL): bit for bit widening x and p and fused_sums, lse in *lse. Returns 0 for a
+       chunk with a block whose max is not finite (stage it: fused_sums then rewrites bmax and
+       out). NULL where the ISA has none. */
+    int (*fused_sums16)(int bf16, const void *x, const void *p, const float *w, int64_t n,
+                        double a1, double a0, float *out, softce__lse *lse, double *loss,
+                        double *sum_wq, double *bmax);
 } softce__convert;
 
 /* The conversions hint the memory one run ahead of what they convert, src + n + i (narrow: dst,

@@ -217,8 +217,11 @@ static inline void narrow_store_tail(int bf16, uint16_t *d, vf v, vmask k, int64
     memcpy(d, out, (size_t)m * sizeof *out);
 }
 
-const softce__convert softce__convert_avx2 = {
-    .widen = widen16, .narrow = narrow16, .rescale_narrow = k_rescale_narrow, .fused16 = k_fused16};
+const softce__convert softce__convert_avx2 = {.widen = widen16,
+                                              .narrow = narrow16,
+                                              .rescale_narrow = k_rescale_narrow,
+                                              .fused16 = k_fused16,
+                                              .fused_sums16 = k_fused_sums16};
 
 /* ---- hard-target runs (kernels.h: softce__index_scan) ---------------------------------- */
 

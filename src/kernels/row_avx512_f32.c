@@ -164,8 +164,11 @@ static inline void narrow_store_tail(int bf16, uint16_t *d, vf v, vmask k, int64
     _mm256_mask_storeu_epi16(d, k, narrow_vec(bf16, v));
 }
 
-const softce__convert softce__convert_avx512 = {
-    .widen = widen16, .narrow = narrow16, .rescale_narrow = k_rescale_narrow, .fused16 = k_fused16};
+const softce__convert softce__convert_avx512 = {.widen = widen16,
+                                                .narrow = narrow16,
+                                                .rescale_narrow = k_rescale_narrow,
+                                                .fused16 = k_fused16,
+                                                .fused_sums16 = k_fused_sums16};
 
 /* ---- hard-target runs (kernels.h: softce__index_scan) ---------------------------------- */
 
