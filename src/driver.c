@@ -420,6 +420,7 @@ static softce_status run_split(softce__context *cx, double denominator) {
         int per_element = p->reduction == SOFTCE_REDUCTION_NONE && p->t[SOFTCE__LOSS];
         for (int64_t e = 0; e < p->E; e++) {
             softce__store_elem(p, SOFTCE__LSE_OUT, &rows[e].cur, softce__lse_value(rows[e].lse));
+            softce__store_elem(p, SOFTCE__ZLOSS_OUT, &rows[e].cur, rows[e].zterm);
             if (per_element)
                 softce__store_elem(p, SOFTCE__LOSS, &rows[e].cur, rows[e].loss);
             losses[e] = rows[e].loss;
@@ -483,7 +484,7 @@ softce_status softce__run(const softce__plan *p) {
     setup(&cx, p);
     int nt = thread_count(p, cx.nblocks);
     void *wbuf = NULL;
-    const int split = !p->extended && softce__split_suitable(p);
+    const int split = softce__split_suitable(p);
     const int fused_scan = !split && scan_in_compute(p);
     if ((st = load_weights(&cx, &wbuf)) == SOFTCE_OK && !fused_scan)
         st = mean_denominator(&cx, nt, &denominator);

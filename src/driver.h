@@ -126,10 +126,12 @@ int softce__tiles_suitable(const softce__plan *p);
 typedef struct softce__split_row {
     softce__cursor cur;
     int64_t t;        /* hard target class, -1 for soft */
-    int ignored;
-    double g;         /* upstream gradient / D */
+    int skip;         /* ignored (hard target == ignore_index) or masked (sample weight 0) */
+    double s;         /* sample weight (1 without) */
+    double g;         /* upstream gradient / D times s */
     softce__lse lse;
     double xt, spike, loss, swq;
+    double zterm; /* the z-loss term s z_loss lse^2 (0 when skipped) */
 } softce__split_row;
 
 #define SOFTCE__SPLIT_BLOCKS (SOFTCE__SPLIT_CHUNK / SOFTCE__FUSED_BLOCK)

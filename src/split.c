@@ -18,6 +18,10 @@
  *      the logits (the grad kernel). A row with a +inf or NaN logit has a NaN lse, so both
  *      ways give NaN there, as the unsplit kernels do.
  * lse - lse_k >= 0 and l_k >= 0 for w q >= 0: the correction adds, nothing cancels.
+ * Of the 1.1 options, z-loss, sample weights and the z-loss output (split_options): a row's
+ * sample weight s scales its upstream gradient (row->g) and its loss, s = 0 masks it as an
+ * ignored target does (lse only, zero gradients), and z-loss adds s z_loss lse^2 to the combined
+ * loss and 2 z_loss lse to phase B's coefficient, as the row kernels do.
  * Used when every operand along the class axis has class stride 1. A direct one (f32/f64 of
  * the compute type) is read and written in place; any other (f16/bf16, or f32 beside f64
  * logits) is staged a chunk at a time through the thread's scratch (softce__split_scratch:
@@ -40,8 +44,16 @@ static int class_axis_slot(const softce__plan *p, int s) {
            (s == SOFTCE__TARGET && p->soft);
 }
 
+/* Of the 1.1 options split mode takes z-loss, sample weights and the z-loss output; not a
+   logit transform, KL, OTHERS smoothing, a prior, argmax / correct outputs or top-k targets. */
+static int split_options(const softce__plan *p) {
+    return p->logit_scale == 1.0 && p->softcap == 0.0 && !p->kl &&
+           p->smoothing == SOFTCE_SMOOTHING_UNIFORM && !p->t[SOFTCE__PRIOR] &&
+           !p->t[SOFTCE__ARGMAX_OUT] && !p->t[SOFTCE__CORRECT_OUT] && !p->topk;
+}
+
 int softce__split_suitable(const softce__plan *p) {
-    if (p->C < SOFTCE__SPLIT_MIN_C || p->E > SOFTCE__SPLIT_MAX_ROWS)
+    if (p->C < SOFTCE__SPLIT_MIN_C || p->E > SOFTCE__SPLIT_MAX_ROWS || !split_options(p))
         return 0;
     for (int s = SOFTCE__LOGITS; s < SOFTCE__NUM_SLOTS; s++)
         if (class_axis_slot(p, s) && p->t[s] &&
@@ -134,16 +146,22 @@ static const void *chunk_w(const softce__context *cx, int64_t c0) { return offse
 void softce__split_row_init(const softce__context *cx, int64_t e, softce__split_row *row) {
     const softce__plan *p = cx->p;
     softce__cursor_seek(p, &row->cur, e);
+    const softce_tensor *sw = p->t[SOFTCE__SAMPLE_W];
     row->t = -1;
-    row->ignored = 0;
+    row->s = sw && p->op != SOFTCE__OP_LOG_SOFTMAX
+                 ? softce__load(sw->dtype, sw->data, row->cur.off[SOFTCE__SAMPLE_W])
+                 : 1.0;
+    row->skip = row->s == 0.0;
+    row->zterm = 0.0;
     if (!p->soft && p->op != SOFTCE__OP_LOG_SOFTMAX) {
         const softce_tensor *t = p->t[SOFTCE__TARGET];
         row->t = softce__load_int(t->dtype, t->data, row->cur.off[SOFTCE__TARGET]);
-        row->ignored = row->t == p->ignore_index;
+        row->skip |= row->t == p->ignore_index;
     }
-    row->g = p->op == SOFTCE__OP_FORWARD ? 1.0 : softce__upstream(p, &row->cur) * cx->inv_d;
+    row->g =
+        p->op == SOFTCE__OP_FORWARD ? 1.0 : softce__upstream(p, &row->cur) * cx->inv_d * row->s;
     row->xt = row->spike = 0.0;
-    if (row->t >= 0 && !row->ignored) { /* x_t before phase A can overwrite it (in place) */
+    if (row->t >= 0 && !row->skip) { /* x_t before phase A can overwrite it (in place) */
         const softce_tensor *x = p->t[SOFTCE__LOGITS];
         row->xt = softce__load(x->dtype, x->data, row->cur.off[SOFTCE__LOGITS] + row->t);
         row->spike = (1.0 - p->eps) * (cx->w ? softce__row_value(cx, cx->w, row->t) : 1.0);
@@ -162,7 +180,7 @@ static double chunk_loss(const softce__context *cx, const softce__split_row *row
         return cx->k->soft_loss(chunk_in(cx, SOFTCE__LOGITS, row, c0, n, scratch, STAGE_X),
                                 chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q), w, n,
                                 lse, 1.0 - p->eps, a0, swq);
-    if (a0 != 0.0 && !row->ignored && p->op != SOFTCE__OP_BACKWARD)
+    if (a0 != 0.0 && !row->skip && p->op != SOFTCE__OP_BACKWARD)
         return cx->k->soft_loss(chunk_in(cx, SOFTCE__LOGITS, row, c0, n, scratch, STAGE_X), NULL, w,
                                 n, lse, 0.0, a0, swq);
     return 0.0;
@@ -188,23 +206,23 @@ void softce__split_phase_a(const softce__context *cx, const softce__split_row *r
     if (p->op == SOFTCE__OP_FORWARD || p->op == SOFTCE__OP_FORWARD_BACKWARD) {
         const void *w = chunk_w(cx, c0);
         double a1 = 0.0, a0 = p->eps / (double)p->C;
-        if (p->soft)
+        const int soft = p->soft && !row->skip; /* a skipped row: its lse only */
+        if (soft)
             a1 = 1.0 - p->eps;
-        else if (row->ignored || a0 == 0.0) /* no smoothing terms: the kernel's fast path */
+        else if (row->skip || a0 == 0.0) /* no smoothing terms: the kernel's fast path */
             a0 = 0.0, w = NULL;
-        void *out =
-            p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[SOFTCE__GRAD_LOGITS] && !row->ignored
-                ? grad_out(cx, row, c0, scratch, keep)
-                : NULL;
+        void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD && p->t[SOFTCE__GRAD_LOGITS] && !row->skip
+                        ? grad_out(cx, row, c0, scratch, keep)
+                        : NULL;
         part->stored = out != NULL;
         const int bf16 = phase_a16(cx);
         if (bf16 >= 0 && softce__converters()->fused_sums16(
                              bf16, chunk_ptr(cx, SOFTCE__LOGITS, row, c0),
-                             p->soft ? chunk_ptr(cx, SOFTCE__TARGET, row, c0) : NULL, w, n, a1, a0,
+                             soft ? chunk_ptr(cx, SOFTCE__TARGET, row, c0) : NULL, w, n, a1, a0,
                              out, &part->lse, &part->loss, &part->swq, part->bmax))
             return;
         const void *x = chunk_in(cx, SOFTCE__LOGITS, row, c0, n, scratch, STAGE_X);
-        const void *q = p->soft ? chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q) : NULL;
+        const void *q = soft ? chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q) : NULL;
         part->lse = cx->k->fused_sums(x, q, w, n, a1, a0, out, &part->loss, &part->swq, part->bmax);
         return;
     }
@@ -243,8 +261,20 @@ void softce__split_combine_a(const softce__context *cx, softce__split_row *row,
         row->loss += loss;
         row->swq += swq;
     }
-    if (row->t >= 0 && !row->ignored && row->spike != 0.0)
+    if (row->t >= 0 && !row->skip && row->spike != 0.0)
         row->loss += row->spike * ((row->lse.hi - row->xt) + row->lse.lo);
+    if (row->skip) { /* no loss, no z-loss */
+        row->loss = 0.0;
+    } else if (p->z_loss != 0.0 || p->t[SOFTCE__SAMPLE_W]) { /* rows.c's order */
+        const double l = softce__lse_value(row->lse);
+        row->zterm = p->z_loss != 0.0 ? p->z_loss * l * l * row->s : 0.0;
+        row->loss = row->loss * row->s + row->zterm;
+    }
+}
+
+/* The z-loss part of the gradient coefficient, 2 z_loss lse (added only with a z-loss). */
+static double z_coef(const softce__context *cx, const softce__split_row *row) {
+    return 2.0 * cx->p->z_loss * softce__lse_value(row->lse);
 }
 
 /* The rescale kernel's k for block b, where phase A stored e = exp(x - m_b): a e^(m_b - lse). */
@@ -311,12 +341,9 @@ static int hard_grad(const softce__context *cx, const softce__split_row *row, in
                      const softce__split_part *part, const void *x, const char *keep, char *out) {
     const softce__plan *p = cx->p;
     const double a0 = p->eps / (double)p->C, g = row->g;
-    if (row->ignored) {
-        memset(out, 0, (size_t)n * (size_t)cx->tsize);
-        return 0;
-    }
     const void *w = chunk_w(cx, c0), *ws = a0 != 0.0 ? w : NULL;
-    const double a = g * (a0 * cx->wsum + row->spike);
+    const double a = p->z_loss != 0.0 ? g * (a0 * cx->wsum + row->spike + z_coef(cx, row))
+                                      : g * (a0 * cx->wsum + row->spike);
     const int has_t = row->t >= c0 && row->t < c0 + n;
     if (!has_t && chunk_grad_narrow(cx, row, c0, n, part, x, keep, 0, NULL, ws, a, 0.0, g * a0))
         return 1;
@@ -328,6 +355,16 @@ static int hard_grad(const softce__context *cx, const softce__split_row *row, in
             ((float *)out)[row->t - c0] -= (float)(g * row->spike);
     }
     return 0;
+}
+
+/* A zero chunk of operand slot (when present). */
+static void zero_chunk(const softce__context *cx, int slot, const softce__split_row *row,
+                       int64_t c0, int64_t n, char *scratch) {
+    if (!cx->p->t[slot])
+        return;
+    char *out = chunk_out(cx, slot, row, c0, scratch);
+    memset(out, 0, (size_t)n * (size_t)cx->tsize); /* all-zero bits = +0.0 */
+    chunk_done(cx, slot, row, c0, n, out);
 }
 
 /* Whether phase B reads the logits: not for a gradient whose every block phase A stored. */
@@ -351,6 +388,12 @@ void softce__split_phase_b(const softce__context *cx, const softce__split_row *r
     const int gl = SOFTCE__GRAD_LOGITS;
     if (p->op == SOFTCE__OP_FORWARD)
         return;
+    if (row->skip && p->op != SOFTCE__OP_LOG_SOFTMAX) { /* zero gradients */
+        zero_chunk(cx, gl, row, c0, n, scratch);
+        if (p->op == SOFTCE__OP_BACKWARD)
+            zero_chunk(cx, SOFTCE__GRAD_TARGET, row, c0, n, scratch);
+        return;
+    }
     const void *x = needs_logits(cx, part, n)
                         ? chunk_in(cx, SOFTCE__LOGITS, row, c0, n, scratch, STAGE_X)
                         : NULL;
@@ -369,17 +412,17 @@ void softce__split_phase_b(const softce__context *cx, const softce__split_row *r
         return;
     }
     const double a1 = 1.0 - p->eps, a0 = p->eps / (double)p->C, g = row->g;
+    const double a = p->z_loss != 0.0 ? g * (row->swq + z_coef(cx, row)) : g * row->swq;
     if (p->op == SOFTCE__OP_BACKWARD && p->t[SOFTCE__GRAD_TARGET]) {
         char *out = chunk_out(cx, SOFTCE__GRAD_TARGET, row, c0, scratch);
         cx->k->grad_target(x, w, n, row->lse, g * a1, out);
         chunk_done(cx, SOFTCE__GRAD_TARGET, row, c0, n, out);
     }
     if (gout) {
-        if (chunk_grad_narrow(cx, row, c0, n, part, x, keep, 1, scratch, w, g * row->swq, g * a1,
-                              g * a0))
+        if (chunk_grad_narrow(cx, row, c0, n, part, x, keep, 1, scratch, w, a, g * a1, g * a0))
             return;
         const void *q = chunk_in(cx, SOFTCE__TARGET, row, c0, n, scratch, STAGE_Q);
-        chunk_grad(cx, row, x, n, part, q, w, w, g * row->swq, g * a1, g * a0, gout);
+        chunk_grad(cx, row, x, n, part, q, w, w, a, g * a1, g * a0, gout);
         chunk_done(cx, gl, row, c0, n, gout);
     }
 }

@@ -39,7 +39,7 @@ typedef struct ocase {
     int32_t smoothing;
     int32_t prior_dtype; /* 0: no prior */
     int kl;
-    int extras;                          /* request out_lse/out_argmax/out_correct/out_z_loss */
+    int extras; /* 1: request out_lse/out_argmax/out_correct/out_z_loss; 2: out_lse/out_z_loss */
     int32_t argmax_dtype, correct_dtype; /* of the extra outputs (0: I64 / F32) */
 } ocase;
 
@@ -212,13 +212,15 @@ static void extras_make(const oproblem *o, extras *e, softce_options *opts) {
     int lay = p->s.out_layout;
     memset(e, 0, sizeof *e);
     tc_make_elem(p, &e->lse, p->s.out_dtype, lay);
-    tc_make_elem(p, &e->argmax, o->c.argmax_dtype ? o->c.argmax_dtype : SOFTCE_DTYPE_I64, lay);
-    tc_make_elem(p, &e->correct, o->c.correct_dtype ? o->c.correct_dtype : SOFTCE_DTYPE_F32, lay);
     tc_make_elem(p, &e->zloss, p->s.out_dtype, lay);
     opts->out_lse = &e->lse.t;
+    opts->out_z_loss = &e->zloss.t;
+    if (o->c.extras == 2)
+        return;
+    tc_make_elem(p, &e->argmax, o->c.argmax_dtype ? o->c.argmax_dtype : SOFTCE_DTYPE_I64, lay);
+    tc_make_elem(p, &e->correct, o->c.correct_dtype ? o->c.correct_dtype : SOFTCE_DTYPE_F32, lay);
     opts->out_argmax = &e->argmax.t;
     opts->out_correct = &e->correct.t;
-    opts->out_z_loss = &e->zloss.t;
 }
 
 static void extras_free(extras *e) {
@@ -234,14 +236,16 @@ static void expect_extras(const oproblem *o, const char *call, const extras *e, 
     int64_t n = o->p.elems;
     snprintf(what, sizeof what, "%s out_lse", call);
     expect_close(what, &e->lse, r->lse, rt, 0.1 * rt * fmax(1.0, tu_maxabs(r->lse, n)));
+    snprintf(what, sizeof what, "%s out_z_loss", call);
+    expect_close(what, &e->zloss, r->zloss, rt, 0.1 * rt * fmax(1e-300, tu_maxabs(r->zloss, n)));
+    assert_true(tb_outside_unchanged(&e->lse) && tb_outside_unchanged(&e->zloss));
+    if (o->c.extras == 2)
+        return;
     snprintf(what, sizeof what, "%s out_argmax", call);
     expect_close(what, &e->argmax, r->argmax, 0.0, 0.0);
     snprintf(what, sizeof what, "%s out_correct", call);
     expect_close(what, &e->correct, r->correct, 0.0, 0.0);
-    snprintf(what, sizeof what, "%s out_z_loss", call);
-    expect_close(what, &e->zloss, r->zloss, rt, 0.1 * rt * fmax(1e-300, tu_maxabs(r->zloss, n)));
-    assert_true(tb_outside_unchanged(&e->lse) && tb_outside_unchanged(&e->argmax));
-    assert_true(tb_outside_unchanged(&e->correct) && tb_outside_unchanged(&e->zloss));
+    assert_true(tb_outside_unchanged(&e->argmax) && tb_outside_unchanged(&e->correct));
 }
 
 static void expect_inputs_untouched(const oproblem *o) {
@@ -622,7 +626,7 @@ static void test_sweep(void **state) {
 }
 
 /* Problems large enough for several threads and blocks, a class count past the split-mode
-   threshold (the 1.1 options always run in the row kernels) and a strided class axis. */
+   threshold (with logit_scale: the row kernels) and a strided class axis. */
 static void test_large_problems(void **state) {
     (void)state;
     const int64_t shapes[4][3] = {{300, 1000, 0}, {2, 140000, 0}, {1500, 3, 40}, {40, 777, 3}};
@@ -657,6 +661,33 @@ static void test_large_problems(void **state) {
             c.extras = 1;
             check_ocase(&c);
         }
+}
+
+/* Few rows of a class count past the split-mode threshold with the options split mode takes
+   (z-loss, sample weights with masked rows, the lse and z-loss outputs), hard targets with
+   ignored rows and soft ones, f32 and f64, uniform smoothing, class weights, every reduction
+   and denominator, 1-3 threads (fewer rows than threads: rows split across threads). */
+static void test_split_options(void **state) {
+    (void)state;
+    const int64_t shapes[3][2] = {{1, 140000}, {3, 131075}, {5, 200003}};
+    for (int i = 0; i < 3; i++) {
+        ocase c;
+        ocase_init(&c, 2, shapes[i]);
+        c.s.w_dtype = i == 1 ? 0 : SOFTCE_DTYPE_F32;
+        c.s.gout_dtype = i == 0 ? 0 : SOFTCE_DTYPE_F32;
+        c.s.reduction = 1 + i;
+        c.s.eps = i == 2 ? 0.0 : 0.1;
+        c.s.threads = 1 + i;
+        c.s.x_scale = 4.0;
+        c.s.seed = 31 + (uint64_t)i;
+        c.z_loss = i == 1 ? 0.0 : 1e-3 * (i + 1);
+        c.sw_dtype = i == 0 ? 0 : SOFTCE_DTYPE_F32;
+        c.sw_zero = 0.3;
+        c.denominator = i;
+        c.den_value = 3.5;
+        c.extras = 2;
+        check_variants(&c);
+    }
 }
 
 /* ---- properties that do not need the reference ------------------------------------------ */
@@ -734,27 +765,30 @@ static void test_finite_differences(void **state) {
         }
 }
 
-/* Ignored and masked elements contribute exactly 0, whatever their logits (NaN, inf). */
+/* Ignored and masked elements contribute exactly 0, whatever their logits (NaN, inf), in row
+   mode and in split mode (131075 classes). */
 static void test_masked_nan(void **state) {
     (void)state;
-    for (int soft = 0; soft < 2; soft++) {
+    for (int v = 0; v < 4; v++) {
+        const int soft = v & 1, split = v >> 1; /* split: 131075 classes, split mode's options */
+        const int64_t C = split ? 131075 : 6, shape[2] = {4, C};
         ocase c;
-        const int64_t shape[2] = {4, 6};
         ocase_init(&c, 2, shape);
         c.s.t_dtype = soft ? SOFTCE_DTYPE_F32 : SOFTCE_DTYPE_I64;
         c.s.reduction = SOFTCE_REDUCTION_NONE;
         c.sw_dtype = SOFTCE_DTYPE_F32;
         c.z_loss = 0.1;
-        c.softcap = 3.0;
-        c.kl = 1;
+        c.softcap = split ? 0.0 : 3.0;
+        c.kl = !split;
+        c.extras = split ? 2 : 1;
         oproblem o;
         oproblem_init(&o, &c);
         tc_problem *p = &o.p;
-        double *xv = tu_alloc(sizeof(double) * 24), *sw = tu_alloc(sizeof(double) * 4);
-        memcpy(xv, p->xv, sizeof(double) * 24);
-        xv[0 * 6 + 2] = NAN;      /* row 0: masked (s = 0) */
-        xv[1 * 6 + 3] = INFINITY; /* row 1: masked */
-        xv[2 * 6 + 1] = NAN;      /* row 2: ignored (hard) / NaN row (soft) */
+        double *xv = tu_alloc(sizeof(double) * (size_t)(4 * C)), *sw = tu_alloc(sizeof(double) * 4);
+        memcpy(xv, p->xv, sizeof(double) * (size_t)(4 * C));
+        xv[0 * C + 2] = NAN;      /* row 0: masked (s = 0) */
+        xv[1 * C + 3] = INFINITY; /* row 1: masked */
+        xv[2 * C + 1] = NAN;      /* row 2: ignored (hard) / NaN row (soft) */
         tb_store(&p->x, xv);
         tb_load(&p->x, p->xv);
         tb_load(&o.sw, sw);
@@ -777,19 +811,21 @@ static void test_masked_nan(void **state) {
         CALL_OK(softce_forward(&ox, &p->x.t, &p->t.t, &loss.t, NULL));
         CALL_OK(softce_backward(&o.opts, &p->x.t, &p->t.t, NULL, NULL, &gx.t, NULL));
         CALL_OK(softce_forward_backward(&o.opts, &p->x.t, &p->t.t, NULL, &fl.t, &fgx.t));
-        double *l = load_all(&loss), *g = load_all(&gx), *fg = load_all(&fgx);
-        double *cor = load_all(&e.correct), *zl = load_all(&e.zloss), *ls = load_all(&e.lse);
+        double *l = load_all(&loss), *g = load_all(&gx), *fg = load_all(&fgx), *f = load_all(&fl);
+        double *cor = split ? NULL : load_all(&e.correct), *zl = load_all(&e.zloss);
+        double *ls = load_all(&e.lse);
         int zero_rows = soft ? 2 : 3;
         for (int row = 0; row < zero_rows; row++) {
-            assert_true(l[row] == 0.0 && cor[row] == 0.0 && zl[row] == 0.0);
-            for (int k = 0; k < 6; k++)
-                assert_true(g[row * 6 + k] == 0.0 && fg[row * 6 + k] == 0.0);
+            assert_true(l[row] == 0.0 && f[row] == 0.0 && zl[row] == 0.0);
+            assert_true(split || cor[row] == 0.0);
+            for (int64_t k = 0; k < C; k++)
+                assert_true(g[row * C + k] == 0.0 && fg[row * C + k] == 0.0);
         }
         assert_true(isnan(ls[0])); /* out_lse is written for every element, masked or not */
         assert_true(isfinite(l[3]) && l[3] > 0.0);
         if (soft) /* a NaN logit of a counted element propagates */
-            assert_true(isnan(l[2]) && isnan(g[2 * 6]));
-        free(l), free(g), free(fg), free(cor), free(zl), free(ls);
+            assert_true(isnan(l[2]) && isnan(g[2 * C]));
+        free(l), free(g), free(fg), free(f), free(cor), free(zl), free(ls);
         free(xv), free(sw);
         tb_free(&loss), tb_free(&gx), tb_free(&fl), tb_free(&fgx);
         extras_free(&e);
@@ -969,6 +1005,7 @@ int main(void) {
         cmocka_unit_test(test_extras),
         cmocka_unit_test(test_sweep),
         cmocka_unit_test(test_large_problems),
+        cmocka_unit_test(test_split_options),
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_masked_nan),
         cmocka_unit_test(test_kl_properties),
