@@ -93,6 +93,18 @@ typedef struct softce__context {
     double kl_prior;        /* sum_i w_i xlogx(eps prior_i) (KL with a prior) */
 } softce__context;
 
+/* The z-loss term of an element before its sample weight: z_loss lse^2 (0 without z-loss). */
+static inline double softce__z_term(const softce__plan *p, softce__lse lse) {
+    const double l = softce__lse_value(lse);
+    return p->z_loss != 0.0 ? p->z_loss * l * l : 0.0;
+}
+
+/* A gradient's softmax coefficient S (sum w q, + a hard target's spike) with z-loss's
+   2 z_loss lse added; S itself without z-loss. */
+static inline double softce__z_coef(const softce__plan *p, softce__lse lse, double S) {
+    return p->z_loss != 0.0 ? S + 2.0 * p->z_loss * softce__lse_value(lse) : S;
+}
+
 /* Element i of a contiguous row in the compute type (tsize 4: float, 8: double), as double. */
 static inline double softce__row_value(const softce__context *cx, const void *row, int64_t i) {
     return cx->tsize == 8 ? ((const double *)row)[i] : (double)((const float *)row)[i];

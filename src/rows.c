@@ -159,12 +159,6 @@ static double dz_at(const softce__plan *p, const element_info *ei, double z) {
     return p->logit_scale * ((1.0 - t) * (1.0 + t));
 }
 
-/* The z-loss term of an element (before the sample weight). */
-static double z_term(const softce__plan *p, softce__lse lse) {
-    double l = softce__lse_value(lse);
-    return p->z_loss != 0.0 ? p->z_loss * l * l : 0.0;
-}
-
 static void set_at(const softce__context *cx, void *row, int64_t i, double v) {
     if (cx->p->compute_f64)
         ((double *)row)[i] = v;
@@ -181,8 +175,7 @@ static double target_grad(const softce__context *cx, const element_info *ei, con
                           softce__lse lse, double zt, double et) {
     const softce__plan *p = cx->p;
     const double q0t = prior ? p->eps * softce__row_value(cx, prior, t) : a0;
-    if (p->z_loss != 0.0)
-        coef += 2.0 * p->z_loss * softce__lse_value(lse);
+    coef = softce__z_coef(p, lse, coef);
     return g * ((coef * et - weight_at(cx, t) * q0t) - spike) * dz_at(p, ei, zt);
 }
 
@@ -270,9 +263,7 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
         loss = 0.0;
         if (p->t[SOFTCE__GRAD_LOGITS]) {
             void *out = out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out);
-            double coef = S + spike;
-            if (p->z_loss != 0.0)
-                coef += 2.0 * p->z_loss * softce__lse_value(lse);
+            const double coef = softce__z_coef(p, lse, S + spike);
             k->grad(x, prior, w, p->C, lse, g * coef, g * a1, g * a0, out);
             add_at(cx, out, t, -g * spike);
             finish_grad(cx, c, ei, x, out);
@@ -285,7 +276,7 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
         double rest = prior ? cx->kl_prior - wt * xlogx(q0t) : (cx->wsum - wt) * xlogx(a0);
         loss += rest + wt * xlogx(q0t + qt);
     }
-    const double zterm = z_term(p, lse) * ei->s;
+    const double zterm = softce__z_term(p, lse) * ei->s;
     store_extras(cx, c, ei, lse, ei->argmax == t, zterm);
     return loss * ei->s + zterm;
 }
@@ -475,7 +466,7 @@ static double topk_fast_row(const softce__context *cx, const softce__cursor *c,
     }
     if (out)
         finish_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, out);
-    const double zterm = z_term(p, lse) * ei->s;
+    const double zterm = softce__z_term(p, lse) * ei->s;
     store_extras(cx, c, ei, lse, 0, zterm);
     return loss * ei->s + zterm;
 }
@@ -498,7 +489,7 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
     if (p->op != SOFTCE__OP_FORWARD)
         g = softce__upstream(p, c) * cx->inv_d * ei->s;
     if (cx->row16 && fused16_row(cx, c, rb, cx->w, a1, a0, 0.0, g, -1, &lse, &loss)) {
-        const double zterm = z_term(p, lse) * ei->s;
+        const double zterm = softce__z_term(p, lse) * ei->s;
         store_extras(cx, c, ei, lse, 0, zterm);
         return loss * ei->s + zterm;
     }
@@ -541,16 +532,14 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
         }
         if (p->t[SOFTCE__GRAD_LOGITS]) {
             void *out = out_row(cx, SOFTCE__GRAD_LOGITS, cx->gx_direct, c, rb->out);
-            double coef = swq;
-            if (p->z_loss != 0.0)
-                coef += 2.0 * p->z_loss * softce__lse_value(lse);
+            const double coef = softce__z_coef(p, lse, swq);
             k->grad(x, q, cx->w, p->C, lse, g * coef, g * a1, g * a0, out);
             finish_grad(cx, c, ei, x, out);
         }
     }
     if (p->kl)
         loss += soft_entropy_term(cx, q, a1, a0);
-    const double zterm = z_term(p, lse) * ei->s;
+    const double zterm = softce__z_term(p, lse) * ei->s;
     store_extras(cx, c, ei, lse, correct, zterm);
     return loss * ei->s + zterm;
 }
@@ -673,7 +662,7 @@ static double lean_rows_run(const softce__context *cx, softce__cursor *c, int64_
                 if (spike != 0.0)
                     loss += spike * ((lse.hi - xt) + lse.lo);
             }
-            const double zterm = z_term(p, lse) * ei.s;
+            const double zterm = softce__z_term(p, lse) * ei.s;
             store_extras(cx, c, &ei, lse, 0, zterm);
             l = loss * ei.s + zterm;
         }

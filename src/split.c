@@ -266,15 +266,9 @@ void softce__split_combine_a(const softce__context *cx, softce__split_row *row,
     if (row->skip) { /* no loss, no z-loss */
         row->loss = 0.0;
     } else if (p->z_loss != 0.0 || p->t[SOFTCE__SAMPLE_W]) { /* rows.c's order */
-        const double l = softce__lse_value(row->lse);
-        row->zterm = p->z_loss != 0.0 ? p->z_loss * l * l * row->s : 0.0;
+        row->zterm = p->z_loss != 0.0 ? softce__z_term(p, row->lse) * row->s : 0.0;
         row->loss = row->loss * row->s + row->zterm;
     }
-}
-
-/* The z-loss part of the gradient coefficient, 2 z_loss lse (added only with a z-loss). */
-static double z_coef(const softce__context *cx, const softce__split_row *row) {
-    return 2.0 * cx->p->z_loss * softce__lse_value(row->lse);
 }
 
 /* The rescale kernel's k for block b, where phase A stored e = exp(x - m_b): a e^(m_b - lse). */
@@ -342,8 +336,7 @@ static int hard_grad(const softce__context *cx, const softce__split_row *row, in
     const softce__plan *p = cx->p;
     const double a0 = p->eps / (double)p->C, g = row->g;
     const void *w = chunk_w(cx, c0), *ws = a0 != 0.0 ? w : NULL;
-    const double a = p->z_loss != 0.0 ? g * (a0 * cx->wsum + row->spike + z_coef(cx, row))
-                                      : g * (a0 * cx->wsum + row->spike);
+    const double a = g * softce__z_coef(p, row->lse, a0 * cx->wsum + row->spike);
     const int has_t = row->t >= c0 && row->t < c0 + n;
     if (!has_t && chunk_grad_narrow(cx, row, c0, n, part, x, keep, 0, NULL, ws, a, 0.0, g * a0))
         return 1;
@@ -412,7 +405,7 @@ void softce__split_phase_b(const softce__context *cx, const softce__split_row *r
         return;
     }
     const double a1 = 1.0 - p->eps, a0 = p->eps / (double)p->C, g = row->g;
-    const double a = p->z_loss != 0.0 ? g * (row->swq + z_coef(cx, row)) : g * row->swq;
+    const double a = g * softce__z_coef(p, row->lse, row->swq);
     if (p->op == SOFTCE__OP_BACKWARD && p->t[SOFTCE__GRAD_TARGET]) {
         char *out = chunk_out(cx, SOFTCE__GRAD_TARGET, row, c0, scratch);
         cx->k->grad_target(x, w, n, row->lse, g * a1, out);
