@@ -406,11 +406,15 @@ static softce_status run_split(softce__context *cx, double denominator) {
     const int64_t kept = by_rows ? (int64_t)nt * softce__split_chunks(p) : items;
     const size_t keep_bytes = checked_size((size_t)kept, kb, 1);
     cx->scratch_per_thread = softce__split_scratch(cx);
-    cx->scratch =
-        cx->scratch_per_thread ? aligned_alloc(64, (size_t)nt * cx->scratch_per_thread) : NULL;
-    char *keep = keep_bytes ? aligned_alloc(64, keep_bytes) : NULL;
+    /* one workspace: the staging of every thread, then the keep buffers (whole cache lines) */
+    const size_t staging = checked_size((size_t)nt, cx->scratch_per_thread, 1);
+    const int sized = (!kb || keep_bytes) && (!cx->scratch_per_thread || staging) &&
+                      staging <= SIZE_MAX - keep_bytes;
+    char *ws = sized && staging + keep_bytes ? softce__workspace_take(staging + keep_bytes) : NULL;
+    cx->scratch = staging ? ws : NULL;
+    char *keep = ws && keep_bytes ? ws + staging : NULL;
     softce_status st = SOFTCE_OK;
-    if (!rows || !parts || !losses || (cx->scratch_per_thread && !cx->scratch) || (kb && !keep))
+    if (!rows || !parts || !losses || !sized || (staging + keep_bytes && !ws))
         st = softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY,
                           "cannot allocate the buffers of %lld row chunks", (long long)items);
     if (st == SOFTCE_OK) {
@@ -430,8 +434,7 @@ static softce_status run_split(softce__context *cx, double denominator) {
     free(rows);
     free(parts);
     free(losses);
-    free(cx->scratch);
-    free(keep);
+    softce__workspace_give(ws);
     cx->scratch = NULL;
     return st;
 }
@@ -503,8 +506,8 @@ softce_status softce__run(const softce__plan *p) {
         cx.block_loss = malloc((size_t)(cx.nblocks > 0 ? cx.nblocks : 1) * sizeof(double));
         /* per thread a multiple of 64 bytes (rows.c, tiles.c), the base on a cache line */
         size_t bytes = checked_size((size_t)nt, cx.scratch_per_thread, 1);
-        if (cx.scratch_per_thread && bytes && bytes <= SIZE_MAX - 63)
-            cx.scratch = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        if (cx.scratch_per_thread && bytes)
+            cx.scratch = softce__workspace_take(bytes);
         if (!cx.block_loss || (cx.scratch_per_thread && !cx.scratch))
             st = softce__fail(SOFTCE_ERROR_OUT_OF_MEMORY,
                               "cannot allocate scratch for %d threads x %lld classes", nt,
@@ -525,7 +528,7 @@ softce_status softce__run(const softce__plan *p) {
         }
         write_reduced_loss(p, cx.block_loss, cx.nblocks, denominator);
     }
-    free(cx.scratch);
+    softce__workspace_give(cx.scratch);
     free(cx.block_loss);
     softce__rows_release(&cx);
     free(wbuf);

@@ -169,6 +169,14 @@ static inline double softce__pick_denominator(int32_t kind, double value, int so
 /* plan.c: element dims and strides of every operand. */
 void softce__plan_layout(softce__plan *plan);
 
+/* workspace.c: a 64-byte aligned buffer of at least `bytes` for one call (NULL when out of
+   memory), and its return after the call (NULL allowed). One workspace of at most
+   SOFTCE__WORKSPACE_KEEP_MAX bytes is kept between calls, so that repeated calls do not take
+   fresh pages (and their faults) from the system each time. */
+#define SOFTCE__WORKSPACE_KEEP_MAX ((size_t)16 << 20)
+void *softce__workspace_take(size_t bytes);
+void softce__workspace_give(void *buf);
+
 /* driver.c: runs a validated plan (may still fail: target range, out of memory). */
 softce_status softce__run(const softce__plan *plan);
 

@@ -1,7 +1,8 @@
 /*
  * Threads: loss, lse, gradients and log_softmax are bitwise identical for num_threads
  * 1, 2, 3, 7 and 0 (default) on sizes that span many internal blocks; the library is
- * reentrant and last_error is per thread.
+ * reentrant and last_error is per thread; concurrent calls that stage their operands (and so
+ * take the library's kept workspace) give the bytes of the same call made alone.
  */
 #include "common/tcase.h"
 
@@ -162,12 +163,93 @@ static void test_concurrent_calls(void **state) {
     tc_free(&p);
 }
 
+/* ---- the kept workspace under concurrent calls ------------------------------------------
+   Calls whose operands are staged (16-bit logits and gradients) take the library's kept
+   workspace (src/workspace.c). Four threads run fused calls of three such problems of
+   different sizes (split mode keeping e, split mode staging only, row mode) in different
+   orders, each with 1 or 2 OpenMP threads, and compare their loss and gradient byte for byte
+   with the same call made alone, which is checked against the reference first. Sharing one
+   workspace between two calls, or reusing a too small one, changes the bytes. */
+
+enum { WS_PROBLEMS = 3, WS_WORKERS = 4 };
+
+typedef struct ws_worker {
+    const tc_problem *p;   /* WS_PROBLEMS problems */
+    const tc_out *base;    /* their outputs alone */
+    int first, bad, calls; /* bad: -1 if every result matched, else the first call that did not */
+} ws_worker;
+
+static void *ws_work(void *arg) {
+    ws_worker *w = arg;
+    w->bad = -1;
+    for (int it = 0; it < 24 && w->bad < 0; it++) {
+        const int k = (w->first + it) % WS_PROBLEMS;
+        const tc_problem *p = &w->p[k];
+        tbuf loss, gx;
+        tc_make_loss(p, &loss, p->s.out_dtype, TL_CONTIG);
+        tc_make_full(p, &gx, p->s.out_dtype, TL_CONTIG);
+        softce_options o = p->opts;
+        o.num_threads = 1 + (it + w->first) % 2;
+        const softce_tensor *g = p->s.gout_dtype ? &p->g.t : NULL;
+        if (softce_forward_backward(&o, &p->x.t, &p->t.t, g, &loss.t, &gx.t) != SOFTCE_OK ||
+            !tb_same_bytes(&loss, &w->base[k].fb_loss) || !tb_same_bytes(&gx, &w->base[k].fb_gx))
+            w->bad = it;
+        w->calls = it + 1;
+        tb_free(&loss);
+        tb_free(&gx);
+    }
+    return NULL;
+}
+
+static void test_concurrent_workspaces(void **state) {
+    (void)state;
+    static const int64_t shapes[WS_PROBLEMS][2] = {{3, 140000}, {2, 131075}, {300, 3000}};
+    static const int32_t xd[WS_PROBLEMS] = {SOFTCE_DTYPE_BF16, SOFTCE_DTYPE_F16, SOFTCE_DTYPE_BF16};
+    static const int32_t td[WS_PROBLEMS] = {SOFTCE_DTYPE_F32, SOFTCE_DTYPE_I64, SOFTCE_DTYPE_BF16};
+    static const int32_t od[WS_PROBLEMS] = {SOFTCE_DTYPE_BF16, SOFTCE_DTYPE_F32, SOFTCE_DTYPE_BF16};
+    tc_problem p[WS_PROBLEMS];
+    tc_out base[WS_PROBLEMS];
+    for (int k = 0; k < WS_PROBLEMS; k++) {
+        tc_spec s;
+        tc_spec_init(&s, 2, shapes[k]);
+        s.x_dtype = xd[k];
+        s.t_dtype = td[k];
+        s.out_dtype = od[k];
+        s.threads = 1;
+        s.seed = 900 + (uint64_t)k;
+        tc_init(&p[k], &s);
+        tu_set_context(tc_describe(&s));
+        tc_run(&p[k], &base[k]);
+        check_against_reference(&p[k], &base[k]);
+    }
+    pthread_t th[WS_WORKERS];
+    ws_worker w[WS_WORKERS];
+    for (int i = 0; i < WS_WORKERS; i++) {
+        w[i] = (ws_worker){.p = p, .base = base, .first = i % WS_PROBLEMS};
+        assert_int_equal(pthread_create(&th[i], NULL, ws_work, &w[i]), 0);
+    }
+    for (int i = 0; i < WS_WORKERS; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    for (int i = 0; i < WS_WORKERS; i++) {
+        if (w[i].bad >= 0)
+            print_error("worker %d: call %d (problem %d) differs from the call made alone\n", i,
+                        w[i].bad, (w[i].first + w[i].bad) % WS_PROBLEMS);
+        assert_int_equal(w[i].bad, -1);
+        assert_int_equal(w[i].calls, 24);
+    }
+    for (int k = 0; k < WS_PROBLEMS; k++) {
+        tc_out_free(&base[k]);
+        tc_free(&p[k]);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_rows),
         cmocka_unit_test(test_few_long_rows),
         cmocka_unit_test(test_kdim),
         cmocka_unit_test(test_concurrent_calls),
+        cmocka_unit_test(test_concurrent_workspaces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
