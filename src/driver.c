@@ -295,6 +295,7 @@ static void setup(softce__context *cx, const softce__plan *p) {
     cx->gx_direct = softce__row_direct(p, SOFTCE__GRAD_LOGITS, cx->tsize);
     cx->gt_direct = softce__row_direct(p, SOFTCE__GRAD_TARGET, cx->tsize);
     cx->row16 = softce__row16_suitable(cx);
+    cx->row16t = softce__row16t_suitable(cx);
     const softce_tensor *gx = p->t[SOFTCE__GRAD_LOGITS];
     cx->stream_gx =
         cx->col && gx && !softce__same_view(gx, p->t[SOFTCE__LOGITS]) &&

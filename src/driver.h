@@ -83,6 +83,7 @@ typedef struct softce__context {
     const void *w;          /* class weights in the compute type, or NULL */
     int x_direct, p_direct, gx_direct, gt_direct; /* row mode: use rows in place */
     int row16;     /* row mode: 16-bit rows through the ISA's fused16 (softce__row16_suitable) */
+    int row16t;    /* row mode: hard 16-bit rows with a logit transform through fused16_t */
     int stream_gx; /* tiles: an out-of-place gradient of SOFTCE__STREAM_MIN_BYTES or more */
     size_t scratch_per_thread; /* bytes */
     char *scratch;
@@ -118,6 +119,7 @@ softce_status softce__rows_prepare(softce__context *cx);
 void softce__rows_release(softce__context *cx);
 int softce__row_direct(const softce__plan *p, int slot, int tsize);
 int softce__row16_suitable(const softce__context *cx);
+int softce__row16t_suitable(const softce__context *cx);
 
 /* tiles.c: elements [e0, e1) in tiles across positions (cx->col set); returns the loss sum. */
 double softce__tiles_block(const softce__context *cx, int64_t e0, int64_t e1, char *scratch);

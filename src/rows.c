@@ -218,6 +218,31 @@ static int fused16_row(const softce__context *cx, const softce__cursor *c, const
         p->z_loss, g, t, rb->out, out, lse, loss);
 }
 
+/* fused16_row for a hard row with a logit transform and no target terms (cx->row16t): the
+   kernel's gradient into the 16-bit operand, then its entry at t as the staged path writes it
+   (target_grad, rounded to f32, then narrowed). *xt = z_t. */
+static int fused16t_row(const softce__context *cx, const softce__cursor *c, const row_bufs *rb,
+                        const element_info *ei, double S, double spike, double g, int64_t t,
+                        softce__lse *lse, double *loss, double *xt) {
+    const softce__plan *p = cx->p;
+    void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
+                    ? softce__slot_ptr(p, SOFTCE__GRAD_LOGITS, c->off[SOFTCE__GRAD_LOGITS])
+                    : NULL;
+    const int bf16 = p->t[SOFTCE__LOGITS]->dtype == SOFTCE_DTYPE_BF16;
+    float zt;
+    double et = 0.0;
+    if (!softce__converters()->fused16_t(
+            bf16, softce__slot_ptr(p, SOFTCE__LOGITS, c->off[SOFTCE__LOGITS]), p->C, spike,
+            p->z_loss, g, p->logit_scale, p->softcap, t, rb->out, out, &zt, &et, lse, loss))
+        return 0;
+    *xt = zt;
+    if (out) {
+        const float v = (float)target_grad(cx, ei, NULL, t, 0.0, S + spike, spike, g, *lse, zt, et);
+        ((uint16_t *)out)[t] = bf16 ? softce__f32_to_bf16(v) : softce__f32_to_f16(v);
+    }
+    return 1;
+}
+
 /* A hard target's row as "spike" at t plus a smoothing part q0 (uniform a0, or eps * prior):
    returns the loss. */
 static double hard_row(const softce__context *cx, const softce__cursor *c, int64_t t,
@@ -247,6 +272,9 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
         xt = softce__load(xs->dtype, xs->data, c->off[SOFTCE__LOGITS] + t);
     }
     if (row16 && fused16_row(cx, c, rb, w, a1, a0, spike, g, t, &lse, &loss)) {
+        /* the row is done (else staged below) */
+    } else if (cx->row16t && p->op != SOFTCE__OP_BACKWARD && !w && !prior && a0 == 0.0 &&
+               fused16t_row(cx, c, rb, ei, S, spike, g, t, &lse, &loss, &xt)) {
         /* the row is done (else staged below) */
     } else if (p->op != SOFTCE__OP_BACKWARD) { /* forward: the fused kernel without stores */
         const void *x = raw_row(cx, c, rb, ei);
@@ -748,26 +776,37 @@ static int row16_operand(const softce__plan *p, int slot, int32_t dt) {
     return !p->t[slot] || (p->t[slot]->dtype == dt && p->cs[slot] == 1);
 }
 
-/* Whether row mode gives its rows to the ISA's fused16 (kernels.h) instead of staging them:
-   forward and fused calls in f32 compute whose logits, soft target and gradient are
-   contiguous rows of one 16-bit format, without a logit transform, top-k target, KL, smoothing
-   prior or argmax / correct outputs. */
-int softce__row16_suitable(const softce__context *cx) {
+/* Forward and fused calls in f32 compute whose logits, soft target and gradient are contiguous
+   rows of one 16-bit format, without a top-k target, KL, smoothing prior or argmax / correct
+   outputs: the rows row mode can give to the ISA's 16-bit kernels instead of staging them. */
+static int row16_operands(const softce__context *cx) {
     const softce__plan *p = cx->p;
-    const softce__convert *cv = softce__converters();
     const int32_t dt = p->t[SOFTCE__LOGITS]->dtype;
-    if (!cv || !cv->fused16 || p->compute_f64 ||
-        (dt != SOFTCE_DTYPE_BF16 && dt != SOFTCE_DTYPE_F16))
+    if (p->compute_f64 || (dt != SOFTCE_DTYPE_BF16 && dt != SOFTCE_DTYPE_F16))
         return 0;
     if ((p->op != SOFTCE__OP_FORWARD && p->op != SOFTCE__OP_FORWARD_BACKWARD) ||
         (p->op == SOFTCE__OP_FORWARD_BACKWARD && !p->t[SOFTCE__GRAD_LOGITS]))
         return 0;
-    if (transformed(p) || p->topk || p->kl || p->t[SOFTCE__PRIOR] || p->t[SOFTCE__ARGMAX_OUT] ||
+    if (p->topk || p->kl || p->t[SOFTCE__PRIOR] || p->t[SOFTCE__ARGMAX_OUT] ||
         p->t[SOFTCE__CORRECT_OUT])
         return 0;
     return row16_operand(p, SOFTCE__LOGITS, dt) &&
            (!p->soft || row16_operand(p, SOFTCE__TARGET, dt)) &&
            (p->op != SOFTCE__OP_FORWARD_BACKWARD || row16_operand(p, SOFTCE__GRAD_LOGITS, dt));
+}
+
+/* Whether row mode gives such rows to the ISA's fused16 (kernels.h): without a logit
+   transform. */
+int softce__row16_suitable(const softce__context *cx) {
+    const softce__convert *cv = softce__converters();
+    return cv && cv->fused16 && !transformed(cx->p) && row16_operands(cx);
+}
+
+/* Whether hard rows with a logit transform go to the ISA's fused16_t (kernels.h; hard_row: the
+   rows without target terms, the kernel leaving the others to the staged path). */
+int softce__row16t_suitable(const softce__context *cx) {
+    const softce__convert *cv = softce__converters();
+    return cv && cv->fused16_t && transformed(cx->p) && !cx->p->soft && row16_operands(cx);
 }
 
 int softce__row_direct(const softce__plan *p, int slot, int tsize) {

@@ -992,6 +992,78 @@ static void test_row_paths_bitwise(void **state) {
     }
 }
 
+/* Hard rows of 16-bit logits and gradient with a logit transform: where the ISA has fused16_t
+   (AVX-512, AVX2) row mode runs them through it (rows.c: fused16t_row) when they have no
+   target terms (no smoothing or prior), in the classes whose z stays in registers (a softcap of
+   scale 1 with every |x / cap| < 0.75, or an exact logit_scale alone); the others are staged.
+   Each case is checked against the reference (check_ocase: forward, fused, in place), and the
+   fused loss and gradient against the same call with a gradient of reversed layout (which the
+   staged path computes), value for value; forward's loss against that staged fused loss. */
+static void test_row16_transform(void **state) {
+    (void)state;
+    const int64_t shapes[5][2] = {{37, 1000}, {5, 4099}, {6, 33}, {3, 20001}, {2, 1}};
+    const double caps[4] = {30.0, 100.0, 4.0, 0.0}; /* poly, short, general, none */
+    const int32_t xd[2] = {SOFTCE_DTYPE_BF16, SOFTCE_DTYPE_F16};
+    uint64_t seed = 5100;
+    for (int v = 0; v < 40; v++) {
+        ocase c;
+        ocase_init(&c, 2, shapes[v % 5]);
+        c.s.x_dtype = c.s.out_dtype = xd[(v / 5) % 2];
+        c.s.t_dtype = v % 3 ? SOFTCE_DTYPE_I64 : SOFTCE_DTYPE_I32;
+        c.s.ignore_present = 1;
+        c.s.w_dtype = v % 4 == 1 ? SOFTCE_DTYPE_F32 : 0; /* without smoothing: at t only */
+        c.s.eps = v % 10 == 7 ? 0.1 : 0.0;               /* target terms: staged */
+        c.s.gout_dtype = v % 6 == 5 ? SOFTCE_DTYPE_F32 : 0;
+        c.s.reduction = SOFTCE_REDUCTION_MEAN + (int32_t)(v % 3);
+        c.s.threads = 1 + v % 2;
+        c.s.x_scale = 4.0;
+        c.s.seed = seed++;
+        c.softcap = caps[(v / 2) % 4];
+        c.logit_scale = c.softcap == 0.0 ? (v % 4 < 2 ? 0.5 : 0.7) : (v % 8 == 3 ? 2.0 : 1.0);
+        c.z_loss = v % 2 ? 1e-3 : 0.0;
+        c.sw_dtype = v % 3 == 2 ? SOFTCE_DTYPE_F32 : 0;
+        c.sw_zero = 0.2;
+        tu_set_context(ocase_describe(&c));
+        check_ocase(&c);
+
+        oproblem o;
+        oproblem_init(&o, &c);
+        tc_problem *p = &o.p;
+        const int64_t full = p->n * p->c;
+        tbuf la, lb, lf, ga, gb;
+        tc_make_loss(p, &la, SOFTCE_DTYPE_F32, TL_CONTIG);
+        tc_make_loss(p, &lb, SOFTCE_DTYPE_F32, TL_CONTIG);
+        tc_make_loss(p, &lf, SOFTCE_DTYPE_F32, TL_CONTIG);
+        tc_make_full(p, &ga, c.s.x_dtype, TL_CONTIG);
+        tc_make_full(p, &gb, c.s.x_dtype, TL_REVERSED);
+        const softce_tensor *g = p->s.gout_dtype ? &p->g.t : NULL;
+        CALL_OK(softce_forward_backward(&o.opts, &p->x.t, &p->t.t, g, &la.t, &ga.t));
+        CALL_OK(softce_forward_backward(&o.opts, &p->x.t, &p->t.t, g, &lb.t, &gb.t));
+        CALL_OK(softce_forward(&o.opts, &p->x.t, &p->t.t, &lf.t, NULL));
+        double *va = tu_alloc(sizeof(double) * (size_t)full);
+        double *vb = tu_alloc(sizeof(double) * (size_t)full);
+        tb_load(&ga, va);
+        tb_load(&gb, vb);
+        const int64_t nl = tu_numel(la.t.ndim, la.t.shape);
+        double *a = tu_alloc(sizeof(double) * (size_t)nl), *b = tu_alloc(sizeof(double) * (size_t)nl);
+        double *f = tu_alloc(sizeof(double) * (size_t)nl);
+        tb_load(&la, a);
+        tb_load(&lb, b);
+        tb_load(&lf, f);
+        const int same_g = memcmp(va, vb, sizeof(double) * (size_t)full) == 0;
+        const int same_l = memcmp(a, b, sizeof(double) * (size_t)nl) == 0;
+        const int same_f = memcmp(f, b, sizeof(double) * (size_t)nl) == 0;
+        if (!same_g || !same_l || !same_f)
+            print_error("16-bit rows with a transform: %s%s%s differ from the staged path: %s\n",
+                        same_g ? "" : "grad ", same_l ? "" : "fused loss ",
+                        same_f ? "" : "forward loss ", ocase_describe(&c));
+        assert_true(same_g && same_l && same_f);
+        free(va), free(vb), free(a), free(b), free(f);
+        tb_free(&la), tb_free(&lb), tb_free(&lf), tb_free(&ga), tb_free(&gb);
+        oproblem_free(&o);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_z_loss),
@@ -1012,6 +1084,7 @@ int main(void) {
         cmocka_unit_test(test_empty_mean),
         cmocka_unit_test(test_defaults_bitwise),
         cmocka_unit_test(test_row_paths_bitwise),
+        cmocka_unit_test(test_row16_transform),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -187,6 +187,20 @@ typedef struct softce__convert {
     int (*fused_sums16)(int bf16, const void *x, const void *p, const float *w, int64_t n,
                         double a1, double a0, float *out, softce__lse *lse, double *loss,
                         double *sum_wq, double *bmax);
+    /* Row mode's fused_t (the f32 table's, z_at = t) on a contiguous row of 16-bit logits x
+       read in its own loads, for a hard row without target terms (no soft target, class
+       weight in the kernel or smoothing: p, w NULL, a0 = 0) whose pass 2 keeps z in
+       registers: a softcap of scale 1 in the short or polynomial class, or an exact
+       logit_scale alone. e (n values) is the f32 row where pass 2 keeps exp(z - m) dz; the
+       gradient (out NULL: forward only) goes straight into the 16-bit out (may be x): bit for
+       bit widening x, fused_t and narrowing, except out's entry at t, which the caller
+       writes (the entry of fused_t before the caller's own). *zt = z_t, *e_at = exp(z_t -
+       lse) as fused_t's. Returns 0, having written nothing, for any other row (a max that is
+       not finite, the general tanh class, another transform): the caller stages it. NULL where
+       the ISA has none. */
+    int (*fused16_t)(int bf16, const void *x, int64_t n, double spike, double zl, double g,
+                     double scale, double cap, int64_t t, float *e, void *out, float *zt,
+                     double *e_at, softce__lse *lse, double *loss);
 } softce__convert;
 
 /* The conversions hint the memory one run ahead of what they convert, src + n + i (narrow: dst,

@@ -168,7 +168,8 @@ const softce__convert softce__convert_avx512 = {.widen = widen16,
                                                 .narrow = narrow16,
                                                 .rescale_narrow = k_rescale_narrow,
                                                 .fused16 = k_fused16,
-                                                .fused_sums16 = k_fused_sums16};
+                                                .fused_sums16 = k_fused_sums16,
+                                                .fused16_t = k_fused16_t};
 
 /* ---- hard-target runs (kernels.h: softce__index_scan) ---------------------------------- */
 
