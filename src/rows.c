@@ -218,26 +218,30 @@ static int fused16_row(const softce__context *cx, const softce__cursor *c, const
         p->z_loss, g, t, rb->out, out, lse, loss);
 }
 
-/* fused16_row for a hard row with a logit transform and no target terms (cx->row16t): the
-   kernel's gradient into the 16-bit operand, then its entry at t as the staged path writes it
-   (target_grad, rounded to f32, then narrowed). *xt = z_t. */
+/* fused16_row for a row with a logit transform (cx->row16t): the kernel's gradient into the
+   16-bit operand, then for a hard target (t >= 0) its entry at t as the staged path writes it
+   (target_grad, rounded to f32, then narrowed), *xt = z_t. S = sum w q0 (hard rows). */
 static int fused16t_row(const softce__context *cx, const softce__cursor *c, const row_bufs *rb,
-                        const element_info *ei, double S, double spike, double g, int64_t t,
-                        softce__lse *lse, double *loss, double *xt) {
+                        const element_info *ei, double a1, double a0, double S, double spike,
+                        double g, int64_t t, softce__lse *lse, double *loss, double *xt) {
     const softce__plan *p = cx->p;
+    const void *q = p->soft ? softce__slot_ptr(p, SOFTCE__TARGET, c->off[SOFTCE__TARGET]) : NULL;
+    const void *w = p->soft || a0 != 0.0 ? cx->w : NULL; /* as hard_row and soft_row pass it */
     void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
                     ? softce__slot_ptr(p, SOFTCE__GRAD_LOGITS, c->off[SOFTCE__GRAD_LOGITS])
                     : NULL;
     const int bf16 = p->t[SOFTCE__LOGITS]->dtype == SOFTCE_DTYPE_BF16;
-    float zt;
+    float zt = 0.0f;
     double et = 0.0;
     if (!softce__converters()->fused16_t(
-            bf16, softce__slot_ptr(p, SOFTCE__LOGITS, c->off[SOFTCE__LOGITS]), p->C, spike,
-            p->z_loss, g, p->logit_scale, p->softcap, t, rb->out, out, &zt, &et, lse, loss))
+            bf16, softce__slot_ptr(p, SOFTCE__LOGITS, c->off[SOFTCE__LOGITS]), q, w, p->C, a1, a0,
+            spike, p->z_loss, g, p->logit_scale, p->softcap, t, rb->out, rb->z, out, &zt, &et, lse,
+            loss))
         return 0;
-    *xt = zt;
-    if (out) {
-        const float v = (float)target_grad(cx, ei, NULL, t, 0.0, S + spike, spike, g, *lse, zt, et);
+    if (t >= 0)
+        *xt = zt;
+    if (out && t >= 0) {
+        const float v = (float)target_grad(cx, ei, NULL, t, a0, S + spike, spike, g, *lse, zt, et);
         ((uint16_t *)out)[t] = bf16 ? softce__f32_to_bf16(v) : softce__f32_to_f16(v);
     }
     return 1;
@@ -273,8 +277,8 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
     }
     if (row16 && fused16_row(cx, c, rb, w, a1, a0, spike, g, t, &lse, &loss)) {
         /* the row is done (else staged below) */
-    } else if (cx->row16t && p->op != SOFTCE__OP_BACKWARD && !w && !prior && a0 == 0.0 &&
-               fused16t_row(cx, c, rb, ei, S, spike, g, t, &lse, &loss, &xt)) {
+    } else if (cx->row16t && p->op != SOFTCE__OP_BACKWARD && !prior &&
+               fused16t_row(cx, c, rb, ei, 0.0, a0, S, spike, g, t, &lse, &loss, &xt)) {
         /* the row is done (else staged below) */
     } else if (p->op != SOFTCE__OP_BACKWARD) { /* forward: the fused kernel without stores */
         const void *x = raw_row(cx, c, rb, ei);
@@ -516,7 +520,10 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
     softce__lse lse;
     if (p->op != SOFTCE__OP_FORWARD)
         g = softce__upstream(p, c) * cx->inv_d * ei->s;
-    if (cx->row16 && fused16_row(cx, c, rb, cx->w, a1, a0, 0.0, g, -1, &lse, &loss)) {
+    double xt_unused;
+    if ((cx->row16 && fused16_row(cx, c, rb, cx->w, a1, a0, 0.0, g, -1, &lse, &loss)) ||
+        (cx->row16t && fused &&
+         fused16t_row(cx, c, rb, ei, a1, a0, 0.0, 0.0, g, -1, &lse, &loss, &xt_unused))) {
         const double zterm = softce__z_term(p, lse) * ei->s;
         store_extras(cx, c, ei, lse, 0, zterm);
         return loss * ei->s + zterm;
@@ -802,11 +809,11 @@ int softce__row16_suitable(const softce__context *cx) {
     return cv && cv->fused16 && !transformed(cx->p) && row16_operands(cx);
 }
 
-/* Whether hard rows with a logit transform go to the ISA's fused16_t (kernels.h; hard_row: the
-   rows without target terms, the kernel leaving the others to the staged path). */
+/* Whether such rows with a logit transform go to the ISA's fused16_t (kernels.h; the kernel
+   leaves the rows it does not take to the staged path). */
 int softce__row16t_suitable(const softce__context *cx) {
     const softce__convert *cv = softce__converters();
-    return cv && cv->fused16_t && transformed(cx->p) && !cx->p->soft && row16_operands(cx);
+    return cv && cv->fused16_t && transformed(cx->p) && row16_operands(cx);
 }
 
 int softce__row_direct(const softce__plan *p, int slot, int tsize) {

@@ -992,25 +992,27 @@ static void test_row_paths_bitwise(void **state) {
     }
 }
 
-/* Hard rows of 16-bit logits and gradient with a logit transform: where the ISA has fused16_t
-   (AVX-512, AVX2) row mode runs them through it (rows.c: fused16t_row) when they have no
-   target terms (no smoothing or prior), in the classes whose z stays in registers (a softcap of
-   scale 1 with every |x / cap| < 0.75, or an exact logit_scale alone); the others are staged.
-   Each case is checked against the reference (check_ocase: forward, fused, in place), and the
-   fused loss and gradient against the same call with a gradient of reversed layout (which the
-   staged path computes), value for value; forward's loss against that staged fused loss. */
+/* Rows of 16-bit logits, gradient (and soft target) with a logit transform: where the ISA has
+   fused16_t (AVX-512, AVX2) row mode runs them through it (rows.c: fused16t_row) in the
+   classes whose z stays in registers (a softcap of scale 1 with every |x / cap| < 0.75, or an
+   exact logit_scale alone), with target terms (soft targets, smoothing) on AVX-512 only; the
+   others are staged. Each case is checked against the reference (check_ocase: forward, fused,
+   in place), and the fused loss and gradient against the same call with a gradient of reversed
+   layout (which the staged path computes), value for value; forward's loss against that staged
+   fused loss. */
 static void test_row16_transform(void **state) {
     (void)state;
     const int64_t shapes[5][2] = {{37, 1000}, {5, 4099}, {6, 33}, {3, 20001}, {2, 1}};
     const double caps[4] = {30.0, 100.0, 4.0, 0.0}; /* poly, short, general, none */
     const int32_t xd[2] = {SOFTCE_DTYPE_BF16, SOFTCE_DTYPE_F16};
     uint64_t seed = 5100;
-    for (int v = 0; v < 40; v++) {
+    for (int v = 0; v < 48; v++) {
         ocase c;
         ocase_init(&c, 2, shapes[v % 5]);
         c.s.x_dtype = c.s.out_dtype = xd[(v / 5) % 2];
-        c.s.t_dtype = v % 3 ? SOFTCE_DTYPE_I64 : SOFTCE_DTYPE_I32;
-        c.s.ignore_present = 1;
+        const int soft = (v / 3) % 4 == 1;
+        c.s.t_dtype = soft ? c.s.x_dtype : v % 3 ? SOFTCE_DTYPE_I64 : SOFTCE_DTYPE_I32;
+        c.s.ignore_present = !soft;
         c.s.w_dtype = v % 4 == 1 ? SOFTCE_DTYPE_F32 : 0; /* without smoothing: at t only */
         c.s.eps = v % 10 == 7 ? 0.1 : 0.0;               /* target terms: staged */
         c.s.gout_dtype = v % 6 == 5 ? SOFTCE_DTYPE_F32 : 0;

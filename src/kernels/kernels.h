@@ -187,20 +187,23 @@ typedef struct softce__convert {
     int (*fused_sums16)(int bf16, const void *x, const void *p, const float *w, int64_t n,
                         double a1, double a0, float *out, softce__lse *lse, double *loss,
                         double *sum_wq, double *bmax);
-    /* Row mode's fused_t (the f32 table's, z_at = t) on a contiguous row of 16-bit logits x
-       read in its own loads, for a hard row without target terms (no soft target, class
-       weight in the kernel or smoothing: p, w NULL, a0 = 0) whose pass 2 keeps z in
-       registers: a softcap of scale 1 in the short or polynomial class, or an exact
-       logit_scale alone. e (n values) is the f32 row where pass 2 keeps exp(z - m) dz; the
-       gradient (out NULL: forward only) goes straight into the 16-bit out (may be x): bit for
-       bit widening x, fused_t and narrowing, except out's entry at t, which the caller
-       writes (the entry of fused_t before the caller's own). *zt = z_t, *e_at = exp(z_t -
+    /* Row mode's fused_t (the f32 table's; z_at = t for t >= 0, else none) on a contiguous row
+       of 16-bit logits x (and soft target p of their format, or NULL; w f32 or NULL) read in
+       its own loads, for the rows whose pass 2 keeps z in registers: a softcap of scale 1 in
+       the short or polynomial class, or an exact logit_scale alone; with target terms (p, w
+       or a0 != 0) only where the table keeps z in registers for them (AVX-512: a row within
+       the prefetch budget, cap^2 exact in f32). e and z (n values each) are f32 rows: pass 2
+       keeps exp(z - m) (dz) in e and, with target terms, dz in z. The gradient (out NULL:
+       forward only) goes straight into the 16-bit out (may be x): bit for bit widening x and
+       p, fused_t and narrowing, except out's entry at t >= 0, which the caller writes (the
+       entry of fused_t before the caller's own). For t >= 0, *zt = z_t and *e_at = exp(z_t -
        lse) as fused_t's. Returns 0, having written nothing, for any other row (a max that is
-       not finite, the general tanh class, another transform): the caller stages it. NULL where
-       the ISA has none. */
-    int (*fused16_t)(int bf16, const void *x, int64_t n, double spike, double zl, double g,
-                     double scale, double cap, int64_t t, float *e, void *out, float *zt,
-                     double *e_at, softce__lse *lse, double *loss);
+       not finite, the general tanh class, another transform): the caller stages it. NULL
+       where the ISA has none. */
+    int (*fused16_t)(int bf16, const void *x, const void *p, const float *w, int64_t n, double a1,
+                     double a0, double spike, double zl, double g, double scale, double cap,
+                     int64_t t, float *e, float *z, void *out, float *zt, double *e_at,
+                     softce__lse *lse, double *loss);
 } softce__convert;
 
 /* The conversions hint the memory one run ahead of what they convert, src + n + i (narrow: dst,
