@@ -83,7 +83,7 @@ typedef struct softce__context {
     const void *w;          /* class weights in the compute type, or NULL */
     int x_direct, p_direct, gx_direct, gt_direct; /* row mode: use rows in place */
     int row16;     /* row mode: 16-bit rows through the ISA's fused16 (softce__row16_suitable) */
-    int row16t;    /* row mode: hard 16-bit rows with a logit transform through fused16_t */
+    int row16t;    /* row mode: 16-bit rows with a logit transform through fused16_t */
     int stream_gx; /* tiles: an out-of-place gradient of SOFTCE__STREAM_MIN_BYTES or more */
     size_t scratch_per_thread; /* bytes */
     char *scratch;

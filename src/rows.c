@@ -222,11 +222,11 @@ static int fused16_row(const softce__context *cx, const softce__cursor *c, const
    16-bit operand, then for a hard target (t >= 0) its entry at t as the staged path writes it
    (target_grad, rounded to f32, then narrowed), *xt = z_t. S = sum w q0 (hard rows). */
 static int fused16t_row(const softce__context *cx, const softce__cursor *c, const row_bufs *rb,
-                        const element_info *ei, double a1, double a0, double S, double spike,
-                        double g, int64_t t, softce__lse *lse, double *loss, double *xt) {
+                        const element_info *ei, const void *w, double a1, double a0, double S,
+                        double spike, double g, int64_t t, softce__lse *lse, double *loss,
+                        double *xt) {
     const softce__plan *p = cx->p;
     const void *q = p->soft ? softce__slot_ptr(p, SOFTCE__TARGET, c->off[SOFTCE__TARGET]) : NULL;
-    const void *w = p->soft || a0 != 0.0 ? cx->w : NULL; /* as hard_row and soft_row pass it */
     void *out = p->op == SOFTCE__OP_FORWARD_BACKWARD
                     ? softce__slot_ptr(p, SOFTCE__GRAD_LOGITS, c->off[SOFTCE__GRAD_LOGITS])
                     : NULL;
@@ -277,8 +277,8 @@ static double hard_row(const softce__context *cx, const softce__cursor *c, int64
     }
     if (row16 && fused16_row(cx, c, rb, w, a1, a0, spike, g, t, &lse, &loss)) {
         /* the row is done (else staged below) */
-    } else if (cx->row16t && p->op != SOFTCE__OP_BACKWARD && !prior &&
-               fused16t_row(cx, c, rb, ei, 0.0, a0, S, spike, g, t, &lse, &loss, &xt)) {
+    } else if (cx->row16t && fused16t_row(cx, c, rb, ei, w, 0.0, a0, S, spike, g, t, &lse, &loss,
+                                          &xt)) { /* row16t: forward or fused, no prior */
         /* the row is done (else staged below) */
     } else if (p->op != SOFTCE__OP_BACKWARD) { /* forward: the fused kernel without stores */
         const void *x = raw_row(cx, c, rb, ei);
@@ -522,8 +522,8 @@ static double soft_row(const softce__context *cx, const softce__cursor *c, const
         g = softce__upstream(p, c) * cx->inv_d * ei->s;
     double xt_unused;
     if ((cx->row16 && fused16_row(cx, c, rb, cx->w, a1, a0, 0.0, g, -1, &lse, &loss)) ||
-        (cx->row16t && fused &&
-         fused16t_row(cx, c, rb, ei, a1, a0, 0.0, 0.0, g, -1, &lse, &loss, &xt_unused))) {
+        (cx->row16t &&
+         fused16t_row(cx, c, rb, ei, cx->w, a1, a0, 0.0, 0.0, g, -1, &lse, &loss, &xt_unused))) {
         const double zterm = softce__z_term(p, lse) * ei->s;
         store_extras(cx, c, ei, lse, 0, zterm);
         return loss * ei->s + zterm;

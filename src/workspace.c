@@ -3,7 +3,7 @@
  * kept between calls. Allocating it per call let the allocator hand back fresh pages whenever it
  * had returned the previous ones to the system (a large block is mmap'ed, or the heap's top
  * trimmed), and a call then paid a page fault per 4 KiB of its workspace: 8x262144 bf16 fused
- * at 2 threads took 2.0 ms instead of 0.9 with glibc made to do so every call.
+ * at 2 threads took 2.0 ms instead of 0.75 with glibc made to do so every call.
  *
  * One workspace of at most SOFTCE__WORKSPACE_KEEP_MAX bytes is kept in a single atomic slot: a
  * call takes it (exchanging the slot with NULL), uses it if it is large enough (else frees it
