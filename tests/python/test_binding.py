@@ -249,6 +249,23 @@ class CopyTests(unittest.TestCase):
             want = [s // 8 for n, s in zip(v.shape, v.strides) if n > 1]
             self.assertEqual(got, want, name)
 
+    def test_data_address(self):
+        """The descriptors' data pointer (read from the array object under CPython) is numpy's
+        own, for views at an offset, subclasses, read-only, 0-d, empty and broadcast arrays."""
+        if sys.implementation.name == "cpython":
+            self.assertEqual(_tensor.data_address.__name__, "fast")
+        ro = self.base[1:, 2:].copy()
+        ro.flags.writeable = False
+        arrays = dict(self.views, offset=self.base[3:, 1:, 2:, 1:], ro=ro,
+                      zero_d=np.asarray(np.float32(2.5)), empty=np.zeros((0, 4))[:, 1:],
+                      sub=self.base[2:].view(np.recarray), f16=np.ones((3, 5), np.float16)[1:, 1:],
+                      int_view=np.arange(40, dtype=np.int64)[5::3])
+        for name, a in arrays.items():
+            self.assertEqual(_tensor.data_address(a), a.ctypes.data, name)
+            self.assertEqual(_tensor.describe(a, 2).data or 0, a.ctypes.data, name)
+        self.assertTrue(_tensor.viewable(self.base[1:3]))
+        self.assertFalse(_tensor.viewable(self.base[::-1]))
+
     def test_copy_cases(self):
         neg = self.base[::-1, :, 0, 0]
         self.assertTrue(_tensor.input_view(neg).flags.c_contiguous)
