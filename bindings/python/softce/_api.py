@@ -22,20 +22,6 @@ def _int_option(value, name, bounds):
     return value
 
 
-_OPTIONS_INIT = None  # bytes of softce_options as softce_options_init fills them
-
-
-def _new_options():
-    """A softce_options as softce_options_init leaves it: filled by the library once, then
-    copied (a quarter of the cost of the ctypes call)."""
-    global _OPTIONS_INIT
-    if _OPTIONS_INIT is None:
-        o = C.Options()
-        C.lib().softce_options_init(ctypes.byref(o))
-        _OPTIONS_INIT = bytes(o)
-    return C.Options.from_buffer_copy(_OPTIONS_INIT)
-
-
 def _ref(t):
     return None if t is None else ctypes.byref(t)
 
@@ -135,7 +121,7 @@ class _Call:
     def __init__(self, input, num_threads):
         self.x, code = T.float_input(input, "input")
         self.x_t = T.describe(self.x, code)
-        self.opts = _new_options()
+        self.opts = C.new_options()
         self.opts.num_threads = _int_option(num_threads, "num_threads", _I32)
         self.keep = []  # arrays whose memory the descriptors point into
 

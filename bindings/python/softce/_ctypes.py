@@ -170,6 +170,20 @@ def lib():
     return _loaded[0]
 
 
+_options_init = None  # bytes of softce_options as softce_options_init fills them
+
+
+def new_options():
+    """A softce_options as softce_options_init leaves it: filled by the library once, then
+    copied (a quarter of the cost of the ctypes call)."""
+    global _options_init
+    if _options_init is None:
+        o = Options()
+        lib().softce_options_init(ctypes.byref(o))
+        _options_init = bytes(o)
+    return Options.from_buffer_copy(_options_init)
+
+
 def library_path():
     """The path or name the library was loaded from."""
     lib()

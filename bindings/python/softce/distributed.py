@@ -59,8 +59,7 @@ class _Call:
 
     def __init__(self, params):
         self.keep = []
-        self.opts = C.Options()
-        C.lib().softce_options_init(ctypes.byref(self.opts))
+        self.opts = C.new_options()
         o = self.opts
         o.reduction = _choice(params["reduction"], "reduction", _REDUCTIONS)
         o.ignore_index = int(params["ignore_index"])
