@@ -4,11 +4,11 @@
  * forward+backward with f32 compute when C is small, or when positions are contiguous and the
  * class axis is strided (N, C, H, W). Operands whose positions are f32 and contiguous are used
  * in place; the others are gathered into a [C][R] scratch tile (a transpose for row-major rows).
- * Row-major rows of C <= 64 (f32, bf16 or f16 operands) skip the scratch tile when the ISA has
- * a row-major column kernel (AVX-512: 16 x 16 transposes in registers, converting 16-bit
- * floats on the way, kernels/col_rows.h); so do class planes of C <= 64 whose operands are all
- * bf16 (or all f16) with contiguous positions, which the AVX-512 column kernel converts as it
- * loads and stores them.
+ * Row-major rows of C <= 64 skip the scratch tile when the ISA has a row-major column kernel
+ * (AVX-512: f32, bf16 or f16 operands, 16 x 16 transposes in registers, converting 16-bit
+ * floats on the way; AVX2: f32 operands, 8 x 8 transposes; kernels/col_rows.h); so do class planes
+ * of C <= 64 whose operands are all bf16 (or all f16) with contiguous positions, which the AVX-512
+ * column kernel converts as it loads and stores them.
  */
 #include "driver.h"
 #include "kernels/col_rows.h"
@@ -40,7 +40,7 @@ size_t softce__tiles_scratch(const softce__context *cx) {
 
 typedef struct tile_io {
     int64_t R;
-    softce__cursor c; /* first position */
+    softce__cursor c;           /* first position */
     softce__col_kernel by_rows; /* the row-major kernel, when every operand suits it */
     int k16; /* else 16-bit class planes the column kernel reads itself: their kind, or 0 */
 } tile_io;
@@ -165,12 +165,14 @@ static int rows_kind(const softce__plan *p, int slot) {
     return !t || p->ndim == 0 || p->cs[slot] != 1 ? -1 : kind_of(t->dtype);
 }
 
-/* Every class-axis operand row-major of a kind the row-major column kernel takes, and few
-   classes. */
+/* Every class-axis operand row-major of a kind the row-major column kernel takes (f32, and
+   under AVX-512 bf16 and f16 too), and few classes. */
 static int rows_suitable(const softce__plan *p) {
-    return p->C <= SOFTCE__COL_ROWS_MAX_C && rows_kind(p, SOFTCE__LOGITS) >= 0 &&
-           (!p->soft || rows_kind(p, SOFTCE__TARGET) >= 0) &&
-           (p->op != SOFTCE__OP_FORWARD_BACKWARD || rows_kind(p, SOFTCE__GRAD_LOGITS) >= 0);
+    const int lo = SOFTCE__ROWS_F32, hi = softce__kernels_col_rows_16bit() ? SOFTCE__ROWS_F16 : lo;
+    const int kx = rows_kind(p, SOFTCE__LOGITS), kp = p->soft ? rows_kind(p, SOFTCE__TARGET) : lo,
+              kg = p->op == SOFTCE__OP_FORWARD_BACKWARD ? rows_kind(p, SOFTCE__GRAD_LOGITS) : lo;
+    return p->C <= SOFTCE__COL_ROWS_MAX_C && kx >= lo && kx <= hi && kp >= lo && kp <= hi &&
+           kg >= lo && kg <= hi;
 }
 
 /* Operand `slot` for the row-major kernel: first row, rows `ld` elements apart, its kind. */

@@ -5,8 +5,9 @@
  * classes) into the column kernel's [C][16] buffers and the gradient back, so no [C][R] tile
  * goes through memory.
  * Each operand is f32, bf16 or f16 (its kind), converted on the way in registers as
- * dtype.c converts (bit-identical). AVX-512 only (kernels/col_avx512.c); elsewhere tiles.c
- * gathers a [C][R] tile.
+ * dtype.c converts (bit-identical). AVX-512 (kernels/col_avx512.c); AVX2 takes f32 operands
+ * only, 8 rows at a time in 8 x 8 blocks (kernels/col_avx2.c); elsewhere, and for 16-bit
+ * operands under AVX2, tiles.c gathers a [C][R] tile.
  */
 #ifndef SOFTCE_COL_ROWS_H
 #define SOFTCE_COL_ROWS_H
@@ -19,9 +20,12 @@
 enum { SOFTCE__ROWS_F32 = 0, SOFTCE__ROWS_BF16 = 1, SOFTCE__ROWS_F16 = 2 };
 
 void softce__col_rows_avx512(const softce__col_tile *tile);
+void softce__col_rows_avx2(const softce__col_tile *tile);
 
-/* The row-major column kernel of the active ISA level, or NULL (kernels/col_dispatch.c). */
+/* The row-major column kernel of the active ISA level, or NULL (kernels/col_dispatch.c), and
+   whether it also takes bf16 and f16 operands (else f32 only). */
 softce__col_kernel softce__kernels_col_rows(void);
+int softce__kernels_col_rows_16bit(void);
 
 /* The strided kernel (softce__col_avx512) also takes class planes of 16-bit floats: with xr set,
    x, p and gx are xr, pr and gr, all of kind xk (bf16 or f16), positions contiguous, classes

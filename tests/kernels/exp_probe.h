@@ -1,4 +1,4 @@
-/* The vector exp functions of src/kernels/exp_*.h (and log_avx512.h's log1p) over arrays (n a
+/* The vector exp functions of src/kernels/exp_*.h (and log_*.h's log1p) over arrays (n a
    multiple of the lanes), each defined in a file compiled with its ISA's flags. */
 #ifndef SOFTCE_EXP_PROBE_H
 #define SOFTCE_EXP_PROBE_H
@@ -10,5 +10,6 @@ void probe_exp_f64_avx2(const double *x, double *y, int64_t n);
 void probe_exp_f32_avx512(const float *x, float *y, int64_t n);
 void probe_exp_f64_avx512(const double *x, double *y, int64_t n);
 void probe_log1p_f32_avx512(const float *x, float *y, int64_t n);
+void probe_log1p_f32_avx2(const float *x, float *y, int64_t n);
 
 #endif

@@ -1,6 +1,7 @@
-/* exp_avx2.h over arrays; compiled with the AVX2 kernel flags. */
+/* exp_avx2.h and log_avx2.h over arrays; compiled with the AVX2 kernel flags. */
 #include "exp_probe.h"
 #include "kernels/exp_avx2.h"
+#include "kernels/log_avx2.h"
 
 void probe_exp_f32_avx2(const float *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i += 8)
@@ -10,4 +11,9 @@ void probe_exp_f32_avx2(const float *x, float *y, int64_t n) {
 void probe_exp_f64_avx2(const double *x, double *y, int64_t n) {
     for (int64_t i = 0; i < n; i += 4)
         _mm256_storeu_pd(y + i, softce__exp_f64x4(_mm256_loadu_pd(x + i)));
+}
+
+void probe_log1p_f32_avx2(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i += 8)
+        _mm256_storeu_ps(y + i, softce__log1p_f32x8(_mm256_loadu_ps(x + i)));
 }

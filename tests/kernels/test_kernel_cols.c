@@ -1,14 +1,16 @@
 /*
- * The hand-written AVX-512 column kernels against the portable scalar one (the oracle), on
- * random tiles: softce__col_avx512 ([C][R] tiles, classes ld apart, also C > 64 where it falls
- * back to the portable code) and softce__col_rows_avx512 (row-major rows, C <= 64, transposed
- * in registers). Hard and soft targets, smoothing, weights, ignored positions, per-position
+ * The hand-written column kernels (AVX-512 and AVX2) against the portable scalar one (the
+ * oracle), on random tiles: softce__col_avx512 / softce__col_avx2 ([C][R] tiles, classes ld
+ * apart, also C > 64 where they fall back to the portable code) and softce__col_rows_avx512 /
+ * softce__col_rows_avx2 (row-major rows, C <= 64, transposed in registers; AVX2: f32 only).
+ * Hard and soft targets, smoothing, weights, ignored positions, per-position
  * upstream gradients, forward only and fused, in place, out of place with the gradient by
- * streaming stores (tile.stream), every R of a tile (masked tails), and rows with -inf, all
- * -inf, +inf, NaN and huge logits. The bf16 and f16 operands of the row-major kernel and of the
- * strided kernel (class planes) against the same kernel on f32 operands of the same values: bit
- * for bit (a NaN only as a NaN), the inputs widened and the gradient narrowed by the reference
- * conversions of kconvert_ref.h.
+ * streaming stores (tile.stream; the AVX2 kernel never streams), every R of a tile (masked
+ * tails), and rows with -inf, all -inf, +inf, NaN and huge logits. The bf16 and f16 operands
+ * of the AVX-512 row-major kernel and of its strided kernel (class planes) against the same
+ * kernel on f32 operands of the same values: bit for bit (a NaN only as a NaN), the inputs
+ * widened and the gradient narrowed by the reference conversions of kconvert_ref.h.
+ * Each ISA's cases are skipped on a CPU without it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -141,14 +143,23 @@ static void compare(const col_case *k, const col_bufs *b, const col_bufs *ref) {
         double big = 0.0;
         for (int64_t c = 0; c < C; c++)
             big = isfinite(gref[c * R + r]) && fabs(gref[c * R + r]) > big ? fabs(gref[c * R + r])
-                                                                          : big;
+                                                                           : big;
         for (int64_t c = 0; c < C; c++)
             expect_close(k, "gx", r, c, gx[c * R + r], gref[c * R + r],
                          1e-5 * big + 4e-7 * b->g[r]); /* a few ulp of g: C = 1 */
     }
 }
 
-static void run_case(const col_case *k, uint64_t *rng, int by_rows) {
+/* The kernels under test: strided and row-major. */
+typedef struct col_isa {
+    softce__isa isa;
+    softce__col_kernel planes, rows;
+} col_isa;
+
+static const col_isa isa_avx512 = {SOFTCE__ISA_AVX512, softce__col_avx512, softce__col_rows_avx512};
+static const col_isa isa_avx2 = {SOFTCE__ISA_AVX2, softce__col_avx2, softce__col_rows_avx2};
+
+static void run_case(const col_case *k, uint64_t *rng, int by_rows, const col_isa *ki) {
     static col_bufs ref, b;
     fill(k, &ref, rng);
     b = ref;
@@ -157,7 +168,7 @@ static void run_case(const col_case *k, uint64_t *rng, int by_rows) {
     softce__col_scalar(&a);
     softce__col_tile t = tile_of(k, &b);
     if (!by_rows) {
-        softce__col_avx512(&t);
+        ki->planes(&t);
         compare(k, &b, &ref);
         return;
     }
@@ -173,7 +184,7 @@ static void run_case(const col_case *k, uint64_t *rng, int by_rows) {
         t.gr = k->in_place ? xr : gr;
         t.ldg = k->C;
     }
-    softce__col_rows_avx512(&t);
+    ki->rows(&t);
     if (k->fused) /* back to [c][r] for the comparison */
         transpose(k->in_place ? xr : gr, k->R, k->C, k->in_place ? b.x : b.gx);
     compare(k, &b, &ref);
@@ -186,31 +197,42 @@ static col_case case_of(int64_t R, int64_t C, int v, int specials) {
     return k;
 }
 
-static void sweep(const int64_t *cs, size_t ncs, int by_rows) {
-    if (softce__cpu_isa() < SOFTCE__ISA_AVX512)
+static void sweep(const int64_t *cs, size_t ncs, int by_rows, const col_isa *ki) {
+    if (softce__cpu_isa() < ki->isa)
         skip();
-    static const int64_t rs[] = {1, 2, 15, 16, 17, 31, 32, 33, 100, 255, 256};
+    static const int64_t rs[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 255, 256};
     uint64_t rng = 42;
     for (size_t ci = 0; ci < ncs; ci++)
         for (size_t ri = 0; ri < sizeof rs / sizeof rs[0]; ri++)
             for (int v = 0; v < 32; v++) {
                 col_case k = case_of(rs[ri], cs[ci], v, (int)((ri + ci) % 2));
                 k.stream = k.fused && !k.in_place && (v + ri) % 2 == 0; /* half of them */
-                run_case(&k, &rng, by_rows);
+                run_case(&k, &rng, by_rows, ki);
             }
 }
 
+static const int64_t tile_cs[] = {1, 2, 3, 7, 8, 9, 10, 16, 21, 33, 64, 65, 100};
+static const int64_t rows_cs[] = {1,  2,  3,  5,  7,  8,  9,  10,
+                                  13, 16, 17, 21, 32, 33, 50, SOFTCE__COL_ROWS_MAX_C};
+
 static void test_col_tiles(void **state) {
     (void)state;
-    static const int64_t cs[] = {1, 2, 3, 7, 10, 16, 21, 33, 64, 65, 100};
-    sweep(cs, sizeof cs / sizeof cs[0], 0);
+    sweep(tile_cs, sizeof tile_cs / sizeof tile_cs[0], 0, &isa_avx512);
 }
 
 static void test_col_rows(void **state) {
     (void)state;
-    static const int64_t cs[] = {1,  2,  3,  5,  8,  10, 13,
-                                 16, 17, 21, 32, 33, 50, SOFTCE__COL_ROWS_MAX_C};
-    sweep(cs, sizeof cs / sizeof cs[0], 1);
+    sweep(rows_cs, sizeof rows_cs / sizeof rows_cs[0], 1, &isa_avx512);
+}
+
+static void test_col_tiles_avx2(void **state) {
+    (void)state;
+    sweep(tile_cs, sizeof tile_cs / sizeof tile_cs[0], 0, &isa_avx2);
+}
+
+static void test_col_rows_avx2(void **state) {
+    (void)state;
+    sweep(rows_cs, sizeof rows_cs / sizeof rows_cs[0], 1, &isa_avx2);
 }
 
 /* ---- 16-bit row-major operands ---------------------------------------------------------- */
@@ -353,10 +375,9 @@ static void test_col_planes_16bit(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_col_tiles),
-        cmocka_unit_test(test_col_rows),
-        cmocka_unit_test(test_col_rows_16bit),
-        cmocka_unit_test(test_col_planes_16bit),
+        cmocka_unit_test(test_col_tiles),      cmocka_unit_test(test_col_rows),
+        cmocka_unit_test(test_col_tiles_avx2), cmocka_unit_test(test_col_rows_avx2),
+        cmocka_unit_test(test_col_rows_16bit), cmocka_unit_test(test_col_planes_16bit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,9 @@
  * The vectorised exp of each ISA against double exp (f32) and long double expl (f64): max ulp
  * error over the range the kernels use ([-87.3, 0] for f32 after subtracting the max; also
  * (0, ln FLT_MAX]), reported and required <= 2 ulp; flushing, -inf, NaN and overflow.
- * Also the AVX-512 column kernel's log1p (log_avx512.h) against double log1p on t in
- * [FLT_MIN, 4096] (the kernel's t = s - 1 <= C - 1), required <= 2 ulp, and its specials.
+ * Also the column kernels' log1p (log_avx512.h, log_avx2.h) against double log1p on t in
+ * [FLT_MIN, 4096] (the kernel's t = s - 1 <= C - 1), required <= 2 ulp, and its specials
+ * (+inf too).
  * `test_kernel_exp --exhaustive` checks every float in the range instead of a sample.
  */
 #include <float.h>
@@ -39,7 +40,6 @@ static const exp_isa isas[] = {
 
 enum { BATCH = 4096 };
 static uint32_t float_stride = 61; /* 1 with --exhaustive */
-
 
 /* |y - ref| in units of the float spacing at ref (ref a normal float value). */
 static double ulp_f32(float y, double ref) {
@@ -137,45 +137,61 @@ static void test_exp_f64(void **state) {
     assert_true(worst <= 2.0);
 }
 
+/* The column kernels' log1p of one ISA. */
+typedef struct log1p_isa {
+    const char *name;
+    softce__isa isa;
+    exp32_fn f32;
+} log1p_isa;
+
+static const log1p_isa log1p_isas[] = {
 #ifdef SOFTCE_HAVE_AVX512
+    {"avx512", SOFTCE__ISA_AVX512, probe_log1p_f32_avx512},
+#endif
+#ifdef SOFTCE_HAVE_AVX2
+    {"avx2", SOFTCE__ISA_AVX2, probe_log1p_f32_avx2},
+#endif
+    {NULL, SOFTCE__ISA_SCALAR, NULL},
+};
+
 /* log1p: ulp error over every float_stride-th float of [FLT_MIN, 4096]; t = 0, tiny t
-   (the result is t itself, through the rounding correction), -1 -> -inf, NaN -> NaN. */
+   (the result is t itself, through the rounding correction), -1 -> -inf, NaN -> NaN,
+   +inf -> +inf. */
 static void test_log1p_f32(void **state) {
-    (void)state;
-    if (SOFTCE__ISA_AVX512 > softce__cpu_isa())
+    const log1p_isa *l = *state;
+    if (l->isa > softce__cpu_isa())
         skip();
     const float in[16] = {0.0f, -1.0f, NAN,     FLT_MIN, 1e-30f, 1e-8f,    5.96e-8f, 0.5f,
-                          1.0f, 63.0f, 4095.0f, -0.0f,   2e-7f,  1.19e-7f, 3.0f,     1e-3f};
+                          1.0f, 63.0f, 4095.0f, -0.0f,   2e-7f,  1.19e-7f, 3.0f,     INFINITY};
     float out[16];
-    probe_log1p_f32_avx512(in, out, 16);
+    l->f32(in, out, 16);
     assert_true(out[0] == 0.0f && !signbit(out[0]));
     assert_true(isinf(out[1]) && out[1] < 0.0f);
     assert_true(isnan(out[2]));
     assert_true(out[3] == FLT_MIN && out[4] == 1e-30f); /* log1p(t) rounds to t */
     assert_true(out[11] == 0.0f);
-    for (int i = 5; i < 16; i++)
+    assert_true(isinf(out[15]) && out[15] > 0.0f);
+    for (int i = 5; i < 15; i++)
         if (i != 11 && ulp_f32(out[i], log1p((double)in[i])) > 2.0)
-            fail_msg("log1p(%a) = %a, want %a", (double)in[i], (double)out[i],
+            fail_msg("log1p %s(%a) = %a, want %a", l->name, (double)in[i], (double)out[i],
                      log1p((double)in[i]));
     float wx = 0.0f;
-    double worst =
-        sweep_f32(probe_log1p_f32_avx512, log1p, bits_of_f32(FLT_MIN), bits_of_f32(4096.0f), &wx);
-    print_message(
-        "log1p f32 avx512 (every %u-th float): max %.3f ulp on [FLT_MIN, 4096] (at %.9g)\n",
-        float_stride, worst, (double)wx);
+    double worst = sweep_f32(l->f32, log1p, bits_of_f32(FLT_MIN), bits_of_f32(4096.0f), &wx);
+    print_message("log1p f32 %s (every %u-th float): max %.3f ulp on [FLT_MIN, 4096] (at %.9g)\n",
+                  l->name, float_stride, worst, (double)wx);
     assert_true(worst <= 2.0);
 }
-#endif
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--exhaustive") == 0)
         float_stride = 1;
-    struct CMUnitTest tests[2 * (sizeof isas / sizeof isas[0]) + 1];
+    struct CMUnitTest
+        tests[2 * (sizeof isas / sizeof isas[0]) + sizeof log1p_isas / sizeof log1p_isas[0]];
     size_t count = 0;
-#ifdef SOFTCE_HAVE_AVX512
-    struct CMUnitTest l = {"log1p_f32_avx512", test_log1p_f32, NULL, NULL, NULL};
-    tests[count++] = l;
-#endif
+    for (size_t i = 0; log1p_isas[i].name != NULL; i++) {
+        struct CMUnitTest l = {"log1p_f32", test_log1p_f32, NULL, NULL, (void *)&log1p_isas[i]};
+        tests[count++] = l;
+    }
     for (size_t i = 0; isas[i].name != NULL; i++) {
         struct CMUnitTest a = {"exp_f32", test_exp_f32, NULL, NULL, (void *)&isas[i]};
         struct CMUnitTest b = {"exp_f64", test_exp_f64, NULL, NULL, (void *)&isas[i]};
