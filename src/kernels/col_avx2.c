@@ -293,6 +293,17 @@ GROUP_INLINE void pair_grad(const softce__col_tile *a, int64_t r0, const int64_t
     }
 }
 
+/* The rows are read as one stream, every byte used: prefetch this far ahead of it. */
+#define ROWS_PREFETCH 4096
+
+/* n rows of `ld` floats from `from`. Always inlined: GCC 12 drops calls to a function whose
+   only effect is a prefetch (docs/performance-log.md). */
+GROUP_INLINE void prefetch_rows(const float *from, int64_t ld, int64_t n) {
+    const char *b = (const char *)from + ROWS_PREFETCH, *e = b + n * ld * (int64_t)sizeof(float);
+    for (; b < e; b += 64)
+        _mm_prefetch(b, _MM_HINT_T0);
+}
+
 static void rows_to_group(const float *base, int64_t r, int64_t ld, int64_t C, int64_t n,
                           float *buf);
 static void group_to_rows(const float *buf, int64_t C, int64_t n, float *base, int64_t r,
@@ -326,6 +337,8 @@ GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, i
                           : _mm256_castsi256_ps(k[j]);
         sc[j] = _mm256_setzero_ps();
         if (by_rows) {
+            if (has_gx && a->gr != a->xr) /* a gradient of its own: its lines ahead, as x's */
+                prefetch_rows((const float *)a->gr + r * a->ldg, a->ldg, n);
             rows_to_group((const float *)a->xr, r, a->ldx, a->C, n, b->xb);
             io[j] = (group_io){b->xb, GROUP, NULL, GROUP, b->gb, GROUP, 0, 0};
             if (has_p)
@@ -433,17 +446,6 @@ static inline void transpose8(__m256 r[8]) {
     }
     for (int j = 0; j < 8; j++)
         r[j] = t[j];
-}
-
-/* The rows are read as one stream, every byte used: prefetch this far ahead of it. */
-#define ROWS_PREFETCH 4096
-
-/* n rows of `ld` floats from `from`. Always inlined: GCC 12 drops calls to a function whose
-   only effect is a prefetch (docs/performance-log.md). */
-GROUP_INLINE void prefetch_rows(const float *from, int64_t ld, int64_t n) {
-    const char *b = (const char *)from + ROWS_PREFETCH, *e = b + n * ld * (int64_t)sizeof(float);
-    for (; b < e; b += 64)
-        _mm_prefetch(b, _MM_HINT_T0);
 }
 
 /* The classes c0.. of a block of 8 (the row's last block: fewer) as lanes. */
