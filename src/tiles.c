@@ -167,12 +167,16 @@ static int rows_kind(const softce__plan *p, int slot) {
 
 /* Every class-axis operand row-major of a kind the row-major column kernel takes (f32, and
    under AVX-512 bf16 and f16 too), and few classes. */
+static int rows_take(const softce__plan *p, int slot, int max_kind) {
+    const int kind = rows_kind(p, slot);
+    return kind >= 0 && kind <= max_kind;
+}
+
 static int rows_suitable(const softce__plan *p) {
-    const int lo = SOFTCE__ROWS_F32, hi = softce__kernels_col_rows_16bit() ? SOFTCE__ROWS_F16 : lo;
-    const int kx = rows_kind(p, SOFTCE__LOGITS), kp = p->soft ? rows_kind(p, SOFTCE__TARGET) : lo,
-              kg = p->op == SOFTCE__OP_FORWARD_BACKWARD ? rows_kind(p, SOFTCE__GRAD_LOGITS) : lo;
-    return p->C <= SOFTCE__COL_ROWS_MAX_C && kx >= lo && kx <= hi && kp >= lo && kp <= hi &&
-           kg >= lo && kg <= hi;
+    const int max = softce__kernels_col_16bit() ? SOFTCE__ROWS_F16 : SOFTCE__ROWS_F32;
+    return p->C <= SOFTCE__COL_ROWS_MAX_C && rows_take(p, SOFTCE__LOGITS, max) &&
+           (!p->soft || rows_take(p, SOFTCE__TARGET, max)) &&
+           (p->op != SOFTCE__OP_FORWARD_BACKWARD || rows_take(p, SOFTCE__GRAD_LOGITS, max));
 }
 
 /* Operand `slot` for the row-major kernel: first row, rows `ld` elements apart, its kind. */

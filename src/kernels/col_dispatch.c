@@ -34,14 +34,6 @@ softce__col_kernel softce__kernels_col_rows(void) {
     }
 }
 
-int softce__kernels_col_rows_16bit(void) {
-#ifdef SOFTCE_HAVE_AVX512
-    return softce__active_isa() == SOFTCE__ISA_AVX512;
-#else
-    return 0;
-#endif
-}
-
 int softce__kernels_col_16bit(void) {
 #ifdef SOFTCE_HAVE_AVX512
     return softce__active_isa() == SOFTCE__ISA_AVX512;

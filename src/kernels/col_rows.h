@@ -22,15 +22,15 @@ enum { SOFTCE__ROWS_F32 = 0, SOFTCE__ROWS_BF16 = 1, SOFTCE__ROWS_F16 = 2 };
 void softce__col_rows_avx512(const softce__col_tile *tile);
 void softce__col_rows_avx2(const softce__col_tile *tile);
 
-/* The row-major column kernel of the active ISA level, or NULL (kernels/col_dispatch.c), and
-   whether it also takes bf16 and f16 operands (else f32 only). */
+/* The row-major column kernel of the active ISA level, or NULL (kernels/col_dispatch.c); it
+   takes bf16 and f16 operands where softce__kernels_col_16bit() says so, else f32 only. */
 softce__col_kernel softce__kernels_col_rows(void);
-int softce__kernels_col_rows_16bit(void);
 
 /* The strided kernel (softce__col_avx512) also takes class planes of 16-bit floats: with xr set,
    x, p and gx are xr, pr and gr, all of kind xk (bf16 or f16), positions contiguous, classes
    ldx / ldp / ldg elements apart, C <= SOFTCE__COL_16BIT_MAX_C. Whether the active ISA level's
-   column kernel does (kernels/col_dispatch.c). */
+   column kernels read 16-bit operands, the strided one and the row-major one alike (AVX-512:
+   both; AVX2: neither; kernels/col_dispatch.c). */
 #define SOFTCE__COL_16BIT_MAX_C 64
 int softce__kernels_col_16bit(void);
 
