@@ -313,7 +313,7 @@ static void group_to_rows(const float *buf, int64_t C, int64_t n, float *base, i
    phase and class by class, so that the latency chains of one group overlap with the other's
    work. Soft iff has_p (else hard). Row-major operands (by_rows: a->xr, a->pr, a->gr, f32, class
    stride 1, positions a->ldx apart) are transposed in registers into [C][8] buffers first (and the
-   gradient back out of one). */
+   gradient back out of one); class planes are at src (position r0; unused by rows). */
 GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, int64_t n1,
                             group_bufs *bufs, const group_io *src, const int has_p, const int has_q,
                             const int has_gx, const int by_rows) {
@@ -373,26 +373,22 @@ GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, i
 GROUP_INLINE void groups(const softce__col_tile *a, const int has_p, const int has_q,
                          const int has_gx, const int by_rows) {
     group_bufs b[PAIR];
-    if (by_rows) {
-        for (int j = 0; j < PAIR; j++) /* classes past C are transposed, never used */
-            memset(b[j].gb, 0, sizeof b[j].gb);
-        for (int64_t r = 0; r < a->R; r += PAIR * GROUP) {
-            int64_t left = a->R - r;
-            int64_t n0 = left < GROUP ? left : GROUP, n1 = left - n0 < GROUP ? left - n0 : GROUP;
-            group_run(a, r, n0, n1, b, NULL, has_p, has_q, has_gx, 1);
-        }
-        return;
-    }
+    for (int j = 0; by_rows && j < PAIR; j++) /* classes past C are transposed, never used */
+        memset(b[j].gb, 0, sizeof b[j].gb);
     for (int64_t r = 0; r < a->R; r += PAIR * GROUP) {
         int64_t left = a->R - r;
         int64_t n0 = left < GROUP ? left : GROUP, n1 = left - n0 < GROUP ? left - n0 : GROUP;
-        group_io src = {
-            a->x + r, a->ldx, has_p ? a->p + r : NULL, a->ldp, has_gx ? a->gx + r : NULL, a->ldg,
-            1,        0};
-        /* both groups whole: each class's line is written whole, by two streaming stores */
-        src.stream =
-            has_gx && a->stream && n1 == GROUP && a->ldg % 16 == 0 && ((uintptr_t)src.gx & 63) == 0;
-        group_run(a, r, n0, n1, b, &src, has_p, has_q, has_gx, 0);
+        group_io src = {0}; /* class planes: where position r is (by rows: unused) */
+        if (!by_rows) {
+            src = (group_io){
+                .x = a->x + r, .ldx = a->ldx, .ldp = a->ldp, .ldg = a->ldg, .prefetch = 1};
+            src.p = has_p ? a->p + r : NULL;
+            src.gx = has_gx ? a->gx + r : NULL;
+            /* both groups whole: each class's line is written whole, by two streaming stores */
+            src.stream = has_gx && a->stream && n1 == GROUP && a->ldg % 16 == 0 &&
+                         ((uintptr_t)src.gx & 63) == 0;
+        }
+        group_run(a, r, n0, n1, b, &src, has_p, has_q, has_gx, by_rows);
     }
 }
 
@@ -448,11 +444,6 @@ static inline void transpose8(__m256 r[8]) {
         r[j] = t[j];
 }
 
-/* The classes c0.. of a block of 8 (the row's last block: fewer) as lanes. */
-static inline __m256i class_block_mask(int64_t C, int64_t c0) {
-    return lanes_below(C - c0 >= GROUP ? GROUP : C - c0);
-}
-
 /* 8 (n) rows r.. of a row-major f32 operand of C classes into buf[c * 8 + i], a block of 8
    classes at a time (buf has room for every block's 8 classes); dead rows are zeros. */
 static void rows_to_group(const float *base, int64_t r, int64_t ld, int64_t C, int64_t n,
@@ -460,13 +451,13 @@ static void rows_to_group(const float *base, int64_t r, int64_t ld, int64_t C, i
     const float *rows = base + r * ld;
     prefetch_rows(rows, ld, n);
     for (int64_t c0 = 0; c0 < C; c0 += GROUP) {
-        const __m256i cm = class_block_mask(C, c0);
-        const int whole = C - c0 >= GROUP;
+        const int64_t m = C - c0 >= GROUP ? GROUP : C - c0; /* the row's last block: fewer */
+        const __m256i cm = lanes_below(m);
         __m256 v[GROUP];
         for (int i = 0; i < GROUP; i++)
-            v[i] = i >= n  ? _mm256_setzero_ps()
-                   : whole ? _mm256_loadu_ps(rows + i * ld + c0)
-                           : _mm256_maskload_ps(rows + i * ld + c0, cm);
+            v[i] = i >= n       ? _mm256_setzero_ps()
+                   : m == GROUP ? _mm256_loadu_ps(rows + i * ld + c0)
+                                : _mm256_maskload_ps(rows + i * ld + c0, cm);
         transpose8(v);
         for (int c = 0; c < GROUP; c++)
             _mm256_store_ps(buf + (c0 + c) * GROUP, v[c]);
