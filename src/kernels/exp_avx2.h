@@ -11,20 +11,51 @@
 
 #include <immintrin.h>
 
-static inline __m256 softce__exp_f32x8(__m256 x) {
+/* e^r for x = n ln2 + r (|r| <= ln2 / 2), with t = the shifter plus n (n in t's low mantissa
+   bits) and n itself. */
+static inline __m256 softce__exp_parts_f32x8(__m256 x, __m256 *t, __m256 *n) {
     const __m256 shifter = _mm256_set1_ps(12582912.0f); /* 1.5 * 2^23 */
-    __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269502f), shifter);
-    __m256 n = _mm256_sub_ps(t, shifter);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
+    *t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269502f), shifter);
+    *n = _mm256_sub_ps(*t, shifter);
+    __m256 r = _mm256_fnmadd_ps(*n, _mm256_set1_ps(0.693145752f), x);
+    r = _mm256_fnmadd_ps(*n, _mm256_set1_ps(1.42860677e-6f), r);
     __m256 p = _mm256_set1_ps(0.00138146023f);
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.00836871564f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.041668389f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.166665211f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.49999994f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    /* (t's bits) << 23 == n << 23 (mod 2^32): the shifter's low 9 bits are zero. */
+    return _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+}
+
+/* e^r 2^n with 2^n added into the exponent field, n converted to an integer: a NaN x gives n's
+   integer 0x80000000, which adds nothing, so the NaN e^r stays NaN. Exact while the result is
+   normal; for n >= 128 (x > 88.37) it would overflow into the sign bit: callers keep x below. */
+static inline __m256 softce__exp_scale_f32x8(__m256 p, __m256 n) {
+    __m256i scale = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), scale));
+}
+
+/* exp(x) for x <= 88.3 or NaN (the kernels' x - max <= 0): flushed to 0 below -87.3 (and for
+   -inf), NaN -> NaN; three operations fewer than softce__exp_f32x8 (no overflow path). */
+static inline __m256 softce__exp_le88_f32x8(__m256 x) {
+    __m256 t, n, p = softce__exp_parts_f32x8(x, &t, &n);
+    __m256 y = softce__exp_scale_f32x8(p, n);
+    return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ), y);
+}
+
+/* exp(x) for -87.3 <= x <= 88.3 or NaN, without the flush: below the range it would return
+   garbage (the exponent field wraps), so callers bound x (the softcap's short class). */
+static inline __m256 softce__exp_in_f32x8(__m256 x) {
+    __m256 t, n, p = softce__exp_parts_f32x8(x, &t, &n);
+    return softce__exp_scale_f32x8(p, n);
+}
+
+/* exp(x) for every x. */
+static inline __m256 softce__exp_f32x8(__m256 x) {
+    __m256 t, n, p = softce__exp_parts_f32x8(x, &t, &n);
+    /* (t's bits) << 23 == n << 23 (mod 2^32): the shifter's low 9 bits are zero. Unlike the
+       conversion of n, this keeps a NaN's low payload bits, hence the blend below. */
     __m256i scale = _mm256_slli_epi32(_mm256_castps_si256(t), 23);
     __m256 y = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), scale));
     y = _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ), y);

@@ -51,10 +51,10 @@ static inline T vf_hmax(vf v) {
     return _mm_cvtss_f32(m);
 }
 static inline vf vf_exp(vf x) { return softce__exp_f32x8(x); }
-/* exp of x - max (<= 0, or NaN): the full exp (its NaN guard is needed). */
-static inline vf vf_exp_le0(vf x) { return vf_exp(x); }
+/* exp of x - max (<= 0, or NaN): no overflow path. */
+static inline vf vf_exp_le0(vf x) { return softce__exp_le88_f32x8(x); }
 /* exp(x) for x in [-87.3, 0] or NaN (no flush needed). */
-static inline vf vf_exp_in(vf x) { return vf_exp_le0(x); }
+static inline vf vf_exp_in(vf x) { return softce__exp_in_f32x8(x); }
 /* acc + c v where c != 0 (a term with weight exactly 0 is skipped; NaN c is kept). */
 static inline vf vf_fmadd_nz(vf c, vf v, vf acc) {
     return _mm256_blendv_ps(acc, _mm256_fmadd_ps(c, v, acc),

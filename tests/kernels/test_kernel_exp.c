@@ -2,6 +2,8 @@
  * The vectorised exp of each ISA against double exp (f32) and long double expl (f64): max ulp
  * error over the range the kernels use ([-87.3, 0] for f32 after subtracting the max; also
  * (0, ln FLT_MAX]), reported and required <= 2 ulp; flushing, -inf, NaN and overflow.
+ * The kernels' variants for x - max (no overflow path; one also without the flush) against
+ * the general exp, bit for bit on their ranges, and on NaN payloads and the flushed inputs.
  * Also the column kernels' log1p (log_avx512.h, log_avx2.h) against double log1p on t in
  * [FLT_MIN, 4096] (the kernel's t = s - 1 <= C - 1), required <= 2 ulp, and its specials
  * (+inf too).
@@ -26,16 +28,20 @@ typedef struct exp_isa {
     softce__isa isa;
     exp32_fn f32;
     exp64_fn f64;
+    exp32_fn le0; /* the kernels' exp of x - max (x <= 88.3 or NaN) */
+    exp32_fn in;  /* the same without the flush (x in [-87.3, 88.3] or NaN) */
 } exp_isa;
 
 static const exp_isa isas[] = {
 #ifdef SOFTCE_HAVE_AVX2
-    {"avx2", SOFTCE__ISA_AVX2, probe_exp_f32_avx2, probe_exp_f64_avx2},
+    {"avx2", SOFTCE__ISA_AVX2, probe_exp_f32_avx2, probe_exp_f64_avx2, probe_exp_le0_f32_avx2,
+     probe_exp_in_f32_avx2},
 #endif
 #ifdef SOFTCE_HAVE_AVX512
-    {"avx512", SOFTCE__ISA_AVX512, probe_exp_f32_avx512, probe_exp_f64_avx512},
+    {"avx512", SOFTCE__ISA_AVX512, probe_exp_f32_avx512, probe_exp_f64_avx512,
+     probe_exp_le0_f32_avx512, probe_exp_in_f32_avx512},
 #endif
-    {NULL, SOFTCE__ISA_SCALAR, NULL, NULL},
+    {NULL, SOFTCE__ISA_SCALAR, NULL, NULL, NULL, NULL},
 };
 
 enum { BATCH = 4096 };
@@ -99,6 +105,56 @@ static void test_exp_f32(void **state) {
                   e->name, float_stride, neg, (double)wn, pos, (double)wp);
     assert_true(neg <= 2.0);
     assert_true(pos <= 2.0);
+}
+
+/* Every float_stride-th float with bits from..to (same sign): fn(x) has the bits of the
+   general exp's result (the variants differ from it only outside their ranges). */
+static void same_as_general(exp32_fn fn, exp32_fn general, const char *name, uint32_t from,
+                            uint32_t to) {
+    float x[BATCH], y[BATCH], want[BATCH];
+    uint64_t count = (uint64_t)(to - from) / float_stride + 1;
+    for (uint64_t done = 0; done < count; done += BATCH) {
+        int64_t b = count - done < BATCH ? (int64_t)(count - done) : BATCH;
+        for (int64_t i = 0; i < BATCH; i++)
+            x[i] = f32_of_bits(from + (uint32_t)(done + (uint64_t)(i < b ? i : 0)) * float_stride);
+        fn(x, y, BATCH);
+        general(x, want, BATCH);
+        for (int64_t i = 0; i < b; i++)
+            if (bits_of_f32(y[i]) != bits_of_f32(want[i]))
+                fail_msg("%s(%a) = %a, the general exp gives %a", name, (double)x[i], (double)y[i],
+                         (double)want[i]);
+    }
+}
+
+/* The kernels' variants for x - max: the general exp's values on their ranges, NaN (any
+   payload: the AVX2 variants take 2^n from n converted to an integer, which a NaN's payload
+   bits cannot reach) -> NaN; le0 also flushes -inf and everything below -87.3 to 0. */
+static void test_exp_f32_variants(void **state) {
+    const exp_isa *e = *state;
+    if (e->isa > softce__cpu_isa())
+        skip();
+    const uint32_t nans[8] = {0x7fc00000u, 0xffc00000u, 0x7fc00001u, 0x7fc001ffu,
+                              0xffc00155u, 0x7f800001u, 0x7fffffffu, 0xff8000ffu};
+    float in[8], out[8];
+    for (int i = 0; i < 8; i++)
+        in[i] = f32_of_bits(nans[i]);
+    for (int v = 0; v < 2; v++) {
+        (v ? e->in : e->le0)(in, out, 8);
+        for (int i = 0; i < 8; i++)
+            if (!isnan(out[i]))
+                fail_msg("%s %s(NaN 0x%08x) = %a", e->name, v ? "exp_in" : "exp_le0", nans[i],
+                         (double)out[i]);
+    }
+    const float low[8] = {-INFINITY, -87.31f, -88.0f, -100.0f, -1e30f, -FLT_MAX, -103.9f, 0.0f};
+    e->le0(low, out, 8);
+    for (int i = 0; i < 7; i++)
+        if (out[i] != 0.0f)
+            fail_msg("%s exp_le0(%a) = %a, want 0", e->name, (double)low[i], (double)out[i]);
+    assert_true(out[7] == 1.0f);
+    same_as_general(e->le0, e->f32, "exp_le0", bits_of_f32(-0.0f), bits_of_f32(-87.3f));
+    same_as_general(e->le0, e->f32, "exp_le0", bits_of_f32(0.0f), bits_of_f32(88.3f));
+    same_as_general(e->in, e->f32, "exp_in", bits_of_f32(-0.0f), bits_of_f32(-87.3f));
+    same_as_general(e->in, e->f32, "exp_in", bits_of_f32(0.0f), bits_of_f32(88.3f));
 }
 
 static void check_specials_f64(exp64_fn fn) {
@@ -186,7 +242,7 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--exhaustive") == 0)
         float_stride = 1;
     struct CMUnitTest
-        tests[2 * (sizeof isas / sizeof isas[0]) + sizeof log1p_isas / sizeof log1p_isas[0]];
+        tests[3 * (sizeof isas / sizeof isas[0]) + sizeof log1p_isas / sizeof log1p_isas[0]];
     size_t count = 0;
     for (size_t i = 0; log1p_isas[i].name != NULL; i++) {
         struct CMUnitTest l = {"log1p_f32", test_log1p_f32, NULL, NULL, (void *)&log1p_isas[i]};
@@ -195,8 +251,11 @@ int main(int argc, char **argv) {
     for (size_t i = 0; isas[i].name != NULL; i++) {
         struct CMUnitTest a = {"exp_f32", test_exp_f32, NULL, NULL, (void *)&isas[i]};
         struct CMUnitTest b = {"exp_f64", test_exp_f64, NULL, NULL, (void *)&isas[i]};
+        struct CMUnitTest c = {"exp_f32_variants", test_exp_f32_variants, NULL, NULL,
+                               (void *)&isas[i]};
         tests[count++] = a;
         tests[count++] = b;
+        tests[count++] = c;
     }
     if (count == 0) {
         print_message("no SIMD exp built: nothing to measure\n");
