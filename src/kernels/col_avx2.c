@@ -101,6 +101,21 @@ GROUP_INLINE void store_lanes(float *v, int full, __m256i k, __m256 x) {
    group after the other found it evicted (8-way L1 and L2). */
 #define PAIR 2
 
+/* Pass 1, one class: m = max(x, m) for both groups, x into the local buffers. */
+GROUP_INLINE void pair_max_class(const group_io *io, const int *full, const __m256i *k,
+                                 group_bufs *b, int64_t c, __m256 *m) {
+    if (io[0].prefetch)
+        _mm_prefetch((const char *)(io[0].x + c * io[0].ldx + PREFETCH_POSITIONS), _MM_HINT_T0);
+    for (int j = 0; j < PAIR; j++) {
+        float *xb = b[j].xb;
+        __m256 v = io[j].x == xb ? _mm256_load_ps(xb + c * GROUP)
+                                 : load_lanes(io[j].x + c * io[j].ldx, full[j], k[j]);
+        m[j] = _mm256_max_ps(v, m[j]); /* v > m ? v : m, as col_impl.h */
+        if (io[j].x != xb)
+            _mm256_store_ps(xb + c * GROUP, v);
+    }
+}
+
 /* Pass 1: max over classes and x into the local buffers; then the hard target's class weight
    by a gather (ignored lanes: 0). */
 GROUP_INLINE void pair_max(const softce__col_tile *a, const group_io *io, const int *full,
@@ -109,21 +124,13 @@ GROUP_INLINE void pair_max(const softce__col_tile *a, const group_io *io, const 
     __m256 m[PAIR], m1[PAIR]; /* two chains each: even and odd classes */
     for (int j = 0; j < PAIR; j++)
         m[j] = m1[j] = _mm256_set1_ps(-INFINITY);
-    for (int64_t c = 0; c < a->C; c++) {
-        if (io[0].prefetch)
-            _mm_prefetch((const char *)(io[0].x + c * io[0].ldx + PREFETCH_POSITIONS), _MM_HINT_T0);
-        for (int j = 0; j < PAIR; j++) {
-            float *xb = b[j].xb;
-            __m256 v = io[j].x == xb ? _mm256_load_ps(xb + c * GROUP)
-                                     : load_lanes(io[j].x + c * io[j].ldx, full[j], k[j]);
-            if (c & 1)
-                m1[j] = _mm256_max_ps(v, m1[j]); /* v > m ? v : m, as col_impl.h */
-            else
-                m[j] = _mm256_max_ps(v, m[j]);
-            if (io[j].x != xb)
-                _mm256_store_ps(xb + c * GROUP, v);
-        }
+    int64_t c = 0;
+    for (; c + 1 < a->C; c += 2) {
+        pair_max_class(io, full, k, b, c, m);
+        pair_max_class(io, full, k, b, c + 1, m1);
     }
+    if (c < a->C)
+        pair_max_class(io, full, k, b, c, m);
     for (int j = 0; j < PAIR; j++) {
         __m256 mj = _mm256_max_ps(m1[j], m[j]);
         /* all -inf: exp(-inf - 0) = 0 gives lse = -inf */
@@ -151,42 +158,46 @@ GROUP_INLINE void pair_sums(const softce__col_tile *a, const group_io *io, const
         for (int d = 0; d < 2; d++)
             g[j].s[d] = g[j].S[d] = g[j].U[d] = _mm256_setzero_pd();
     }
-    for (int64_t c = 0; c < a->C; c++) {
-        const __m256 wc = _mm256_set1_ps(a->w ? a->w[c] : 1.0f);
-        if (has_p && io[0].prefetch)
-            _mm_prefetch((const char *)(io[0].p + c * io[0].ldp + PREFETCH_POSITIONS), _MM_HINT_T0);
-        for (int j = 0; j < PAIR; j++) {
-            float *xb = b[j].xb, *qb = b[j].qb;
-            const __m256 m = g[j].m;
-            __m256 x = _mm256_load_ps(xb + c * GROUP);
-            __m256 e = softce__exp_le88_f32x8(_mm256_sub_ps(x, m)); /* x - m <= 0 or NaN */
-            if (has_gx) /* for pass 3; hard: beside x, which group_finish still reads */
-                _mm256_store_ps((has_p ? xb : qb) + c * GROUP, e);
-            __m256 below = _mm256_cmp_ps(x, m, _CMP_NEQ_UQ); /* x != m or NaN */
-            others[j] = _mm256_sub_epi32(others[j], _mm256_castps_si256(below));
-            sf[j] = _mm256_add_ps(sf[j], _mm256_and_ps(below, e));
-            if (has_q) {
-                __m256 wq = a->w ? _mm256_mul_ps(wc, a0) : a0;
-                if (has_p) {
-                    __m256 p = load_lanes(io[j].p + c * io[j].ldp, full[j], k[j]);
-                    wq = _mm256_fmadd_ps(a1, p, a0);
-                    wq = a->w ? _mm256_mul_ps(wc, wq) : wq;
-                    if (has_gx)
-                        _mm256_store_ps(qb + c * GROUP, wq);
-                }
-                __m256 nz = _mm256_cmp_ps(wq, _mm256_setzero_ps(), _CMP_NEQ_UQ);
-                Sf[j] = _mm256_add_ps(Sf[j], wq);
-                Uf[j] =
-                    _mm256_add_ps(Uf[j], _mm256_and_ps(nz, _mm256_mul_ps(wq, _mm256_sub_ps(m, x))));
-            }
-            if (c % FLOAT_RUN == FLOAT_RUN - 1 || c == a->C - 1) {
-                add_f32_to_f64(g[j].s, sf[j]);
-                sf[j] = _mm256_setzero_ps();
+    for (int64_t c0 = 0; c0 < a->C; c0 += FLOAT_RUN) {
+        const int64_t c1 = a->C - c0 > FLOAT_RUN ? c0 + FLOAT_RUN : a->C;
+        for (int64_t c = c0; c < c1; c++) {
+            const __m256 wc = _mm256_set1_ps(a->w ? a->w[c] : 1.0f);
+            if (has_p && io[0].prefetch)
+                _mm_prefetch((const char *)(io[0].p + c * io[0].ldp + PREFETCH_POSITIONS),
+                             _MM_HINT_T0);
+            for (int j = 0; j < PAIR; j++) {
+                float *xb = b[j].xb, *qb = b[j].qb;
+                const __m256 m = g[j].m;
+                __m256 x = _mm256_load_ps(xb + c * GROUP);
+                __m256 e = softce__exp_le88_f32x8(_mm256_sub_ps(x, m)); /* x - m <= 0 or NaN */
+                if (has_gx) /* for pass 3; hard: beside x, which group_finish still reads */
+                    _mm256_store_ps((has_p ? xb : qb) + c * GROUP, e);
+                __m256 below = _mm256_cmp_ps(x, m, _CMP_NEQ_UQ); /* x != m or NaN */
+                others[j] = _mm256_sub_epi32(others[j], _mm256_castps_si256(below));
+                sf[j] = _mm256_add_ps(sf[j], _mm256_and_ps(below, e));
                 if (has_q) {
-                    add_f32_to_f64(g[j].S, Sf[j]);
-                    add_f32_to_f64(g[j].U, Uf[j]);
-                    Sf[j] = Uf[j] = _mm256_setzero_ps();
+                    __m256 wq = a->w ? _mm256_mul_ps(wc, a0) : a0;
+                    if (has_p) {
+                        __m256 p = load_lanes(io[j].p + c * io[j].ldp, full[j], k[j]);
+                        wq = _mm256_fmadd_ps(a1, p, a0);
+                        wq = a->w ? _mm256_mul_ps(wc, wq) : wq;
+                        if (has_gx)
+                            _mm256_store_ps(qb + c * GROUP, wq);
+                    }
+                    __m256 nz = _mm256_cmp_ps(wq, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+                    Sf[j] = _mm256_add_ps(Sf[j], wq);
+                    Uf[j] = _mm256_add_ps(
+                        Uf[j], _mm256_and_ps(nz, _mm256_mul_ps(wq, _mm256_sub_ps(m, x))));
                 }
+            }
+        }
+        for (int j = 0; j < PAIR; j++) { /* a run of FLOAT_RUN classes into the double sums */
+            add_f32_to_f64(g[j].s, sf[j]);
+            sf[j] = _mm256_setzero_ps();
+            if (has_q) {
+                add_f32_to_f64(g[j].S, Sf[j]);
+                add_f32_to_f64(g[j].U, Uf[j]);
+                Sf[j] = Uf[j] = _mm256_setzero_ps();
             }
         }
     }
@@ -235,19 +246,24 @@ GROUP_INLINE void group_finish(const softce__col_tile *a, int64_t r, int64_t n, 
                                         : _mm256_castsi256_si128(_mm256_castps_si256(counted))));
             l = _mm256_and_pd(cd, l);
         }
-        _mm256_store_pd(lse + 4 * d, _mm256_add_pd(m, ls));
-        _mm256_store_pd(loss + 4 * d, l);
+        if (n == GROUP) { /* a whole group: straight to the caller's arrays */
+            _mm256_storeu_pd(a->lse + r + 4 * d, _mm256_add_pd(m, ls));
+            _mm256_storeu_pd(a->loss + r + 4 * d, l);
+        } else {
+            _mm256_store_pd(lse + 4 * d, _mm256_add_pd(m, ls));
+            _mm256_store_pd(loss + 4 * d, l);
+        }
         if (has_gx) {
             double gv[4] = {0.0, 0.0, 0.0, 0.0};
-            for (int i = 0; i < 4 && 4 * d + i < n; i++)
+            for (int i = 0; n < GROUP && i < 4 && 4 * d + i < n; i++)
                 gv[i] = a->g[r + 4 * d + i];
-            __m256d gg = _mm256_loadu_pd(gv);
+            __m256d gg = n == GROUP ? _mm256_loadu_pd(a->g + r + 4 * d) : _mm256_loadu_pd(gv);
             __m256d sw = hard ? _mm256_add_pd(g->S[d], f32_half_to_f64(sp, d)) : g->S[d];
             num[d] = _mm256_cvtpd_ps(_mm256_mul_pd(gg, sw));
             den[d] = _mm256_cvtpd_ps(g->s[d]);
         }
     }
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; n < GROUP && i < n; i++) {
         a->lse[r + i] = lse[i];
         a->loss[r + i] = loss[i];
     }
@@ -459,10 +475,32 @@ static void rows_to_group(const float *base, int64_t r, int64_t ld, int64_t C, i
         const int64_t m = C - c0 >= GROUP ? GROUP : C - c0; /* the row's last block: fewer */
         const __m256i cm = lanes_below(m);
         __m256 v[GROUP];
-        for (int i = 0; i < GROUP; i++)
-            v[i] = i >= n       ? _mm256_setzero_ps()
-                   : m == GROUP ? _mm256_loadu_ps(rows + i * ld + c0)
-                                : _mm256_maskload_ps(rows + i * ld + c0, cm);
+        if (n == GROUP && m <= 4) { /* a short last block: rows i and i + 4 in one vector */
+            const __m128i cm4 = _mm256_castsi256_si128(cm);
+            __m256 u[4];
+            for (int i = 0; i < 4; i++)
+                u[i] = _mm256_insertf128_ps(
+                    _mm256_castps128_ps256(_mm_maskload_ps(rows + i * ld + c0, cm4)),
+                    _mm_maskload_ps(rows + (i + 4) * ld + c0, cm4), 1);
+            /* 4 x 4 transposes in both halves: class c of rows 0..3 | rows 4..7 */
+            __m256d t0 = _mm256_castps_pd(_mm256_unpacklo_ps(u[0], u[1]));
+            __m256d t1 = _mm256_castps_pd(_mm256_unpackhi_ps(u[0], u[1]));
+            __m256d t2 = _mm256_castps_pd(_mm256_unpacklo_ps(u[2], u[3]));
+            __m256d t3 = _mm256_castps_pd(_mm256_unpackhi_ps(u[2], u[3]));
+            _mm256_store_ps(buf + c0 * GROUP, _mm256_castpd_ps(_mm256_unpacklo_pd(t0, t2)));
+            _mm256_store_ps(buf + (c0 + 1) * GROUP, _mm256_castpd_ps(_mm256_unpackhi_pd(t0, t2)));
+            _mm256_store_ps(buf + (c0 + 2) * GROUP, _mm256_castpd_ps(_mm256_unpacklo_pd(t1, t3)));
+            _mm256_store_ps(buf + (c0 + 3) * GROUP, _mm256_castpd_ps(_mm256_unpackhi_pd(t1, t3)));
+            continue;
+        }
+        if (n == GROUP && m == GROUP) /* the common case without a test per row */
+            for (int i = 0; i < GROUP; i++)
+                v[i] = _mm256_loadu_ps(rows + i * ld + c0);
+        else
+            for (int i = 0; i < GROUP; i++)
+                v[i] = i >= n       ? _mm256_setzero_ps()
+                       : m == GROUP ? _mm256_loadu_ps(rows + i * ld + c0)
+                                    : _mm256_maskload_ps(rows + i * ld + c0, cm);
         transpose8(v);
         for (int c = 0; c < GROUP; c++)
             _mm256_store_ps(buf + (c0 + c) * GROUP, v[c]);
