@@ -531,6 +531,46 @@ static void group_to_rows(const float *buf, int64_t C, int64_t n, float *base, i
     float *rows = base + r * ld;
     for (int64_t c0 = 0; c0 < C; c0 += GROUP) {
         const int64_t m = C - c0 >= GROUP ? GROUP : C - c0;
+        if (n == GROUP && m <= 4) { /* a short last block: 4 x 4 transposes in both halves */
+            const float *b = buf + c0 * GROUP;
+            __m256 t0 = _mm256_unpacklo_ps(_mm256_load_ps(b), _mm256_load_ps(b + GROUP));
+            __m256 t1 = _mm256_unpackhi_ps(_mm256_load_ps(b), _mm256_load_ps(b + GROUP));
+            __m256 t2 =
+                _mm256_unpacklo_ps(_mm256_load_ps(b + 2 * GROUP), _mm256_load_ps(b + 3 * GROUP));
+            __m256 t3 =
+                _mm256_unpackhi_ps(_mm256_load_ps(b + 2 * GROUP), _mm256_load_ps(b + 3 * GROUP));
+            __m256 u[4]; /* row i | row i + 4, classes c0 .. c0 + 3 */
+            u[0] = _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)));
+            u[1] = _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)));
+            u[2] = _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)));
+            u[3] = _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)));
+            __m128 h[GROUP];
+            for (int i = 0; i < 4; i++) {
+                h[i] = _mm256_castps256_ps128(u[i]);
+                h[i + 4] = _mm256_extractf128_ps(u[i], 1);
+            }
+            float *d = rows + c0;
+            switch (m) { /* one test per block, not per row */
+            case 4:
+                for (int i = 0; i < GROUP; i++)
+                    _mm_storeu_ps(d + i * ld, h[i]);
+                break;
+            case 3:
+                for (int i = 0; i < GROUP; i++) {
+                    _mm_storel_pi((__m64 *)(void *)(d + i * ld), h[i]);
+                    _mm_store_ss(d + i * ld + 2, _mm_movehl_ps(h[i], h[i]));
+                }
+                break;
+            case 2:
+                for (int i = 0; i < GROUP; i++)
+                    _mm_storel_pi((__m64 *)(void *)(d + i * ld), h[i]);
+                break;
+            default:
+                for (int i = 0; i < GROUP; i++)
+                    _mm_store_ss(d + i * ld, h[i]);
+            }
+            continue;
+        }
         __m256 v[GROUP];
         for (int c = 0; c < GROUP; c++)
             v[c] = _mm256_load_ps(buf + (c0 + c) * GROUP);
