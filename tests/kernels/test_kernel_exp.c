@@ -54,6 +54,15 @@ static double ulp_f32(float y, double ref) {
     return fabs((double)y - ref) / ldexp(1.0, e - 24);
 }
 
+/* The batch of floats number done.. of the sweep from `from` in steps of float_stride: b of
+   them (the rest repeat the first, so that fn always sees whole vectors). */
+static int64_t sweep_batch(float *x, uint32_t from, uint64_t count, uint64_t done) {
+    int64_t b = count - done < BATCH ? (int64_t)(count - done) : BATCH;
+    for (int64_t i = 0; i < BATCH; i++)
+        x[i] = f32_of_bits(from + (uint32_t)(done + (uint64_t)(i < b ? i : 0)) * float_stride);
+    return b;
+}
+
 /* Max ulp error of fn against ref (in double) over the floats with bit patterns from..to
    (from <= to, same sign); fails on a subnormal or negative result. */
 static double sweep_f32(exp32_fn fn, double (*ref)(double), uint32_t from, uint32_t to,
@@ -62,9 +71,7 @@ static double sweep_f32(exp32_fn fn, double (*ref)(double), uint32_t from, uint3
     double worst = 0.0;
     uint64_t count = (uint64_t)(to - from) / float_stride + 1;
     for (uint64_t done = 0; done < count; done += BATCH) {
-        int64_t b = count - done < BATCH ? (int64_t)(count - done) : BATCH;
-        for (int64_t i = 0; i < BATCH; i++)
-            x[i] = f32_of_bits(from + (uint32_t)(done + (uint64_t)(i < b ? i : 0)) * float_stride);
+        int64_t b = sweep_batch(x, from, count, done);
         fn(x, y, BATCH);
         for (int64_t i = 0; i < b; i++) {
             double r = ref((double)x[i]);
@@ -114,9 +121,7 @@ static void same_as_general(exp32_fn fn, exp32_fn general, const char *name, uin
     float x[BATCH], y[BATCH], want[BATCH];
     uint64_t count = (uint64_t)(to - from) / float_stride + 1;
     for (uint64_t done = 0; done < count; done += BATCH) {
-        int64_t b = count - done < BATCH ? (int64_t)(count - done) : BATCH;
-        for (int64_t i = 0; i < BATCH; i++)
-            x[i] = f32_of_bits(from + (uint32_t)(done + (uint64_t)(i < b ? i : 0)) * float_stride);
+        int64_t b = sweep_batch(x, from, count, done);
         fn(x, y, BATCH);
         general(x, want, BATCH);
         for (int64_t i = 0; i < b; i++)
