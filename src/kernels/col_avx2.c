@@ -229,7 +229,15 @@ GROUP_INLINE void group_finish(const softce__col_tile *a, int64_t r, int64_t n, 
     const __m256 logs =
         softce__log1p_f32x8(_mm256_set_m128(_mm256_cvtpd_ps(_mm256_sub_pd(g->s[1], one)),
                                             _mm256_cvtpd_ps(_mm256_sub_pd(g->s[0], one))));
-    _Alignas(32) double lse[GROUP], loss[GROUP];
+    /* A whole group goes straight to / from the caller's arrays, a partial one through these. */
+    _Alignas(32) double lse[GROUP], loss[GROUP], gl[GROUP];
+    const int whole = n == GROUP;
+    double *lse_to = whole ? a->lse + r : lse, *loss_to = whole ? a->loss + r : loss;
+    const double *g_from = gl;
+    if (has_gx && whole)
+        g_from = a->g + r;
+    for (int64_t i = 0; has_gx && !whole && i < GROUP; i++) /* dead lanes: 0 */
+        gl[i] = i < n ? a->g[r + i] : 0.0;
     __m128 num[2], den[2];
     for (int d = 0; d < 2; d++) {
         __m256d ls = f32_half_to_f64(logs, d), m = f32_half_to_f64(g->m, d);
@@ -246,24 +254,16 @@ GROUP_INLINE void group_finish(const softce__col_tile *a, int64_t r, int64_t n, 
                                         : _mm256_castsi256_si128(_mm256_castps_si256(counted))));
             l = _mm256_and_pd(cd, l);
         }
-        if (n == GROUP) { /* a whole group: straight to the caller's arrays */
-            _mm256_storeu_pd(a->lse + r + 4 * d, _mm256_add_pd(m, ls));
-            _mm256_storeu_pd(a->loss + r + 4 * d, l);
-        } else {
-            _mm256_store_pd(lse + 4 * d, _mm256_add_pd(m, ls));
-            _mm256_store_pd(loss + 4 * d, l);
-        }
+        _mm256_storeu_pd(lse_to + 4 * d, _mm256_add_pd(m, ls));
+        _mm256_storeu_pd(loss_to + 4 * d, l);
         if (has_gx) {
-            double gv[4] = {0.0, 0.0, 0.0, 0.0};
-            for (int i = 0; n < GROUP && i < 4 && 4 * d + i < n; i++)
-                gv[i] = a->g[r + 4 * d + i];
-            __m256d gg = n == GROUP ? _mm256_loadu_pd(a->g + r + 4 * d) : _mm256_loadu_pd(gv);
+            __m256d gg = _mm256_loadu_pd(g_from + 4 * d);
             __m256d sw = hard ? _mm256_add_pd(g->S[d], f32_half_to_f64(sp, d)) : g->S[d];
             num[d] = _mm256_cvtpd_ps(_mm256_mul_pd(gg, sw));
             den[d] = _mm256_cvtpd_ps(g->s[d]);
         }
     }
-    for (int64_t i = 0; n < GROUP && i < n; i++) {
+    for (int64_t i = 0; !whole && i < n; i++) {
         a->lse[r + i] = lse[i];
         a->loss[r + i] = loss[i];
     }
@@ -465,6 +465,19 @@ static inline void transpose8(__m256 r[8]) {
         r[j] = t[j];
 }
 
+/* A 4 x 4 transpose in each 128-bit half: lane j of half h of r[i] -> lane i of half h of r[j]
+   (its own inverse: rows i | i + 4 of 4 classes <-> classes of rows 0..3 | 4..7). */
+static inline void transpose4_halves(__m256 r[4]) {
+    __m256d t0 = _mm256_castps_pd(_mm256_unpacklo_ps(r[0], r[1]));
+    __m256d t1 = _mm256_castps_pd(_mm256_unpackhi_ps(r[0], r[1]));
+    __m256d t2 = _mm256_castps_pd(_mm256_unpacklo_ps(r[2], r[3]));
+    __m256d t3 = _mm256_castps_pd(_mm256_unpackhi_ps(r[2], r[3]));
+    r[0] = _mm256_castpd_ps(_mm256_unpacklo_pd(t0, t2));
+    r[1] = _mm256_castpd_ps(_mm256_unpackhi_pd(t0, t2));
+    r[2] = _mm256_castpd_ps(_mm256_unpacklo_pd(t1, t3));
+    r[3] = _mm256_castpd_ps(_mm256_unpackhi_pd(t1, t3));
+}
+
 /* 8 (n) rows r.. of a row-major f32 operand of C classes into buf[c * 8 + i], a block of 8
    classes at a time (buf has room for every block's 8 classes); dead rows are zeros. */
 static void rows_to_group(const float *base, int64_t r, int64_t ld, int64_t C, int64_t n,
@@ -482,15 +495,9 @@ static void rows_to_group(const float *base, int64_t r, int64_t ld, int64_t C, i
                 u[i] = _mm256_insertf128_ps(
                     _mm256_castps128_ps256(_mm_maskload_ps(rows + i * ld + c0, cm4)),
                     _mm_maskload_ps(rows + (i + 4) * ld + c0, cm4), 1);
-            /* 4 x 4 transposes in both halves: class c of rows 0..3 | rows 4..7 */
-            __m256d t0 = _mm256_castps_pd(_mm256_unpacklo_ps(u[0], u[1]));
-            __m256d t1 = _mm256_castps_pd(_mm256_unpackhi_ps(u[0], u[1]));
-            __m256d t2 = _mm256_castps_pd(_mm256_unpacklo_ps(u[2], u[3]));
-            __m256d t3 = _mm256_castps_pd(_mm256_unpackhi_ps(u[2], u[3]));
-            _mm256_store_ps(buf + c0 * GROUP, _mm256_castpd_ps(_mm256_unpacklo_pd(t0, t2)));
-            _mm256_store_ps(buf + (c0 + 1) * GROUP, _mm256_castpd_ps(_mm256_unpackhi_pd(t0, t2)));
-            _mm256_store_ps(buf + (c0 + 2) * GROUP, _mm256_castpd_ps(_mm256_unpacklo_pd(t1, t3)));
-            _mm256_store_ps(buf + (c0 + 3) * GROUP, _mm256_castpd_ps(_mm256_unpackhi_pd(t1, t3)));
+            transpose4_halves(u); /* class c of rows 0..3 | rows 4..7 */
+            for (int c = 0; c < 4; c++)
+                _mm256_store_ps(buf + (c0 + c) * GROUP, u[c]);
             continue;
         }
         if (n == GROUP && m == GROUP) /* the common case without a test per row */
@@ -532,18 +539,10 @@ static void group_to_rows(const float *buf, int64_t C, int64_t n, float *base, i
     for (int64_t c0 = 0; c0 < C; c0 += GROUP) {
         const int64_t m = C - c0 >= GROUP ? GROUP : C - c0;
         if (n == GROUP && m <= 4) { /* a short last block: 4 x 4 transposes in both halves */
-            const float *b = buf + c0 * GROUP;
-            __m256 t0 = _mm256_unpacklo_ps(_mm256_load_ps(b), _mm256_load_ps(b + GROUP));
-            __m256 t1 = _mm256_unpackhi_ps(_mm256_load_ps(b), _mm256_load_ps(b + GROUP));
-            __m256 t2 =
-                _mm256_unpacklo_ps(_mm256_load_ps(b + 2 * GROUP), _mm256_load_ps(b + 3 * GROUP));
-            __m256 t3 =
-                _mm256_unpackhi_ps(_mm256_load_ps(b + 2 * GROUP), _mm256_load_ps(b + 3 * GROUP));
-            __m256 u[4]; /* row i | row i + 4, classes c0 .. c0 + 3 */
-            u[0] = _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)));
-            u[1] = _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)));
-            u[2] = _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)));
-            u[3] = _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)));
+            __m256 u[4];
+            for (int c = 0; c < 4; c++)
+                u[c] = _mm256_load_ps(buf + (c0 + c) * GROUP);
+            transpose4_halves(u); /* row i | row i + 4, classes c0 .. c0 + 3 */
             __m128 h[GROUP];
             for (int i = 0; i < 4; i++) {
                 h[i] = _mm256_castps256_ps128(u[i]);
