@@ -103,15 +103,15 @@ GROUP_INLINE void store_lanes(float *v, int full, __m256i k, __m256 x) {
 
 /* Pass 1, one class: m = max(x, m) for both groups, x into the local buffers. */
 GROUP_INLINE void pair_max_class(const group_io *io, const int *full, const __m256i *k,
-                                 group_bufs *b, int64_t c, __m256 *m) {
-    if (io[0].prefetch)
+                                 group_bufs *b, int64_t c, __m256 *m, const int by_rows) {
+    if (!by_rows) /* class planes */
         _mm_prefetch((const char *)(io[0].x + c * io[0].ldx + PREFETCH_POSITIONS), _MM_HINT_T0);
     for (int j = 0; j < PAIR; j++) {
-        float *xb = b[j].xb;
-        __m256 v = io[j].x == xb ? _mm256_load_ps(xb + c * GROUP)
-                                 : load_lanes(io[j].x + c * io[j].ldx, full[j], k[j]);
+        float *xb = b[j].xb; /* by rows: x is already there */
+        __m256 v = by_rows ? _mm256_load_ps(xb + c * GROUP)
+                           : load_lanes(io[j].x + c * io[j].ldx, full[j], k[j]);
         m[j] = _mm256_max_ps(v, m[j]); /* v > m ? v : m, as col_impl.h */
-        if (io[j].x != xb)
+        if (!by_rows)
             _mm256_store_ps(xb + c * GROUP, v);
     }
 }
@@ -120,17 +120,17 @@ GROUP_INLINE void pair_max_class(const group_io *io, const int *full, const __m2
    by a gather (ignored lanes: 0). */
 GROUP_INLINE void pair_max(const softce__col_tile *a, const group_io *io, const int *full,
                            const __m256i *k, const __m256i *t, const __m256 *counted, group_bufs *b,
-                           group_sums *g, const int hard) {
+                           group_sums *g, const int hard, const int by_rows) {
     __m256 m[PAIR], m1[PAIR]; /* two chains each: even and odd classes */
     for (int j = 0; j < PAIR; j++)
         m[j] = m1[j] = _mm256_set1_ps(-INFINITY);
     int64_t c = 0;
     for (; c + 1 < a->C; c += 2) {
-        pair_max_class(io, full, k, b, c, m);
-        pair_max_class(io, full, k, b, c + 1, m1);
+        pair_max_class(io, full, k, b, c, m, by_rows);
+        pair_max_class(io, full, k, b, c + 1, m1, by_rows);
     }
     if (c < a->C)
-        pair_max_class(io, full, k, b, c, m);
+        pair_max_class(io, full, k, b, c, m, by_rows);
     for (int j = 0; j < PAIR; j++) {
         __m256 mj = _mm256_max_ps(m1[j], m[j]);
         /* all -inf: exp(-inf - 0) = 0 gives lse = -inf */
@@ -337,7 +337,7 @@ static void group_to_rows(const float *buf, int64_t C, int64_t n, float *base, i
    gradient back out of one); class planes are at src (position r0; unused by rows). */
 GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, int64_t n1,
                             group_bufs *bufs, const group_io *src, const int has_p, const int has_q,
-                            const int has_gx, const int by_rows) {
+                            const int has_gx, const int by_rows, const int whole) {
     const int hard = !has_p;
     int full[PAIR];
     __m256i k[PAIR], t[PAIR];
@@ -378,8 +378,8 @@ GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, i
     int fl[PAIR];
     int64_t n[PAIR] = {n0, n1};
     for (int j = 0; j < PAIR; j++)
-        fl[j] = full[j] || by_rows;
-    pair_max(a, io, fl, k, t, counted, bufs, g, hard);
+        fl[j] = whole || full[j] || by_rows;
+    pair_max(a, io, fl, k, t, counted, bufs, g, hard, by_rows);
     pair_sums(a, io, fl, k, bufs, g, has_p, has_q, has_gx);
     for (int j = 0; j < PAIR; j++)
         group_finish(a, r0 + j * GROUP, n[j], t[j], counted[j], bufs[j].xb, &g[j], &sp[j], &sc[j],
@@ -409,7 +409,10 @@ GROUP_INLINE void groups(const softce__col_tile *a, const int has_p, const int h
             src.stream = has_gx && a->stream && n1 == GROUP && a->ldg % 16 == 0 &&
                          ((uintptr_t)src.gx & 63) == 0;
         }
-        group_run(a, r, n0, n1, b, &src, has_p, has_q, has_gx, by_rows);
+        if (n1 == GROUP) /* both groups whole (all but a tile's last pair): no lane masks */
+            group_run(a, r, GROUP, GROUP, b, &src, has_p, has_q, has_gx, by_rows, 1);
+        else
+            group_run(a, r, n0, n1, b, &src, has_p, has_q, has_gx, by_rows, 0);
     }
 }
 
