@@ -176,11 +176,11 @@ GROUP_INLINE void pair_sums(const softce__col_tile *a, const group_io *io, const
                 others[j] = _mm256_sub_epi32(others[j], _mm256_castps_si256(below));
                 sf[j] = _mm256_add_ps(sf[j], _mm256_and_ps(below, e));
                 if (has_q) {
-                    __m256 wq = a->w ? _mm256_mul_ps(wc, a0) : a0;
+                    /* w_c q (wc = 1 without class weights: the product is exact) */
+                    __m256 wq = _mm256_mul_ps(wc, a0);
                     if (has_p) {
                         __m256 p = load_lanes(io[j].p + c * io[j].ldp, full[j], k[j]);
-                        wq = _mm256_fmadd_ps(a1, p, a0);
-                        wq = a->w ? _mm256_mul_ps(wc, wq) : wq;
+                        wq = _mm256_mul_ps(wc, _mm256_fmadd_ps(a1, p, a0));
                         if (has_gx)
                             _mm256_store_ps(qb + c * GROUP, wq);
                     }
