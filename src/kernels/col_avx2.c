@@ -334,7 +334,8 @@ static void group_to_rows(const float *buf, int64_t C, int64_t n, float *base, i
    phase and class by class, so that the latency chains of one group overlap with the other's
    work. Soft iff has_p (else hard). Row-major operands (by_rows: a->xr, a->pr, a->gr, f32, class
    stride 1, positions a->ldx apart) are transposed in registers into [C][8] buffers first (and the
-   gradient back out of one); class planes are at src (position r0; unused by rows). */
+   gradient back out of one); class planes are at src (position r0; unused by rows). whole:
+   both groups have 8 positions (a constant of the instantiation: no lane masks in it). */
 GROUP_INLINE void group_run(const softce__col_tile *a, int64_t r0, int64_t n0, int64_t n1,
                             group_bufs *bufs, const group_io *src, const int has_p, const int has_q,
                             const int has_gx, const int by_rows, const int whole) {
