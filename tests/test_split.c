@@ -625,6 +625,47 @@ static void test_huge(void **state) {
         }
 }
 
+/* Soft target mass of both signs that cancels: +2^123 and -2^123 (~1.06e37) on classes 0 and
+   16 of row 0 (the same SIMD lane and float run for every vector width; p 0 around them), both
+   exactly 80 below their sub-block's max, so every product is exact. Their terms w q (m - x) =
+   +-5 2^127 would overflow a float sum that is not scaled (phase A scales it by 2^-32 also in
+   its fast way), so the row's loss is finite and as the reference's (which cancels exactly:
+   nothing is summed before class 0). */
+static void test_signed_mass(void **state) {
+    (void)state;
+    uint64_t seed = 750;
+    for (int d = 0; d < n_dtypes(false); d++) {
+        tc_problem p;
+        make_special(&p, dtype_at(d), C_RAGGED, true, 0.0, false, NONE, seed++);
+        fill_q(&p, 0, 0, 256, 0.0);
+        *xat(&p, 0, 1) = 10.0;
+        *xat(&p, 0, 0) = *xat(&p, 0, 16) = -70.0;
+        *qat(&p, 0, 0) = ldexp(1.0, 123);
+        *qat(&p, 0, 16) = -ldexp(1.0, 123);
+        check_special(&p, "cancelling +-2^123 target mass");
+        tc_free(&p);
+    }
+}
+
+/* A NaN logit where the soft target is 0, in a row without target mass (row 0) and in one with
+   mass elsewhere (row 1), each in an otherwise ordinary sub-block: a term with w q = 0 adds
+   nothing (docs/numerics.md), so row 0's loss is the reference's finite one and row 1's is NaN
+   (through the lse); phase A's fast way (no mask on those terms) must not take such a block. */
+static void test_nan_no_mass(void **state) {
+    (void)state;
+    uint64_t seed = 760;
+    for (int d = 0; d < n_dtypes(false); d++) {
+        tc_problem p;
+        make_special(&p, dtype_at(d), C_RAGGED, true, 0.0, false, NONE, seed++);
+        fill_q(&p, 0, 0, C_RAGGED, 0.0);
+        fill_q(&p, 1, 5 * SUB, SUB, 0.0);
+        *xat(&p, 0, 5 * SUB + 3) = NAN;
+        *xat(&p, 1, 5 * SUB + 3) = NAN;
+        check_special(&p, "NaN logit without target mass");
+        tc_free(&p);
+    }
+}
+
 /* ---- other dtypes beside the logits ------------------------------------------------------ */
 
 /* One operand staged, the others direct, and the reverse: a bf16 or f16 soft target beside f32
@@ -679,7 +720,8 @@ int main(void) {
         cmocka_unit_test(test_random),        cmocka_unit_test(test_neg_inf_subblock),
         cmocka_unit_test(test_neg_inf_chunk), cmocka_unit_test(test_pos_inf),
         cmocka_unit_test(test_nan),           cmocka_unit_test(test_max_at_ends),
-        cmocka_unit_test(test_huge),          cmocka_unit_test(test_mixed),
+        cmocka_unit_test(test_huge),          cmocka_unit_test(test_signed_mass),
+        cmocka_unit_test(test_nan_no_mass),   cmocka_unit_test(test_mixed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
