@@ -191,6 +191,51 @@ static void test_nan_propagation(void **state) {
     }
 }
 
+/* A NaN logit in a soft row without any target mass: every term has w q = 0 and adds nothing,
+   so the loss is 0 while lse, log_softmax and the gradient are NaN; a row with mass is NaN.
+   Rows (N, C) and class planes (1, C, 20: the column kernel, whose fast way must see the NaN
+   in pass 1), f32 and f64. */
+static void test_nan_without_mass(void **state) {
+    (void)state;
+    enum { C = 3, HW = 20 };
+    double x[C * HW], q[C * HW];
+    for (int i = 0; i < C * HW; i++) {
+        x[i] = 0.25 * (i % 7) - 1.0;
+        q[i] = (i % 3 + 1) / 6.0;
+    }
+    softce_options o;
+    softce_options_init(&o);
+    o.reduction = SOFTCE_REDUCTION_NONE;
+    for (int d = 0; d < 2; d++) {
+        const int32_t dt = d ? SOFTCE_DTYPE_F64 : SOFTCE_DTYPE_F32;
+        /* rows: row 1 without mass, NaN at its class 2; row 2 with mass, NaN at its class 0 */
+        const int64_t rows[2] = {HW, C};
+        double xr[C * HW], qr[C * HW];
+        memcpy(xr, x, sizeof xr);
+        memcpy(qr, q, sizeof qr);
+        xr[1 * C + 2] = NAN;
+        qr[1 * C] = qr[1 * C + 1] = qr[1 * C + 2] = 0.0;
+        xr[2 * C] = NAN;
+        small s;
+        small_run(&s, &o, dt, 2, rows, xr, dt, qr);
+        assert_true(s.loss_v[1] == 0.0 && isnan(s.lse_v[1]) && isnan(s.gx_v[1 * C]));
+        assert_true(isnan(s.loss_v[2]) && isfinite(s.loss_v[0]) && isfinite(s.loss_v[3]));
+        small_free(&s);
+        /* class planes: position 5 without mass (NaN at class 1), position 9 with (class 0) */
+        const int64_t planes[3] = {1, C, HW};
+        memcpy(xr, x, sizeof xr);
+        memcpy(qr, q, sizeof qr);
+        xr[1 * HW + 5] = NAN;
+        for (int c = 0; c < C; c++)
+            qr[c * HW + 5] = 0.0;
+        xr[9] = NAN;
+        small_run(&s, &o, dt, 3, planes, xr, dt, qr);
+        assert_true(s.loss_v[5] == 0.0 && isnan(s.lse_v[5]) && isnan(s.gx_v[5]));
+        assert_true(isnan(s.loss_v[9]) && isfinite(s.loss_v[4]) && isfinite(s.loss_v[6]));
+        small_free(&s);
+    }
+}
+
 /* ---- degenerate sizes ------------------------------------------------------------------- */
 
 static void test_one_class(void **state) {
@@ -299,10 +344,11 @@ static void test_log_softmax_values(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_large_logits),   cmocka_unit_test(test_large_logits_accuracy),
-        cmocka_unit_test(test_neg_inf_logits), cmocka_unit_test(test_nan_propagation),
-        cmocka_unit_test(test_one_class),      cmocka_unit_test(test_empty_batch),
-        cmocka_unit_test(test_all_ignored),    cmocka_unit_test(test_log_softmax_values),
+        cmocka_unit_test(test_large_logits),       cmocka_unit_test(test_large_logits_accuracy),
+        cmocka_unit_test(test_neg_inf_logits),     cmocka_unit_test(test_nan_propagation),
+        cmocka_unit_test(test_nan_without_mass),   cmocka_unit_test(test_one_class),
+        cmocka_unit_test(test_empty_batch),        cmocka_unit_test(test_all_ignored),
+        cmocka_unit_test(test_log_softmax_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
