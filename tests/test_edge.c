@@ -236,6 +236,57 @@ static void test_nan_without_mass(void **state) {
     }
 }
 
+/* Rows of 1000 classes (the row kernels) whose logits lie far below the max: exp(x - m) of the
+   far ones is flushed to 0 (a row kernel's fast pass 2 would take garbage there), next to a
+   row within 87 of its max; lse and the hard target's loss against long double. */
+static void test_far_below_max(void **state) {
+    (void)state;
+    enum { N = 3, C = 1000 };
+    static double x[N * C], lse[N], loss[N];
+    const double t[N] = {3, 500, 999};
+    for (int c = 0; c < C; c++) {
+        x[c] = c == 3 ? 0.0 : -100.0 - (c % 7);             /* all but one flushed */
+        x[C + c] = c == 7 ? -90.0 : 0.001 * (c % 11) - 0.5; /* one flushed */
+        x[2 * C + c] = -80.0 + 0.08 * (c % 1000);           /* 80 apart: none flushed */
+    }
+    for (int d = 0; d < 2; d++) {
+        const int32_t dt = d ? SOFTCE_DTYPE_F64 : SOFTCE_DTYPE_F32;
+        const int64_t shape[2] = {N, C}, el[1] = {N};
+        tbuf X, T, L, S;
+        tb_make(&X, dt, 2, shape, NULL);
+        tb_make(&T, SOFTCE_DTYPE_I64, 1, el, NULL);
+        tb_make(&L, SOFTCE_DTYPE_F64, 1, el, NULL);
+        tb_make(&S, SOFTCE_DTYPE_F64, 1, el, NULL);
+        tb_store(&X, x);
+        tb_store(&T, t);
+        softce_options o;
+        softce_options_init(&o);
+        o.reduction = SOFTCE_REDUCTION_NONE;
+        assert_int_equal(softce_forward(&o, &X.t, &T.t, &L.t, &S.t), SOFTCE_OK);
+        tb_load(&L, loss);
+        tb_load(&S, lse);
+        for (int e = 0; e < N; e++) {
+            long double m = -INFINITY, sum = 0.0L;
+            for (int c = 0; c < C; c++)
+                m = fmaxl(m, (long double)(float)x[e * C + c]);
+            for (int c = 0; c < C; c++)
+                sum += expl((long double)(float)x[e * C + c] - m);
+            const double want = (double)(m + logl(sum));
+            const double want_loss = want - (double)(float)x[e * C + (int)t[e]];
+            if (fabs(lse[e] - want) > 1e-6 * (1.0 + fabs(want)) ||
+                fabs(loss[e] - want_loss) > 1e-6 * (1.0 + fabs(want_loss)))
+                print_error("row %d (%s): lse %.9g loss %.9g, want %.9g %.9g\n", e,
+                            d ? "f64" : "f32", lse[e], loss[e], want, want_loss);
+            assert_true(fabs(lse[e] - want) <= 1e-6 * (1.0 + fabs(want)));
+            assert_true(fabs(loss[e] - want_loss) <= 1e-6 * (1.0 + fabs(want_loss)));
+        }
+        tb_free(&X);
+        tb_free(&T);
+        tb_free(&L);
+        tb_free(&S);
+    }
+}
+
 /* ---- degenerate sizes ------------------------------------------------------------------- */
 
 static void test_one_class(void **state) {
@@ -344,11 +395,11 @@ static void test_log_softmax_values(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_large_logits),       cmocka_unit_test(test_large_logits_accuracy),
-        cmocka_unit_test(test_neg_inf_logits),     cmocka_unit_test(test_nan_propagation),
-        cmocka_unit_test(test_nan_without_mass),   cmocka_unit_test(test_one_class),
-        cmocka_unit_test(test_empty_batch),        cmocka_unit_test(test_all_ignored),
-        cmocka_unit_test(test_log_softmax_values),
+        cmocka_unit_test(test_large_logits),     cmocka_unit_test(test_large_logits_accuracy),
+        cmocka_unit_test(test_neg_inf_logits),   cmocka_unit_test(test_nan_propagation),
+        cmocka_unit_test(test_nan_without_mass), cmocka_unit_test(test_far_below_max),
+        cmocka_unit_test(test_one_class),        cmocka_unit_test(test_empty_batch),
+        cmocka_unit_test(test_all_ignored),      cmocka_unit_test(test_log_softmax_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
