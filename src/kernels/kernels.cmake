@@ -33,7 +33,8 @@ if(SOFTCE_ENABLE_SIMD AND CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
 endif()
 
 # softce_add_kernel_sources(<target>): the dispatch's CPU detection and the SIMD tables the
-# compiler can build, with their per-file flags. Also used by tests/kernels.
+# compiler can build, with their per-file flags. SOFTCE_HAVE_AVX2 / SOFTCE_HAVE_AVX512 are
+# public: tests/kernels, which link the object library, see which tables exist.
 function(softce_add_kernel_sources target)
   set(dir ${CMAKE_CURRENT_FUNCTION_LIST_DIR})
   target_sources(${target} PRIVATE ${dir}/cpu.c)
@@ -42,18 +43,15 @@ function(softce_add_kernel_sources target)
     target_sources(${target} PRIVATE ${srcs})
     set_source_files_properties(${srcs} TARGET_DIRECTORY ${target}
       PROPERTIES COMPILE_OPTIONS "${SOFTCE_AVX2_FLAGS}")
-    target_compile_definitions(${target} PRIVATE SOFTCE_HAVE_AVX2)
+    target_compile_definitions(${target} PUBLIC SOFTCE_HAVE_AVX2)
   endif()
   if(SOFTCE_ENABLE_SIMD AND SOFTCE_CC_HAS_AVX512)
     set(srcs ${dir}/row_avx512_f32.c ${dir}/row_avx512_f64.c)
     target_sources(${target} PRIVATE ${srcs})
     set_source_files_properties(${srcs} TARGET_DIRECTORY ${target}
       PROPERTIES COMPILE_OPTIONS "${SOFTCE_AVX512_FLAGS}")
-    target_compile_definitions(${target} PRIVATE SOFTCE_HAVE_AVX512)
+    target_compile_definitions(${target} PUBLIC SOFTCE_HAVE_AVX512)
   endif()
 endfunction()
 
-softce_add_kernel_sources(softce)
-if(TARGET softce_static)
-  softce_add_kernel_sources(softce_static)
-endif()
+softce_add_kernel_sources(softce_kernels)
