@@ -10,7 +10,8 @@
 #   tsan       C tests + stress under TSan (clang 14, LLVM libomp, Archer); first a
 #              deliberately racy probe must be reported, and its race-free twin must not
 #   fuzz       each libFuzzer target for $SOFTCE_FUZZ_SECONDS (default 75 s), both at once
-#   valgrind   memcheck of the C tests, errors and stress (OMP_NUM_THREADS=2, no suppressions)
+#   valgrind   memcheck of the C tests, errors and stress (OMP_NUM_THREADS=2, no suppressions),
+#              two programs at a time
 #   large      the > 2^31-element bf16 test (about 4.7 GB of RAM)
 # Usage: .ci/hardening.sh [step...]   (default: all, in the order above)
 set -euo pipefail
@@ -56,7 +57,10 @@ step_abi() {
 
 step_asan() {
     local dir="$out/asan"
-    configure "$dir" gcc "-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1"
+    # with the static library (from the same kernel objects): install_static consumes it
+    # instead of building a second, instrumented library of its own
+    configure "$dir" gcc "-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1" \
+        -DSOFTCE_BUILD_STATIC=ON
     cmake --build "$dir" -j2 >/dev/null
     need_target "$dir/tests/errors/test_errors"
     local outside='python|docs|examples|install'
@@ -136,24 +140,47 @@ tests/fuzz/crashes/$t/ (with a line in its README.md) once understood" >&2
     [ $failed = 0 ] || die "fuzzing"
 }
 
+# valgrind_one <exe> <log dir>: one memcheck run; writes "<seconds> ok|FAIL" to <log>.status.
+valgrind_one() {
+    local exe=$1 log="$2/$(basename "$1").log" t0=$SECONDS rc=0
+    # libgomp's thread pool is "possibly lost" at exit: not an error, not shown
+    OMP_NUM_THREADS=2 STRESS_THREADS=4 STRESS_ITERS=8 SOFTCE_TEST_QUICK=1 \
+        valgrind --error-exitcode=99 --leak-check=full --show-possibly-lost=no \
+        --errors-for-leak-kinds=definite "$exe" >"$log" 2>&1 || rc=$?
+    if [ $rc = 0 ]; then
+        echo "$((SECONDS - t0)) ok" >"$log.status"
+    else
+        echo "$((SECONDS - t0)) FAIL" >"$log.status"
+    fi
+}
+
 step_valgrind() {
     [ -d "$release" ] || die "no Release build at $release (run .ci/run first)"
-    local exe logs="$out/valgrind" status=0
+    local exe logs="$out/valgrind" status=0 running=0 st
+    rm -rf "$logs"
     mkdir -p "$logs"
     mapfile -t exes < <(ctest --test-dir "$release" -N -V -L '^c$' -LE isa |
         sed -n 's/.*Test command: //p' | awk '{ print $1 }')
     exes+=("$release/tests/stress/test_stress")
     [ ${#exes[@]} -gt 2 ] || die "found no C tests in $release"
+    # Valgrind runs a program's threads one at a time: two programs at once use both cores.
     for exe in "${exes[@]}"; do
         need_target "$exe"
-        # libgomp's thread pool is "possibly lost" at exit: not an error, not shown
-        if ! OMP_NUM_THREADS=2 STRESS_THREADS=4 STRESS_ITERS=8 SOFTCE_TEST_QUICK=1 \
-            valgrind --error-exitcode=99 --leak-check=full --show-possibly-lost=no \
-            --errors-for-leak-kinds=definite "$exe" >"$logs/$(basename "$exe").log" 2>&1; then
+        if [ $running -ge 2 ]; then
+            wait -n || true
+            running=$((running - 1))
+        fi
+        valgrind_one "$exe" "$logs" &
+        running=$((running + 1))
+    done
+    wait || true
+    for exe in "${exes[@]}"; do
+        st=$(cat "$logs/$(basename "$exe").log.status" 2>/dev/null || echo "? FAIL")
+        if [ "${st#* }" = ok ]; then
+            say "valgrind: $(basename "$exe"): no error (${st% *} s)"
+        else
             echo "valgrind: $exe failed (log: $logs/$(basename "$exe").log)" >&2
             status=1
-        else
-            say "valgrind: $(basename "$exe"): no error"
         fi
     done
     [ $status = 0 ] || die "valgrind"
