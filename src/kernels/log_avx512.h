@@ -20,8 +20,9 @@ static inline __m512 softce__recip_f32x16(__m512 d) {
    relative accuracy. u = 1 + t rounded, u = 2^k f with f in [0.75, 1.5), log f = 2 atanh(z)
    with z = (f - 1) / (f + 1) (f - 1 exact, f + 1 kept as two floats, the quotient corrected
    once), |z| <= 0.2, series to z^9 (truncation < 1e-8 relative), plus the rounding of u as
-   (t - (u - 1)) / u, which is all of the result for a tiny t. -1 -> -inf, NaN -> NaN,
-   -0 -> +0; t < -1 is not an input of the kernel. */
+   (t - (u - 1)) / u, which is all of the result for a tiny t. -1 -> -inf, +inf -> +inf
+   (as the AVX2 and scalar ones), NaN -> NaN, -0 -> +0; t < -1 is not an input of the
+   kernel. */
 static inline __m512 softce__log1p_f32x16(__m512 t) {
     const __m512 one = _mm512_set1_ps(1.0f);
     __m512 u = _mm512_add_ps(one, t);
@@ -41,6 +42,8 @@ static inline __m512 softce__log1p_f32x16(__m512 t) {
     /* k ln2 with ln2 split as in the exp (hi has 16 bits: k hi is exact for any float u) */
     __m512 r = _mm512_fmadd_ps(k, _mm512_set1_ps(1.42860677e-6f), _mm512_add_ps(lf, c));
     r = _mm512_fmadd_ps(k, _mm512_set1_ps(0.693145752f), r);
+    /* u = +inf: the rounding term is inf - inf; the result is u itself */
+    r = _mm512_mask_mov_ps(r, _mm512_cmpeq_ps_mask(u, _mm512_set1_ps(INFINITY)), u);
     return _mm512_mask_mov_ps(r, _mm512_cmpeq_ps_mask(u, _mm512_setzero_ps()),
                               _mm512_set1_ps(-INFINITY));
 }
