@@ -138,24 +138,28 @@ static void test_exp_f32_variants(void **state) {
     const exp_isa *e = *state;
     if (e->isa > softce__cpu_isa())
         skip();
-    const uint32_t nans[8] = {0x7fc00000u, 0xffc00000u, 0x7fc00001u, 0x7fc001ffu,
-                              0xffc00155u, 0x7f800001u, 0x7fffffffu, 0xff8000ffu};
-    float in[8], out[8];
-    for (int i = 0; i < 8; i++)
+    /* 16 values (the AVX-512 probes take 16 floats at a time; the AVX2 ones 8). */
+    const uint32_t nans[16] = {0x7fc00000u, 0xffc00000u, 0x7fc00001u, 0x7fc001ffu,
+                               0xffc00155u, 0x7f800001u, 0x7fffffffu, 0xff8000ffu,
+                               0x7f800002u, 0xff800001u, 0x7fbfffffu, 0xffbfffffu,
+                               0x7fd55555u, 0xffeaaaaau, 0x7f812345u, 0xfff00000u};
+    float in[16], out[16];
+    for (int i = 0; i < 16; i++)
         in[i] = f32_of_bits(nans[i]);
     for (int v = 0; v < 2; v++) {
-        (v ? e->in : e->le0)(in, out, 8);
-        for (int i = 0; i < 8; i++)
+        (v ? e->in : e->le0)(in, out, 16);
+        for (int i = 0; i < 16; i++)
             if (!isnan(out[i]))
                 fail_msg("%s %s(NaN 0x%08x) = %a", e->name, v ? "exp_in" : "exp_le0", nans[i],
                          (double)out[i]);
     }
-    const float low[8] = {-INFINITY, -87.31f, -88.0f, -100.0f, -1e30f, -FLT_MAX, -103.9f, 0.0f};
-    e->le0(low, out, 8);
-    for (int i = 0; i < 7; i++)
+    const float low[16] = {-INFINITY, -87.31f, -88.0f, -100.0f, -1e30f, -FLT_MAX, -103.9f, -87.5f,
+                           -88.5f,    -89.0f,  -95.0f, -150.0f, -1e10f, -3e38f,   -104.0f, 0.0f};
+    e->le0(low, out, 16);
+    for (int i = 0; i < 15; i++)
         if (out[i] != 0.0f)
             fail_msg("%s exp_le0(%a) = %a, want 0", e->name, (double)low[i], (double)out[i]);
-    assert_true(out[7] == 1.0f);
+    assert_true(out[15] == 1.0f);
     same_as_general(e->le0, e->f32, "exp_le0", bits_of_f32(-0.0f), bits_of_f32(-87.3f));
     same_as_general(e->le0, e->f32, "exp_le0", bits_of_f32(0.0f), bits_of_f32(88.3f));
     same_as_general(e->in, e->f32, "exp_in", bits_of_f32(-0.0f), bits_of_f32(-87.3f));
