@@ -110,6 +110,7 @@ static inline double vd_hsum(vd v) {
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
+#define SOFTCE_FAST_PASS2 1 /* row_simd_fused.inc: pass 2 without the exp's flush where it can */
 #define SOFTCE_ROW_TABLE softce__row_avx2_f32
 #define SOFTCE_ROW_SCALAR softce__row_scalar_f32
 #define SOFTCE_RESCALE_NARROW 1 /* k_rescale_narrow, with narrow_store below */
