@@ -56,6 +56,10 @@ double bench_move_pass(bench_problem *p, int soft, int num_threads);
 /* Monotonic wall clock in seconds. */
 double bench_now(void);
 
+/* Sleeps ms milliseconds (nothing for ms <= 0): softce_bench --gap, an idle gap before each
+ * timed pass during which the host's other tenants may take the shared cache. */
+void bench_idle(double ms);
+
 /* Median of n values (sorts v in place). */
 double bench_median(double *v, int n);
 

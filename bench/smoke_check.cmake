@@ -2,13 +2,16 @@
 # Runs softce_bench on its --quick shapes and checks that the CSV is complete and well formed:
 # one roofline row per (shape, dtype, threads) and one row per (shape, dtype, threads, target,
 # op), every time positive, every loss finite and positive (the 'move' pass of --move has none:
-# nan). Speeds are NOT checked.
+# nan), and that --gap announces itself. Speeds are NOT checked.
 file(REMOVE ${CSV})
 execute_process(
-  COMMAND ${BENCH} --quick --move --reps 1 --warmup 0 --threads 1,2 --csv ${CSV}
+  COMMAND ${BENCH} --quick --move --gap 0.05 --reps 1 --warmup 0 --threads 1,2 --csv ${CSV}
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "softce_bench exited with ${rc}\n${out}\n${err}")
+endif()
+if(NOT out MATCHES "# idle gap of 0.05 ms before each timed pass")
+  message(FATAL_ERROR "softce_bench --gap 0.05 did not report its gap:\n${out}")
 endif()
 
 file(STRINGS ${CSV} lines)

@@ -36,6 +36,7 @@ typedef struct config {
     int threads[MAX_THR], n_threads;
     int reps, warmup;
     int move; /* --move: also time the data movement alone of each target kind */
+    double gap_ms; /* --gap: idle milliseconds before each timed pass (roofline and move too) */
     const char *csv_path;
 } config;
 
@@ -58,6 +59,9 @@ static void usage(FILE *f) {
                "  --csv FILE         also write machine-readable results\n"
                "  --move             also time op 'move' per target kind: one streaming pass\n"
                "                     reading the logits (+ soft target), writing the gradient\n"
+               "  --gap MS           sleep MS milliseconds before each timed pass (roofline and\n"
+               "                     move too; default 0): the operands are then no longer hot\n"
+               "                     where other tenants of the host use the shared cache\n"
                "  --list             print the shapes and exit\n");
 }
 
@@ -96,7 +100,7 @@ static int parse_args(int argc, char **argv, config *cfg) {
     const char *shape_names[N_SHAPES];
     for (int k = 0; k < N_SHAPES; ++k)
         shape_names[k] = SHAPES[k].name;
-    *cfg = (config){(1u << N_FULL) - 1, 3, 3, 7, {1, 2}, 2, 5, 1, 0, NULL};
+    *cfg = (config){(1u << N_FULL) - 1, 3, 3, 7, {1, 2}, 2, 5, 1, 0, 0.0, NULL};
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int ok = 1;
@@ -127,7 +131,11 @@ static int parse_args(int argc, char **argv, config *cfg) {
             ok = (cfg->reps = atoi(v)) >= 1 && cfg->reps <= MAX_REPS;
         else if (!strcmp(a, "--warmup"))
             ok = (cfg->warmup = atoi(v)) >= 0;
-        else if (!strcmp(a, "--csv"))
+        else if (!strcmp(a, "--gap")) {
+            char *end;
+            cfg->gap_ms = strtod(v, &end);
+            ok = end != v && *end == '\0' && cfg->gap_ms >= 0 && cfg->gap_ms <= 1000;
+        } else if (!strcmp(a, "--csv"))
             cfg->csv_path = v;
         else
             ok = 0;
@@ -180,8 +188,10 @@ static int time_op(bench_problem *p, const config *cfg, int op, int target, int 
     double samples[MAX_REPS], roof[MAX_REPS];
     for (int k = -cfg->warmup; k < cfg->reps; ++k) {
         bench_restore(p, nt);
+        bench_idle(cfg->gap_ms);
         double rt = bench_roofline_pass(p, nt);
         bench_restore(p, nt);
+        bench_idle(cfg->gap_ms);
         double t0 = bench_now(), dt;
         softce_status s = SOFTCE_OK;
         if (op == OP_MOVE) {
@@ -209,6 +219,7 @@ static void time_roofline(bench_problem *p, const config *cfg, int nt, result *r
     double samples[MAX_REPS];
     for (int k = -cfg->warmup; k < cfg->reps; ++k) {
         bench_restore(p, nt); /* same cache state as before a timed call */
+        bench_idle(cfg->gap_ms);
         double dt = bench_roofline_pass(p, nt);
         if (k >= 0)
             samples[k] = dt;
@@ -320,6 +331,8 @@ int main(int argc, char **argv) {
     print_omp_env();
     printf("# libsoftce %s, SOFTCE_FORCE_ISA=%s, median of %d (after %d warm-up)\n",
            softce_version_string(), isa ? isa : "(unset)", cfg.reps, cfg.warmup);
+    if (cfg.gap_ms > 0)
+        printf("# idle gap of %g ms before each timed pass (--gap)\n", cfg.gap_ms);
     printf("%-16s %-5s %-5s %-14s %3s %10s %8s %10s %8s\n", "shape", "dtype", "tgt", "op", "thr",
            "median_ms", "GB/s", "roof_ms", "roof%");
     int bad = 0;
