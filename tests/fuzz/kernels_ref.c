@@ -136,6 +136,18 @@ static void gradients(const kf_problem *p, kf_expect *ex, const row_math *rm, do
             if (isinf(g)) /* 0 * inf or inf - inf: NaN or inf, either is right */
                 ex->gx_tol[i] = ex->gt_tol[i] = -1.0;
         }
+        /* floored at the documented contract (docs/numerics.md: in f64, 1e-12 of the row's
+           largest gradient magnitude): the per-element bound above leaves out the rounding of
+           the sum of exps, which over a long row (e.g. C = 134476) reaches ~1e-13 relative */
+        if (p->x.t.dtype == SOFTCE_DTYPE_F64 && p->op != KF_LOG_SOFTMAX) {
+            double big = 0.0;
+            for (int64_t c = 0; c < p->C; c++)
+                if (isfinite(ex->gx[e * p->C + c]))
+                    big = fmax(big, fabs(ex->gx[e * p->C + c]));
+            for (int64_t c = 0; c < p->C; c++)
+                if (ex->gx_tol[e * p->C + c] >= 0.0)
+                    ex->gx_tol[e * p->C + c] += 1e-12 * big;
+        }
     }
 }
 
