@@ -76,6 +76,10 @@ static row_math row_stats(const kf_problem *p, int64_t e, double u) {
         r.swq += w_of(p, c) * q_of(p, e, c);
     }
     r.ey = u * (xmax + fabs(st.log_s) + fabs(st.m) + 1.0);
+    /* f64: the worst-case rounding of the sum of C exps, (C - 1) 2^-53 relative in s, hence
+       absolute in log s (docs/numerics.md); it passes 1e-12 above ~9000 classes */
+    if (p->x.t.dtype == SOFTCE_DTYPE_F64)
+        r.ey += 0x1p-53 * (double)p->C;
     if (!p->soft && p->op != KF_LOG_SOFTMAX) {
         r.counted = p->tv[e] != p->o.ignore_index;
         r.wt = r.counted ? w_of(p, p->tv[e]) : 0.0;
@@ -121,12 +125,15 @@ static void gradients(const kf_problem *p, kf_expect *ex, const row_math *rm, do
     for (int64_t e = 0; e < p->E; e++) {
         const row_math r = rm[e];
         double g = !r.counted ? 0.0 : upstream(p, e) / D; /* D == 0: not finite, as PyTorch */
+        const double floor_lse =
+            p->x.t.dtype == SOFTCE_DTYPE_F64 ? 1e-12 * fabs(r.m + r.log_s) : 0.0;
         for (int64_t c = 0; c < p->C; c++) {
             int64_t i = e * p->C + c;
             double y = xr_log_softmax(p->xv[i], (xr_stats){r.m, r.log_s});
             double wq = w_of(p, c) * q_of(p, e, c), s = exp(y);
             if (p->op == KF_LOG_SOFTMAX) {
-                ex->gx[i] = y, ex->gx_tol[i] = r.ey + u * fabs(y);
+                /* y = x - lse: in f64 floored at lse's contract (1e-12 relative, as lse_tol) */
+                ex->gx[i] = y, ex->gx_tol[i] = r.ey + u * fabs(y) + floor_lse;
                 continue;
             }
             ex->gx[i] = g * (s * r.swq - wq);
