@@ -55,16 +55,6 @@ def speedups(peer_rows):
     return out
 
 
-def roofline_pcts(bench_rows):
-    """{(shape, target): % of the roofline} of f32 fused in place at 2 threads on the large
-    row-major shapes, soft targets against 1.5 roofline passes (as report.goals)."""
-    return {(r["shape"], r["target"]):
-            float(r["pct_roof"]) * (1.5 if r["target"] == "soft" else 1.0)
-            for r in bench_rows
-            if r["op"] == "fused_inplace" and r["dtype"] == "f32" and r["threads"] == "2"
-            and r["shape"] in report.LARGE_ROW_MAJOR}
-
-
 def worst(values, keys):
     """(value, 'shape target') of the smallest value among keys present, or None."""
     have = [(values[k], " ".join(k[:2])) for k in keys if k in values]
@@ -95,7 +85,7 @@ def summarise(rounds):
     """rounds: list of (label, started, peer_rows, bench_rows). Markdown text."""
     per = []
     for label, started, peer_rows, bench_rows in rounds:
-        sp, roof = speedups(peer_rows), roofline_pcts(bench_rows)
+        sp, roof = speedups(peer_rows), report.roofline_goal_pcts(bench_rows)
         per.append((label, started, sp, roof, verdicts(sp, roof)))
     lines = ["| round | started | fused (>= 8x): worst | forward (>= 5x): worst | "
              "fused in place (>= 50 % of the roofline): worst | every goal |",
