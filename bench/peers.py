@@ -19,6 +19,7 @@ Method and results: docs/performance.md.
 
 import argparse
 import os
+import statistics
 import sys
 import time
 
@@ -91,10 +92,7 @@ def time_case(runner, op, problem, args):
         if k >= args.warmup:
             samples.append(dt)
         k += 1
-    samples.sort()
-    n = len(samples)
-    median = samples[n // 2] if n % 2 else 0.5 * (samples[n // 2 - 1] + samples[n // 2])
-    return median, samples[0], samples[-1], n, float(loss)
+    return statistics.median(samples), min(samples), max(samples), len(samples), float(loss)
 
 
 def make_runners(args, problem, nt):

@@ -21,6 +21,7 @@ import argparse
 import glob
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -30,12 +31,6 @@ import report
 HERE = os.path.dirname(os.path.abspath(__file__))
 OPS = (("forward", "forward", 5.0), ("fused", "fused", 8.0), ("fused_inplace", "fused", 8.0))
 ROOF_NEED = 50.0
-
-
-def median(v):
-    v = sorted(v)
-    n = len(v)
-    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
 def speedups(peer_rows):
@@ -117,14 +112,14 @@ def summarise(rounds):
             if not v:
                 cells.append("-")
                 continue
-            med_sp[(shape, target, op)] = median(v)
+            med_sp[(shape, target, op)] = statistics.median(v)
             cells.append(" / ".join(fmt(x, need, "x") for x in v) +
-                         f" ({median(v):.1f}x)")
+                         f" ({statistics.median(v):.1f}x)")
         r = [roof[(shape, target)] for _, _, _, roof, _ in per if (shape, target) in roof]
         if r:
-            med_roof[(shape, target)] = median(r)
+            med_roof[(shape, target)] = statistics.median(r)
         cells.append(" / ".join(fmt(x, ROOF_NEED, " %") for x in r) +
-                     f" ({median(r):.1f} %)" if r else "-")
+                     f" ({statistics.median(r):.1f} %)" if r else "-")
         table.append(f"| {shape} | {target} | " + " | ".join(cells) + " |")
     mv = verdicts(med_sp, med_roof)
     lines += ["", "Per case, f32 at 2 threads: PyTorch 1.13 time / softce time in each round "
