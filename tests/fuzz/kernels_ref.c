@@ -79,10 +79,12 @@ static row_math row_stats(const kf_problem *p, int64_t e, double u) {
     xr_stats st = xr_stats_of(x, p->C);
     row_math r = {st.m, st.log_s, 0.0, 0.0, 1, 1.0};
     double xmax = 0.0;
+    xr_sum swq = {0.0, 0.0};
     for (int64_t c = 0; c < p->C; c++) {
         xmax = fmax(xmax, fabs(x[c]));
-        r.swq += w_of(p, c) * q_of(p, e, c);
+        xr_add(&swq, w_of(p, c) * q_of(p, e, c));
     }
+    r.swq = xr_total(swq);
     r.ey = u * (xmax + fabs(st.log_s) + fabs(st.m) + 1.0);
     /* f64: the worst-case rounding of the sum of C exps, (C - 1) 2^-53 relative in s, hence
        absolute in log s (docs/numerics.md); it passes 1e-12 above ~9000 classes */
@@ -100,13 +102,15 @@ static double losses(const kf_problem *p, kf_expect *ex, row_math *rm, double u)
     double D = 0.0;
     for (int64_t e = 0; e < p->E; e++) {
         row_math r = rm[e] = row_stats(p, e, u);
-        double l = 0.0, tol = 0.0;
+        double tol = 0.0;
+        xr_sum sum = {0.0, 0.0}; /* compensated: the reference's own rounding stays negligible */
         for (int64_t c = 0; r.counted && p->op != KF_LOG_SOFTMAX && c < p->C; c++) {
             double wq = w_of(p, c) * q_of(p, e, c);
             double y = xr_log_softmax(p->xv[e * p->C + c], (xr_stats){r.m, r.log_s});
             if (wq != 0.0)
-                l -= wq * y, tol += fabs(wq) * (fabs(y) * u + r.ey);
+                xr_add(&sum, -wq * y), tol += fabs(wq) * (fabs(y) * u + r.ey);
         }
+        const double l = xr_total(sum);
         const double floor_rel = contract_rel(p);
         ex->loss[e] = l, ex->loss_tol[e] = tol + u * fabs(l) + floor_rel * fabs(l);
         ex->lse[e] = r.m + r.log_s;
