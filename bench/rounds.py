@@ -112,14 +112,13 @@ def summarise(rounds):
             if not v:
                 cells.append("-")
                 continue
-            med_sp[(shape, target, op)] = statistics.median(v)
-            cells.append(" / ".join(fmt(x, need, "x") for x in v) +
-                         f" ({statistics.median(v):.1f}x)")
+            med = med_sp[(shape, target, op)] = statistics.median(v)
+            cells.append(" / ".join(fmt(x, need, "x") for x in v) + f" ({med:.1f}x)")
         r = [roof[(shape, target)] for _, _, _, roof, _ in per if (shape, target) in roof]
         if r:
-            med_roof[(shape, target)] = statistics.median(r)
+            med = med_roof[(shape, target)] = statistics.median(r)
         cells.append(" / ".join(fmt(x, ROOF_NEED, " %") for x in r) +
-                     f" ({statistics.median(r):.1f} %)" if r else "-")
+                     f" ({med:.1f} %)" if r else "-")
         table.append(f"| {shape} | {target} | " + " | ".join(cells) + " |")
     mv = verdicts(med_sp, med_roof)
     lines += ["", "Per case, f32 at 2 threads: PyTorch 1.13 time / softce time in each round "
