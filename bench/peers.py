@@ -12,7 +12,11 @@ restores the logits from a pristine copy before every repetition (untimed), then
 (synchronised: JAX block_until_ready). Medians of at least --reps after --warmup, more (up to
 --max-reps) until the timed calls add up to --min-time, for every implementation alike, so
 that a sub-millisecond case has enough samples for a host hiccup of a few milliseconds not to
-move its median. Exit status: 0, 1 when
+move its median. By default each case's calls run back to back, one case after the other; with
+--interleave the cases of a shape and thread count (every implementation and op) take one call
+each in turn until each has its samples, so that a drift of the shared host between cases
+reaches all of them alike (and each call finds the caches as the other implementations left
+them, not as its own previous call did). Exit status: 0, 1 when
 --check finds softce and torch disagreeing, 77 when numpy or every peer is missing.
 Method and results: docs/performance.md.
 """
@@ -57,6 +61,9 @@ def parse_args(argv):
                     help="seconds of timed calls per case: more repetitions for fast cases")
     ap.add_argument("--max-reps", type=int, default=101)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--interleave", action="store_true",
+                    help="time the implementations and ops of a shape in turn, one call each, "
+                         "instead of each case's calls back to back")
     ap.add_argument("--csv", help="write the results here")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-jax", action="store_true")
@@ -78,21 +85,49 @@ def parse_args(argv):
     return a
 
 
-def time_case(runner, op, problem, args):
-    """Median, min, max seconds, the number of timed calls and the last loss: at least
-    args.reps calls, more until they add up to args.min_time seconds (at most args.max_reps)."""
-    samples, loss, k = [], float("nan"), 0
-    while (k < args.warmup + args.reps or sum(samples) < args.min_time) and \
-            len(samples) < args.max_reps:
+class Case:
+    """The timed calls of one (runner, op): at least args.reps after args.warmup, more until they
+    add up to args.min_time seconds (at most args.max_reps)."""
+
+    def __init__(self, runner, op, args):
+        self.runner, self.op, self.args = runner, op, args
+        self.samples, self.loss, self.calls = [], float("nan"), 0
+
+    def done(self):
+        a = self.args
+        return not ((self.calls < a.warmup + a.reps or sum(self.samples) < a.min_time) and
+                    len(self.samples) < a.max_reps)
+
+    def step(self, problem):
+        """One call: the logits restored (untimed), then the call timed."""
         problem.restore()
-        prepared = runner.prepare(op)
+        prepared = self.runner.prepare(self.op)
         t0 = time.perf_counter()
-        loss = runner.run(op, prepared)
+        self.loss = self.runner.run(self.op, prepared)
         dt = time.perf_counter() - t0
-        if k >= args.warmup:
-            samples.append(dt)
-        k += 1
-    return statistics.median(samples), min(samples), max(samples), len(samples), float(loss)
+        if self.calls >= self.args.warmup:
+            self.samples.append(dt)
+        self.calls += 1
+
+    def result(self):
+        """Median, min, max seconds, the number of timed calls and the last loss."""
+        s = self.samples
+        return statistics.median(s), min(s), max(s), len(s), float(self.loss)
+
+
+def time_cases(cases, problem, interleave):
+    """Runs the cases one after the other, or with interleave one call of each in turn (round
+    robin until each is done), so that every implementation sees the same moments of the host."""
+    if not interleave:
+        for c in cases:
+            while not c.done():
+                c.step(problem)
+        return
+    pending = list(cases)
+    while pending:
+        for c in pending:
+            c.step(problem)
+        pending = [c for c in pending if not c.done()]
 
 
 def make_runners(args, problem, nt):
@@ -107,27 +142,40 @@ def make_runners(args, problem, nt):
     return runners
 
 
+def report(problem, nt, case, out, rows):
+    med, lo, hi, n, loss = case.result()
+    runner, op = case.runner, case.op
+    row = dict(impl=runner.name, version=runner.version, shape=problem.name,
+               dims="x".join(map(str, problem.shape)), dtype=problem.dtype,
+               target=problem.target, op=op, threads=nt, reps=n,
+               median_ms=1e3 * med, min_ms=1e3 * lo, max_ms=1e3 * hi,
+               logits_bytes=problem.nbytes, gbps=problem.nbytes / med * 1e-9, loss=loss)
+    rows.append(row)
+    print(f"{row['shape']:16s} {row['dtype']:5s} {row['target']:5s} {op:14s} "
+          f"{nt:3d} {runner.name:8s} {row['median_ms']:10.3f} {row['gbps']:7.3f}", flush=True)
+    if out:
+        out.write(",".join(str(row[k]) for k in CSV_HEADER.split(",")) + "\n")
+        out.flush()
+
+
 def run_problem(args, problem, out, rows):
     bad = 0
     for nt in args.thread_list:
-        for runner in make_runners(args, problem, nt):
-            for op in args.ops:
-                if op not in runner.ops:
-                    continue
-                med, lo, hi, n, loss = time_case(runner, op, problem, args)
-                row = dict(impl=runner.name, version=runner.version, shape=problem.name,
-                           dims="x".join(map(str, problem.shape)), dtype=problem.dtype,
-                           target=problem.target, op=op, threads=nt, reps=n,
-                           median_ms=1e3 * med, min_ms=1e3 * lo, max_ms=1e3 * hi,
-                           logits_bytes=problem.nbytes, gbps=problem.nbytes / med * 1e-9,
-                           loss=loss)
-                rows.append(row)
-                print(f"{row['shape']:16s} {row['dtype']:5s} {row['target']:5s} {op:14s} "
-                      f"{nt:3d} {runner.name:8s} {row['median_ms']:10.3f} {row['gbps']:7.3f}",
-                      flush=True)
-                if out:
-                    out.write(",".join(str(row[k]) for k in CSV_HEADER.split(",")) + "\n")
-                    out.flush()
+        runners = make_runners(args, problem, nt)
+        if args.interleave:  # every (implementation, op) of this thread count in turn
+            cases = [Case(r, op, args) for r in runners for op in args.ops if op in r.ops]
+            time_cases(cases, problem, True)
+            for c in cases:
+                report(problem, nt, c, out, rows)
+        else:  # each case's calls back to back, one case after the other
+            for runner in runners:
+                for op in args.ops:
+                    if op in runner.ops:
+                        c = Case(runner, op, args)
+                        time_cases([c], problem, False)
+                        report(problem, nt, c, out, rows)
+                runner.close()  # (close is idempotent)
+        for runner in runners:
             runner.close()
         if args.check and nt == args.thread_list[0]:
             bad += impls.check_against_torch(problem, nt)

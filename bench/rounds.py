@@ -6,7 +6,8 @@
     /usr/bin/python3 bench/rounds.py --dir /tmp/rounds --no-run    # summarise rounds already run
 
 One round is what docs/performance.md's goals are computed from: `peers.py --reps R --dtype f32`
-(softce next to PyTorch 1.13 in one process, 2 threads), then `softce_bench --dtype f32 --op
+(softce next to PyTorch 1.13 in one process, 2 threads; with --interleave, `peers.py
+--interleave`), then `softce_bench --dtype f32 --op
 fused_inplace --threads 2` (the roofline goal), their CSVs kept in DIR as peers-rK.csv and
 bench-rK.csv. On this shared host one round is one sample (docs/performance.md, "Run-to-run
 spread"), so the summary gives each round's verdict on the three goals of the fast-kernels issue
@@ -156,12 +157,13 @@ def run(args):
                 os.remove(f)
     first = len(load(args.dir)) + 1
     quick = ["--quick"] if args.quick else []
+    interleave = ["--interleave"] if args.interleave else []
     for k in range(first, first + args.rounds):
         with open(os.path.join(args.dir, f"started-r{k}.txt"), "w") as f:
             f.write(time.strftime("%m-%d %H:%M UTC", time.gmtime()) + "\n")
         cmds = [[sys.executable, os.path.join(HERE, "peers.py"), "--reps", str(args.reps),
                  "--dtype", "f32", "--no-jax", "--csv",
-                 os.path.join(args.dir, f"peers-r{k}.csv")] + quick,
+                 os.path.join(args.dir, f"peers-r{k}.csv")] + quick + interleave,
                 [args.softce_bench, "--dtype", "f32", "--op", "fused_inplace", "--threads", "2",
                  "--csv", os.path.join(args.dir, f"bench-r{k}.csv")] + quick]
         if args.quick:
@@ -184,6 +186,7 @@ def main(argv):
     ap.add_argument("--fresh", action="store_true", help="remove DIR's earlier rounds first")
     ap.add_argument("--reps", type=int, default=5, help="peers.py --reps")
     ap.add_argument("--quick", action="store_true", help="small shapes (smoke test)")
+    ap.add_argument("--interleave", action="store_true", help="peers.py --interleave")
     ap.add_argument("--softce-bench", default=os.path.join(os.getcwd(), "build", "bench",
                                                            "softce_bench"))
     ap.add_argument("--out", help="write the summary here too")
