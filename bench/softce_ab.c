@@ -39,7 +39,13 @@ typedef struct config {
     op_kind op;
     int threads, pairs, warmup;
     int identical; /* --identical: exit status 3 when the outputs differ */
+    int flush_mb;  /* --flush MB: write a line of every 64 bytes of MB MiB before each call */
 } config;
+
+/* --flush's buffer: written through before each timed call (untimed), so that each call finds
+   its operands as after other work of that size (caches holding none of them, or part). */
+static unsigned char *flush_buf;
+static size_t flush_bytes;
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -52,6 +58,8 @@ static void usage(FILE *f) {
             "  --threads N         options.num_threads (default 2)\n"
             "  --pairs N           timed pairs of calls, 1..%d (default 21)\n"
             "  --warmup N          untimed pairs before them (default 2)\n"
+            "  --flush MB          before each call (untimed) write through MB MiB of another\n"
+            "                      buffer, so that the call finds colder caches (default 0)\n"
             "  --identical         exit with status 3 if the outputs are not bit-identical\n",
             MAX_PAIRS);
 }
@@ -116,7 +124,7 @@ static const char *const OPS[] = {"forward", "fused", "fused_inplace"};
 
 static int parse_args(int argc, char **argv, config *cfg) {
     static const bench_shape dflt = {"8x21x256x256", 4, {8, 21, 256, 256}};
-    *cfg = (config){dflt, SOFTCE_DTYPE_F32, 0, OP_FUSED, 2, 21, 2, 0};
+    *cfg = (config){dflt, SOFTCE_DTYPE_F32, 0, OP_FUSED, 2, 21, 2, 0, 0};
     for (int i = 3; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "--identical")) {
@@ -143,6 +151,8 @@ static int parse_args(int argc, char **argv, config *cfg) {
             bad = parse_int(v, 1, MAX_PAIRS, &cfg->pairs) != 0;
         } else if (!strcmp(o, "--warmup")) {
             bad = parse_int(v, 0, 100, &cfg->warmup) != 0;
+        } else if (!strcmp(o, "--flush")) {
+            bad = parse_int(v, 0, 4096, &cfg->flush_mb) != 0;
         } else {
             bad = 1;
         }
@@ -174,6 +184,8 @@ static double run(const build *b, const config *cfg, bench_problem *p) {
     softce_options o;
     b->options_init(&o);
     o.num_threads = cfg->threads;
+    for (size_t i = 0; i < flush_bytes; i += 64)
+        flush_buf[i]++;
     double t0 = bench_now();
     softce_status st = cfg->op == OP_FORWARD ? b->forward(&o, &x, &t, &loss, NULL)
                                              : b->forward_backward(&o, &x, &t, NULL, &loss, &g);
@@ -235,6 +247,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "softce_ab: out of memory for %s\n", cfg.shape.name);
         return 1;
     }
+    flush_bytes = (size_t)cfg.flush_mb << 20;
+    if (flush_bytes && !(flush_buf = calloc(flush_bytes, 1))) {
+        fprintf(stderr, "softce_ab: out of memory for --flush %d\n", cfg.flush_mb);
+        bench_problem_free(&p);
+        return 1;
+    }
     printf("# A: %s (softce %s, %s)\n# B: %s (softce %s, %s)\n", ab[0].path,
            ab[0].version_string(), ab[0].isa_name(), ab[1].path, ab[1].version_string(),
            ab[1].isa_name());
@@ -263,5 +281,6 @@ int main(int argc, char **argv) {
                quartile(ratio, n, 3), same ? "bit-identical" : "DIFFER");
     }
     bench_problem_free(&p);
+    free(flush_buf);
     return rc ? rc : cfg.identical && !same ? 3 : 0;
 }
