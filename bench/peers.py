@@ -167,6 +167,8 @@ def run_problem(args, problem, out, rows):
             time_cases(cases, problem, True)
             for c in cases:
                 report(problem, nt, c, out, rows)
+            for runner in runners:
+                runner.close()
         else:  # each case's calls back to back, one case after the other
             for runner in runners:
                 for op in args.ops:
@@ -174,9 +176,7 @@ def run_problem(args, problem, out, rows):
                         c = Case(runner, op, args)
                         time_cases([c], problem, False)
                         report(problem, nt, c, out, rows)
-                runner.close()  # (close is idempotent)
-        for runner in runners:
-            runner.close()
+                runner.close()  # before the next runner's cases, as before --interleave
         if args.check and nt == args.thread_list[0]:
             bad += impls.check_against_torch(problem, nt)
     return bad
