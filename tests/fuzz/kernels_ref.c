@@ -134,10 +134,11 @@ static void gradients(const kf_problem *p, kf_expect *ex, const row_math *rm, do
     const double eps = p->o.label_smoothing;
     /* below this a softmax value underflows in the compute type (exp of a very negative y) */
     const double tiny = p->x.t.dtype == SOFTCE_DTYPE_F64 ? 0x1.0p-1020 : 0x1.0p-120;
+    const double rel = contract_rel(p); /* the same for every row */
     for (int64_t e = 0; e < p->E; e++) {
         const row_math r = rm[e];
         double g = !r.counted ? 0.0 : upstream(p, e) / D; /* D == 0: not finite, as PyTorch */
-        const double rel = contract_rel(p), floor_lse = rel * fabs(r.m + r.log_s); /* as lse_tol */
+        const double floor_lse = rel * fabs(r.m + r.log_s); /* as lse_tol */
         for (int64_t c = 0; c < p->C; c++) {
             int64_t i = e * p->C + c;
             double y = xr_log_softmax(p->xv[i], (xr_stats){r.m, r.log_s});
