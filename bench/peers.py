@@ -23,6 +23,7 @@ Method and results: docs/performance.md.
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import time
@@ -117,16 +118,25 @@ class Case:
 
 def time_cases(cases, problem, interleave):
     """Runs the cases one after the other, or with interleave one call of each in turn (round
-    robin until each is done), so that every implementation sees the same moments of the host."""
+    robin until each is done), so that every implementation sees the same moments of the host.
+    Interleaved, each round takes the pending cases in a new order (a shuffle seeded the same
+    in every run; no case twice in a row across rounds), so that no case always follows the
+    same one: a JAX value_and_grad call, whose runtime keeps working for tens of milliseconds
+    after it returns, slowed the call after it (performance-log.md, lead session 35)."""
     if not interleave:
         for c in cases:
             while not c.done():
                 c.step(problem)
         return
-    pending = list(cases)
+    rng, pending, last = random.Random(1), list(cases), None
     while pending:
-        for c in pending:
+        order = list(pending)
+        rng.shuffle(order)
+        if len(order) > 1 and order[0] is last:
+            order.append(order.pop(0))
+        for c in order:
             c.step(problem)
+        last = order[-1]
         pending = [c for c in pending if not c.done()]
 
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Unit test of bench/peers.py's timing loop (CTest: bench_peers_unit): with fake runners that
 record their calls, the order of the calls (back to back, or one of each case in turn with
---interleave), the stopping rule (at least warmup + reps calls, more until min_time seconds of
-timed calls, at most max_reps), and that warm-up calls are not samples. The expected call
-sequences and counts below are written out by hand."""
+--interleave, each round in a new order and no case twice in a row), the stopping rule (at least
+warmup + reps calls, more until min_time seconds of timed calls, at most max_reps), and that
+warm-up calls are not samples. The expected call sequences, counts and properties below are
+written out by hand."""
 
 import os
 import sys
@@ -81,12 +82,38 @@ class TimingLoop(unittest.TestCase):
         rb = FakeRunner("b", {"forward": 0.1, "fused": 0.1}, self.clock, self.log)
         cases = [peers.Case(ra, "forward", a), peers.Case(rb, "forward", a)]
         peers.time_cases(cases, self.problem, True)
-        self.assertEqual(self.calls(), ["a:forward", "b:forward"] * 3 + ["b:forward"] * 4)
+        calls = self.calls()
+        # three rounds of both (one call each, never the same twice in a row), then b alone
+        self.assertEqual(sorted(calls[:6]), ["a:forward"] * 3 + ["b:forward"] * 3)
+        self.assertTrue(all(x != y for x, y in zip(calls[:6], calls[1:6])), calls)
+        self.assertEqual(calls[6:], ["b:forward"] * 4)
         self.assertEqual(len(cases[0].samples), 2)
         self.assertEqual(len(cases[1].samples), 6)
         med, lo, hi, n, loss = cases[1].result()
         self.assertAlmostEqual(med, 0.1, places=12)
         self.assertEqual((n, loss), (6, 1.5))
+
+    def test_interleave_varies_the_order(self):
+        # three cases of equal cost, twelve calls each: twelve rounds of one call per case
+        a = args(reps=12, warmup=0, min_time=0.0, max_reps=20)
+        r = FakeRunner("a", {"forward": 1.0, "fused": 1.0, "fused_inplace": 1.0}, self.clock,
+                       self.log)
+        r.ops = ("forward", "fused", "fused_inplace")
+        cases = [peers.Case(r, op, a) for op in r.ops]
+        peers.time_cases(cases, self.problem, True)
+        calls = self.calls()
+        self.assertEqual(len(calls), 36)
+        rounds = [tuple(calls[k:k + 3]) for k in range(0, 36, 3)]
+        for rnd in rounds:  # each round: every case once
+            self.assertEqual(sorted(rnd), ["a:forward", "a:fused", "a:fused_inplace"])
+        self.assertTrue(all(x != y for x, y in zip(calls, calls[1:])))  # never twice in a row
+        self.assertGreater(len(set(rounds)), 1)  # not one fixed order
+        # every case follows each of the other two at some point
+        pairs = set(zip(calls, calls[1:]))
+        for x in r.ops:
+            for y in r.ops:
+                if x != y:
+                    self.assertIn((f"a:{x}", f"a:{y}"), pairs)
 
     def test_interleave_same_counts_as_back_to_back(self):
         a = args(reps=3, warmup=2, min_time=0.0, max_reps=10)
