@@ -14,9 +14,9 @@ restores the logits from a pristine copy before every repetition (untimed), then
 that a sub-millisecond case has enough samples for a host hiccup of a few milliseconds not to
 move its median. By default each case's calls run back to back, one case after the other; with
 --interleave the cases of a shape and thread count (every implementation and op) take one call
-each in turn until each has its samples, so that a drift of the shared host between cases
-reaches all of them alike (and each call finds the caches as the other implementations left
-them, not as its own previous call did). Exit status: 0, 1 when
+each in turn until each has its samples, each round in a new order, so that a drift of the
+shared host between cases reaches all of them alike (and each call finds the caches as the
+other implementations left them, not as its own previous call did). Exit status: 0, 1 when
 --check finds softce and torch disagreeing, 77 when numpy or every peer is missing.
 Method and results: docs/performance.md.
 """
@@ -63,7 +63,8 @@ def parse_args(argv):
     ap.add_argument("--max-reps", type=int, default=101)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--interleave", action="store_true",
-                    help="time the implementations and ops of a shape in turn, one call each, "
+                    help="time the implementations and ops of a shape in turn, one call each "
+                         "(each round in a new order), "
                          "instead of each case's calls back to back")
     ap.add_argument("--csv", help="write the results here")
     ap.add_argument("--no-torch", action="store_true")
