@@ -13,6 +13,11 @@
 #   valgrind   memcheck of the C tests, errors and stress (OMP_NUM_THREADS=2, no suppressions),
 #              two programs at a time
 #   large      the > 2^31-element bf16 test (about 4.7 GB of RAM)
+#   cross      the library and examples cross-built for aarch64 (scalar kernels only: the
+#              issue's "builds on non-x86"), its exports checked, the examples run under
+#              qemu-user with OMP_THREAD_LIMIT=1 (libgomp's threads hang under qemu-user
+#              here, even in a trivial program) and the demo's output compared with the
+#              Release build's scalar kernels (the same bytes)
 # Usage: .ci/hardening.sh [step...]   (default: all, in the order above)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -191,8 +196,40 @@ step_large() {
     SOFTCE_TEST_LARGE=1 ctest --test-dir "$release" --output-on-failure -L large
 }
 
+step_cross() {
+    [ -d "$release" ] || die "no Release build at $release (run .ci/run first)"
+    command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null ||
+        die "cross: gcc-aarch64-linux-gnu and qemu-user are missing (run .ci/setup)"
+    local dir="$out/aarch64"
+    cmake -S "$root" -B "$dir" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/aarch64-linux-gnu.cmake" \
+        -DCMAKE_BUILD_TYPE=Release -DSOFTCE_BUILD_TESTS=OFF -DSOFTCE_BUILD_BENCH=OFF \
+        >"$dir.configure.log" || die "configure $dir (see $dir.configure.log)"
+    ! grep -q '^SOFTCE_CC_HAS_AVX[0-9]*:INTERNAL=1$' "$dir/CMakeCache.txt" ||
+        die "aarch64: an x86 kernel probe passed"
+    cmake --build "$dir" -j2 >"$dir.build.log" 2>&1 || die "aarch64 build (see $dir.build.log)"
+    if grep -q "warning:" "$dir.build.log"; then
+        grep "warning:" "$dir.build.log" >&2
+        die "aarch64 build warnings"
+    fi
+    local lib="$dir/src/libsoftce.so.1"
+    file -L "$lib" | grep -q "ARM aarch64" || die "$lib is not an aarch64 library"
+    local other
+    other=$(aarch64-linux-gnu-nm -D --defined-only "$lib" | awk '$2 != "A" {print $3}' |
+        grep -v '^softce_' || true)
+    [ -z "$other" ] || die "aarch64 library exports more than softce_*: $other"
+    local emu=(qemu-aarch64 -L /usr/aarch64-linux-gnu)
+    OMP_THREAD_LIMIT=1 "${emu[@]}" "$dir/examples/minimal" >"$dir.minimal.log" ||
+        die "minimal under qemu-aarch64"
+    OMP_THREAD_LIMIT=1 "${emu[@]}" "$dir/examples/demo" >"$dir.demo.log" ||
+        die "demo under qemu-aarch64"
+    SOFTCE_FORCE_ISA=scalar "$release/examples/demo" >"$dir.demo-x86.log"
+    cmp -s "$dir.demo.log" "$dir.demo-x86.log" ||
+        die "the aarch64 demo printed other numbers than the x86-64 scalar one: diff $dir.demo.log $dir.demo-x86.log"
+    say "aarch64: $(tail -n 1 "$dir.demo.log")"
+}
+
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(abi asan tsan fuzz valgrind large)
+[ ${#steps[@]} -gt 0 ] || steps=(abi asan tsan fuzz valgrind large cross)
 start=$SECONDS
 for s in "${steps[@]}"; do
     t0=$SECONDS
