@@ -5,6 +5,8 @@
 #
 #   abi/check.sh <build>/src/libsoftce.so.X.Y.Z           compare; exit 1 on a break
 #   abi/check.sh --update <build>/src/libsoftce.so.X.Y.Z  record a reviewed change
+#   abi/check.sh --exports-only <library>                 step 2 alone (any architecture, no
+#                                                           debug information; NM= picks nm)
 #   abi/selftest.sh                                        prove the check catches breaks
 #
 # 1. abidiff baseline (abi/libsoftce.abi) vs the library, leaf changes: unchanged, or only
@@ -13,22 +15,24 @@
 #    with a notice to record them; anything removed or changed fails. (A libabigail
 #    suppression "has_data_member_inserted_at = end" is not used: libabigail 2.2 also
 #    suppresses a widened field with it, which abi/selftest.sh proves must fail.)
-# 2. Exported symbols: the default versions (name@@node) are exactly the functions the
-#    public header declares, each matched by a global pattern of the linker version script and
-#    carrying the node that lists it by name (else the base node SOFTCE_<major>); the other
-#    versions (name@node: kept for programs built against an older release, e.g.
-#    softce_options_init@SOFTCE_1) belong to a function that has a default version, at an
-#    older node of the script. No name@node of the baseline (abi/exports.txt) may disappear.
+# 2. Exported symbols: functions only (besides the version nodes); the default versions
+#    (name@@node) are exactly the functions the public header declares, each matched by a
+#    global pattern of the linker version script and carrying the node that lists it by name
+#    (else the base node SOFTCE_<major>); the other versions (name@node: kept for programs
+#    built against an older release, e.g. softce_options_init@SOFTCE_1) belong to a function
+#    that has a default version, at an older node of the script. No name@node of the baseline
+#    (abi/exports.txt) may disappear. --exports-only runs this step alone.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-update=0 abidiff_only=0
+update=0 abidiff_only=0 exports_only=0
 case "${1:-}" in
 --update) update=1 && shift ;;
 --abidiff-only) abidiff_only=1 && shift ;; # used by abi/selftest.sh
+--exports-only) exports_only=1 && shift ;; # used by .ci/hardening.sh cross (another ELF machine)
 esac
-lib=${1:?usage: abi/check.sh [--update] path/to/libsoftce.so.X.Y.Z}
+lib=${1:?usage: abi/check.sh [--update|--exports-only] path/to/libsoftce.so.X.Y.Z}
 header="${SOFTCE_ABI_HEADER:-$root/include/softce/softce.h}"
 map="$root/src/softce.map"
 work=$(mktemp -d)
@@ -53,7 +57,7 @@ describe() {
 }
 
 exported() { # defined dynamic function symbols as "name version default|compat"
-    nm -D --defined-only "$1" | awk '$2 == "T" {
+    "${NM:-nm}" -D --defined-only "$1" | awk '$2 == "T" {
         kind = index($3, "@@") ? "default" : "compat"
         split($3, a, "@+"); print a[1], a[2], kind }' | sort
 }
@@ -63,71 +67,79 @@ header_functions() {
         grep -o 'SOFTCE_API[^;{}()]*(' | grep -o 'softce_[a-z0-9_]*($' | tr -d '(' | sort -u
 }
 
-[ -f "$lib" ] || fail "no library at $lib"
-# (readelf's output captured first: grep -q closing the pipe early would SIGPIPE readelf,
-# which fails the pipeline under pipefail)
-sections=$(readelf -S "$lib")
-grep -q '\.debug_info' <<<"$sections" || fail "$lib has no debug information (RelWithDebInfo)"
-describe "$lib" >"$work/current.abi"
-exported "$lib" >"$work/exported"
+# ---- 1. abidiff (skipped with --exports-only) --------------------------------------------
+abidiff_step() {
+    # (readelf's output captured first: grep -q closing the pipe early would SIGPIPE readelf,
+    # which fails the pipeline under pipefail)
+    sections=$(readelf -S "$lib")
+    grep -q '\.debug_info' <<<"$sections" || fail "$lib has no debug information (RelWithDebInfo)"
+    describe "$lib" >"$work/current.abi"
 
-if [ $update = 1 ]; then
-    cp "$work/current.abi" "$here/libsoftce.abi"
-    awk '{ print $1 "@" $2 }' "$work/exported" >"$here/exports.txt"
-    echo "abi: baseline recorded: abi/libsoftce.abi, abi/exports.txt ($(wc -l <"$here/exports.txt") functions)"
-    exit 0
-fi
+    if [ $update = 1 ]; then
+        cp "$work/current.abi" "$here/libsoftce.abi"
+        awk '{ print $1 "@" $2 }' "$work/exported" >"$here/exports.txt"
+        echo "abi: baseline recorded: abi/libsoftce.abi, abi/exports.txt ($(wc -l <"$here/exports.txt") functions)"
+        exit 0
+    fi
 
-# ---- 1. abidiff ---------------------------------------------------------------------------
-# Leaf type changes other than fields appended to softce_options, one line each (empty: none).
-# A leaf block starts with "'<kind> <name>' changed:" in column 0.
-disallowed_type_changes() {
-    awk '
-        function bad(why) { print why; }
-        /^\047[^\047]*\047 changed:$/ {
-            type = $0; sub(/ changed:$/, "", type); old = -1; next }
-        type == "" { next }
-        /^[^ ]/ { type = ""; next }                      # end of the block
-        /^$/ { next }
-        type != "\047struct softce_options\047" { bad(type ": " $0); next }
-        match($0, /^  type size changed from [0-9]+ to [0-9]+ \(in bits\)$/) {
-            split($0, w, " "); old = w[5] + 0; if (w[7] + 0 <= old) bad(type ": shrinks"); next }
-        /^  [0-9]+ data member insertions?:$/ { next }
-        /^    \047.*\047, at offset [0-9]+ \(in bits\)$/ {
-            n = split($0, w, " "); off = w[n - 2] + 0
-            if (old < 0 || off < old) bad(type ": a field inserted before the old end: " $0)
-            next }
-        { bad(type ": " $0) }' "$1"
+    # Leaf type changes other than fields appended to softce_options, one line each (empty: none).
+    # A leaf block starts with "'<kind> <name>' changed:" in column 0.
+    disallowed_type_changes() {
+        awk '
+            function bad(why) { print why; }
+            /^\047[^\047]*\047 changed:$/ {
+                type = $0; sub(/ changed:$/, "", type); old = -1; next }
+            type == "" { next }
+            /^[^ ]/ { type = ""; next }                      # end of the block
+            /^$/ { next }
+            type != "\047struct softce_options\047" { bad(type ": " $0); next }
+            match($0, /^  type size changed from [0-9]+ to [0-9]+ \(in bits\)$/) {
+                split($0, w, " "); old = w[5] + 0; if (w[7] + 0 <= old) bad(type ": shrinks"); next }
+            /^  [0-9]+ data member insertions?:$/ { next }
+            /^    \047.*\047, at offset [0-9]+ \(in bits\)$/ {
+                n = split($0, w, " "); off = w[n - 2] + 0
+                if (old < 0 || off < old) bad(type ": a field inserted before the old end: " $0)
+                next }
+            { bad(type ": " $0) }' "$1"
+    }
+
+    set +e
+    abidiff --leaf-changes-only "$here/libsoftce.abi" "$work/current.abi" >"$work/report" 2>&1
+    rc=$?
+    set -e
+    if [ $rc -ne 0 ]; then
+        cat "$work/report"
+        # bit 0: error, 1: usage error, 3: incompatible change; bit 2 alone: "some change"
+        [ $((rc & 11)) -eq 0 ] || fail "abidiff exit code $rc: an incompatible change (or an error)"
+        summary() { # "<removed> <changed>" of the "Removed/Changed/Added $1 summary" line
+            sed -nE "s/^Removed\/Changed\/Added $1 summary: ([0-9]+) Removed, ([0-9]+) Changed.*/\1 \2/p" \
+                "$work/report" | head -1
+        }
+        read -r fr fc <<<"$(summary functions) "
+        read -r vr vc <<<"$(summary variables) "
+        if [ "${fr:-0}${fc:-0}${vr:-0}${vc:-0}" != "0000" ] || grep -q 'SONAME changed' "$work/report"; then
+            fail "the ABI changed in a way that is not a pure addition (report above)"
+        fi
+        bad=$(disallowed_type_changes "$work/report")
+        [ -z "$bad" ] || fail "type changes other than fields appended to softce_options:
+$bad"
+        echo "abi: only additions; after review record them: abi/check.sh --update $lib"
+    else
+        echo "abi: abidiff: no change against abi/libsoftce.abi"
+    fi
 }
 
-set +e
-abidiff --leaf-changes-only "$here/libsoftce.abi" "$work/current.abi" >"$work/report" 2>&1
-rc=$?
-set -e
-if [ $rc -ne 0 ]; then
-    cat "$work/report"
-    # bit 0: error, 1: usage error, 3: incompatible change; bit 2 alone: "some change"
-    [ $((rc & 11)) -eq 0 ] || fail "abidiff exit code $rc: an incompatible change (or an error)"
-    summary() { # "<removed> <changed>" of the "Removed/Changed/Added $1 summary" line
-        sed -nE "s/^Removed\/Changed\/Added $1 summary: ([0-9]+) Removed, ([0-9]+) Changed.*/\1 \2/p" \
-            "$work/report" | head -1
-    }
-    read -r fr fc <<<"$(summary functions) "
-    read -r vr vc <<<"$(summary variables) "
-    if [ "${fr:-0}${fc:-0}${vr:-0}${vc:-0}" != "0000" ] || grep -q 'SONAME changed' "$work/report"; then
-        fail "the ABI changed in a way that is not a pure addition (report above)"
-    fi
-    bad=$(disallowed_type_changes "$work/report")
-    [ -z "$bad" ] || fail "type changes other than fields appended to softce_options:
-$bad"
-    echo "abi: only additions; after review record them: abi/check.sh --update $lib"
-else
-    echo "abi: abidiff: no change against abi/libsoftce.abi"
+[ -f "$lib" ] || fail "no library at $lib"
+exported "$lib" >"$work/exported"
+if [ $exports_only = 0 ]; then
+    abidiff_step
+    [ $abidiff_only = 0 ] || exit 0
 fi
 
-[ $abidiff_only = 0 ] || exit 0
-
 # ---- 2. exported symbols ------------------------------------------------------------------
+others=$("${NM:-nm}" -D --defined-only "$lib" |
+    awk '$2 != "T" && $2 != "A" { print $3 " (" $2 ")" }')
+[ -z "$others" ] || fail "exported symbols that are neither functions nor version nodes: $others"
 awk '$3 == "default" { print $1 }' "$work/exported" >"$work/names"
 awk '{ print $1 "@" $2 }' "$work/exported" | sort >"$work/versioned"
 header_functions >"$work/header"
