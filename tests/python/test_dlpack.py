@@ -208,6 +208,25 @@ class TorchTests(unittest.TestCase):
                         2e-2)
         self.assertLess(float((got_grad - xr.grad).abs().max()), 4e-3)
 
+    def test_negation_bit(self):
+        """A lazily negated tensor (torch._neg_view) exports the memory of its negation:
+        as an input it is read as its values (resolved, a copy); as an out it is refused."""
+        torch = self.torch
+        neg = torch._neg_view
+        x, t, q, w = self.x, self.t, self.q.double(), self.w.double()
+        want = torch.nn.functional.cross_entropy(-x, -q, -w, label_smoothing=0.1).item()
+        got = softce.cross_entropy(neg(x), neg(q), neg(w), label_smoothing=0.1)
+        self.assertLess(abs(float(got) - want), 1e-13 * abs(want))
+        self.assertEqual(float(got), float(softce.cross_entropy(-x, -q, -w, label_smoothing=0.1)))
+        g = torch.rand(7, 6, dtype=torch.float64)
+        np.testing.assert_array_equal(
+            softce.cross_entropy_backward(x, t, neg(g), reduction="none"),
+            softce.cross_entropy_backward(x, t, (-g).numpy(), reduction="none"))
+        out = torch.zeros(7, 5, 6, dtype=torch.float64)
+        with self.assertRaisesRegex(softce.SoftceError, "negation bit"):
+            softce.cross_entropy_forward_backward(x, t, out=neg(out))
+        self.assertTrue(bool((out == 0).all()))  # untouched
+
     def test_requires_grad_is_refused_by_torch(self):
         with self.assertRaises(RuntimeError):  # torch refuses the export: use .detach()
             softce.log_softmax(self.x.clone().requires_grad_())

@@ -245,6 +245,32 @@ class PathTests(unittest.TestCase):
         close(self, g1, want, 1e-14)
 
 
+    def test_negation_bit(self):
+        """Tensors with the lazy negation bit (torch._neg_view: their memory holds the negated
+        values), as operands and as the upstream gradient of each path, read as their values."""
+        neg = torch._neg_view
+        gen = torch.Generator().manual_seed(5)
+        x = torch.randn(6, 5, generator=gen, dtype=torch.float64)
+        q = torch.softmax(torch.randn(6, 5, generator=gen, dtype=torch.float64), 1)
+        w = torch.rand(5, generator=gen, dtype=torch.float64) + 0.5
+        g = torch.rand(6, generator=gen, dtype=torch.float64) + 0.5
+        for soft, target_grad in ((False, False), (True, False), (True, True)):
+            text = f"soft={soft} target_grad={target_grad}"
+            xs, xr = neg(-x).requires_grad_(), x.clone().requires_grad_()
+            ts = tr = self.t
+            if soft:
+                ts = neg(-q).requires_grad_(target_grad)
+                tr = q.clone().requires_grad_(target_grad)
+            got = st.cross_entropy(xs, ts, neg(-w), reduction="none")
+            want = F.cross_entropy(xr, tr, w, reduction="none")
+            close(self, got, want, 1e-14, text)
+            inputs = (xs, ts) if target_grad else (xs,)
+            grads = torch.autograd.grad(got, inputs, neg(g))
+            wants = torch.autograd.grad(want, (xr, tr)[:len(inputs)], -g)
+            for name, a, b in zip(("grad_input", "grad_target"), grads, wants):
+                close(self, a, b, 1e-14, f"{name} {text}")
+
+
 class ModuleAndErrorTests(unittest.TestCase):
     def test_module(self):
         w = torch.rand(5) + 0.5

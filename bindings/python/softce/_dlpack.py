@@ -116,13 +116,20 @@ def has_dlpack(obj):
     return not isinstance(obj, np.ndarray) and hasattr(type(obj), "__dlpack__")
 
 
+def lazily_negated(obj):
+    """True for a torch tensor with the negation bit (torch._neg_view, a conjugate's imaginary
+    part): its memory holds the negated values, and torch 1.13 exports that memory as is."""
+    is_neg = getattr(obj, "is_neg", None)
+    return callable(is_neg) and bool(is_neg())
+
+
 def as_array(obj):
-    """obj as a numpy array: numpy arrays as they are, DLPack exporters as views, others
-    through np.asarray."""
+    """obj as a numpy array: numpy arrays as they are, DLPack exporters as views (a lazily
+    negated torch tensor resolved first: a copy), others through np.asarray."""
     if isinstance(obj, np.ndarray):
         return obj
     if has_dlpack(obj):
-        return from_dlpack(obj)
+        return from_dlpack(obj.resolve_neg() if lazily_negated(obj) else obj)
     return np.asarray(obj)
 
 

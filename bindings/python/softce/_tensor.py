@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 from . import _ctypes as C
-from ._dlpack import as_array, has_dlpack, is_tagged_bfloat16
+from ._dlpack import as_array, has_dlpack, is_tagged_bfloat16, lazily_negated
 from ._errors import raise_binding_error
 
 _FLOATS = {
@@ -159,6 +159,10 @@ def output(a, what):
     a: a numpy array, or an object with __dlpack__ (written through a view of its memory).
     """
     if has_dlpack(a):
+        if lazily_negated(a):
+            raise_binding_error("SOFTCE_ERROR_STRIDE", f"{what} is a tensor with the negation "
+                                "bit (its memory holds the negated values): pass a tensor "
+                                "whose memory holds its values (resolve_neg())")
         a = as_array(a)
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{what} must be a numpy.ndarray or support DLPack, "

@@ -41,7 +41,7 @@ def _view(t, what):
     """(numpy view of a CPU tensor's memory, softce dtype code); bfloat16 as its bits."""
     if t.device.type != "cpu":
         raise_binding_error("SOFTCE_ERROR_DTYPE", f"{what} must be a CPU tensor, not {t.device}")
-    t = t.detach()
+    t = t.detach().resolve_neg()  # a lazily negated tensor's memory holds -values: a copy
     if any(s < 0 for s in t.stride()):
         t = t.contiguous()
     if t.dtype in _INT_CODES:

@@ -309,7 +309,7 @@ class _CrossEntropyWithTargetGrad(torch.autograd.Function):
         need_x, need_t = ctx.needs_input_grad[:2]
         grad_x = torch.empty_like(input) if need_x else None
         grad_t = torch.empty_like(target) if need_t else None
-        ctx.plan.backward(input, target, grad_loss, lse, grad_x, grad_t)
+        ctx.plan.backward(input, target, _plain(grad_loss), lse, grad_x, grad_t)
         return grad_x, grad_t, None
 
 
