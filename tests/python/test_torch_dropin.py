@@ -271,6 +271,46 @@ class PathTests(unittest.TestCase):
                 close(self, a, b, 1e-14, f"{name} {text}")
 
 
+class AccuracyTests(unittest.TestCase):
+    """The contract of docs/numerics.md (gradients within 1e-5 of their largest magnitude,
+    plus the output's rounding) on the paths that keep state between forward and backward."""
+
+    def assert_normwise(self, got, want, tol, text):
+        err = float((got.double() - want).abs().max() / want.abs().max())
+        self.assertLessEqual(err, tol, text)
+
+    def test_target_grad_large_logits(self):
+        # the log-sum-exp kept for the backward must not be rounded to float32 (|lse| 2^-24
+        # in every log-probability: 3.8e-4 of the gradient here)
+        gen = torch.Generator().manual_seed(11)
+        x = 5000 + torch.randn(8, 2, generator=gen)
+        p = torch.rand(8, 2, generator=gen)
+        xs, ps = x.clone().requires_grad_(), p.clone().requires_grad_()
+        st.cross_entropy(xs, ps).backward()
+        xr, pr = x.double().requires_grad_(), p.double().requires_grad_()
+        F.cross_entropy(xr, pr).backward()
+        self.assert_normwise(xs.grad, xr.grad, 1e-5, "grad_input")
+        self.assert_normwise(ps.grad, pr.grad, 1e-5, "grad_target")
+
+    def test_float16_loss_scaling(self):
+        # a mean over 100000 elements: gradients below 1e-5 at grad_output 1 (float16 subnormals);
+        # with a loss scale of 2^15 they are normal and must come out so
+        gen = torch.Generator().manual_seed(12)
+        x = torch.randn(100000, 10, generator=gen).half()
+        t = torch.randint(0, 10, (100000,), generator=gen)
+        for scale in (1.0, 2.0**15):
+            for inplace in (False, True):
+                xs = x.clone().requires_grad_()
+                xin = xs * 1 if inplace else xs  # a non-leaf for inplace=True
+                st.cross_entropy(xin, t, inplace=inplace).backward(
+                    torch.tensor(scale, dtype=torch.float16))
+                xr = x.double().requires_grad_()
+                F.cross_entropy(xr, t).backward(torch.tensor(scale, dtype=torch.float64))
+                # float16 rounding of the largest entry, and one subnormal step at scale 1
+                tol = 2.0**-11 + (2.0**-24 / float(xr.grad.abs().max()) if scale == 1 else 0)
+                self.assert_normwise(xs.grad, xr.grad, tol, f"scale {scale} inplace {inplace}")
+
+
 class ModuleAndErrorTests(unittest.TestCase):
     def test_module(self):
         w = torch.rand(5) + 0.5

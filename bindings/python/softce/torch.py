@@ -12,9 +12,11 @@ How a call is run (docs/pytorch.md):
   grad_output (and returns it as is when grad_output is 1). The logits are not kept for the
   backward. inplace=True writes that gradient over the logits themselves (no second buffer)
   when autograd allows it; see cross_entropy().
-- a probability target requires grad: softce_forward also writes the log-sum-exp of each
-  element, which is kept with the logits and the target; the backward is one softce_backward
-  call (grad_input and grad_target) that reuses it.
+- a probability target requires grad, or the input is float16: softce_forward also writes the
+  log-sum-exp of each element (float64), which is kept with the logits and the target; the
+  backward is one softce_backward call (grad_input and grad_target) that reuses it and takes
+  grad_output itself (a float16 gradient for an upstream gradient of 1, scaled afterwards,
+  would lose what loss scaling is for).
 - what libsoftce cannot take (tensors not on the CPU, a non-float input, more than 8 dimensions,
   a weight that requires grad, tensor subclasses with __torch_function__) goes to
   torch.nn.functional.cross_entropy unchanged.
@@ -212,10 +214,10 @@ class _Plan:
         return torch.empty(self.loss_shape, dtype=self.dtype)
 
     def new_lse(self):
-        if "lse" in self.extras:  # the requested extra output is the kept log-sum-exp
-            return self.extras["lse"]
-        dt = torch.float64 if self.dtype == torch.float64 else torch.float32
-        return torch.empty(self.lse_shape, dtype=dt)
+        """The log-sum-exp kept for softce_backward: float64 for every input dtype (rounded to
+        float32 it would put |lse| 2^-24 into every log-probability: 3e-4 of the gradient
+        with logits near 5000). A requested 'lse' extra is filled from it (forward)."""
+        return torch.empty(self.lse_shape, dtype=torch.float64)
 
     def _x(self, x):
         return describe(x, _FLOAT_CODES[x.dtype])
@@ -224,12 +226,15 @@ class _Plan:
         return describe(t, self.t_code)
 
     def forward(self, x, loss, lse=None):
-        if lse is not None and "lse" in self.extras:  # the library takes one of the two
+        both = lse is not None and "lse" in self.extras
+        if both:  # the library takes one of the two: the extra is copied from the kept one
             self.opts.out_lse = None
         lse_t = None if lse is None else self._x(lse)
         check(_lib().softce_forward(ctypes.byref(self.opts), ctypes.byref(self._x(x)),
                                     ctypes.byref(self._t(self.target)),
                                     ctypes.byref(self._x(loss)), _ref(lse_t)))
+        if both:
+            self.extras["lse"].copy_(lse)
 
     def forward_backward(self, x, loss, grad):
         x_t = self._x(x)
@@ -287,7 +292,8 @@ class _FusedCrossEntropy(torch.autograd.Function):
 
 
 class _CrossEntropyWithTargetGrad(torch.autograd.Function):
-    """Forward keeps the log-sum-exp; backward gives grad_input and grad_target in one call."""
+    """Forward keeps the log-sum-exp; backward gives grad_input and grad_target in one call
+    (a probability target that requires grad, and float16 input)."""
 
     @staticmethod
     def forward(ctx, input, target, plan):
@@ -374,7 +380,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     Extensions (keyword only):
       inplace: in training, write the input gradient over the logits instead of a new buffer
         (saves one logits-sized allocation and its memory traffic). Used only when autograd
-        allows modifying the logits in place (not a leaf, not a view); the logits
+        allows modifying the logits in place (not a leaf, not a view) and the input is not
+        float16 (see the module's docstring); the logits
         then hold their gradient, not logits, after the call. Default False.
       num_threads: threads of the library call; None = torch.get_num_threads(), 0 = OpenMP's
         default. Results are bitwise identical for any value.
@@ -407,7 +414,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     plan = _Plan(input, target, weight, ignore_index, reduction, label_smoothing, num_threads,
                  opt, names)
     grad_on = torch.is_grad_enabled()
-    if grad_on and plan.soft and target.requires_grad:
+    # float16: a gradient kept for an upstream gradient of 1 would be rounded to float16 before
+    # grad_output scales it (a mean over many elements is subnormal there, which loss scaling
+    # then magnifies), so its backward is one softce_backward with grad_output itself
+    two_calls = plan.soft and target.requires_grad or input.dtype == torch.float16
+    if grad_on and two_calls and (input.requires_grad or target.requires_grad):
         loss = _CrossEntropyWithTargetGrad.apply(input, target, plan)
     elif grad_on and input.requires_grad:
         if inplace and _may_overwrite(input):
