@@ -7,6 +7,7 @@ Exit status: 0 pass, 1 fail, 77 skipped (numpy or torch missing).
 """
 
 import itertools
+import math
 import sys
 import unittest
 
@@ -272,8 +273,9 @@ class PathTests(unittest.TestCase):
 
 
 class AccuracyTests(unittest.TestCase):
-    """The contract of docs/numerics.md (gradients within 1e-5 of their largest magnitude,
-    plus the output's rounding) on the paths that keep state between forward and backward."""
+    """docs/numerics.md: its contract (gradients within 1e-5 of their largest magnitude, plus
+    the output's rounding) on the paths that keep state between forward and backward, and a
+    deliberate difference from PyTorch."""
 
     def assert_normwise(self, got, want, tol, text):
         err = float((got.double() - want).abs().max() / want.abs().max())
@@ -309,6 +311,24 @@ class AccuracyTests(unittest.TestCase):
                 # float16 rounding of the largest entry, and one subnormal step at scale 1
                 tol = 2.0**-11 + (2.0**-24 / float(xr.grad.abs().max()) if scale == 1 else 0)
                 self.assert_normwise(xs.grad, xr.grad, tol, f"scale {scale} inplace {inplace}")
+
+
+    def test_smoothing_zero_weight_neginf(self):
+        # docs/numerics.md, difference 1: a smoothing term of a class with weight 0 at a -inf
+        # logit adds nothing (PyTorch's loss is NaN; its gradient is finite and the same)
+        x = torch.tensor([[2.0, float("-inf"), 0.5]], dtype=torch.float64)
+        t, w, eps = torch.tensor([0]), torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64), 0.2
+        lse = math.log(math.exp(2.0) + math.exp(0.5))
+        q0, q2 = 1 - eps + eps / 3, eps / 3
+        want = q0 * (lse - 2.0) + q2 * (lse - 0.5)  # mean: D = w[t] = 1
+        xs, xr = x.clone().requires_grad_(), x.clone().requires_grad_()
+        got = st.cross_entropy(xs, t, weight=w, label_smoothing=eps)
+        self.assertAlmostEqual(got.item(), want, delta=1e-14)
+        got.backward()
+        ref = F.cross_entropy(xr, t, weight=w, label_smoothing=eps)
+        self.assertTrue(math.isnan(ref.item()))
+        ref.backward()
+        close(self, xs.grad, xr.grad, 1e-14, "grad_input")
 
 
 class ModuleAndErrorTests(unittest.TestCase):
