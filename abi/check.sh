@@ -56,10 +56,10 @@ describe() {
              held != "" { print held; held = "" } { print }'
 }
 
-exported() { # defined dynamic function symbols as "name version default|compat"
-    "${NM:-nm}" -D --defined-only "$1" | awk '$2 == "T" {
+exported() { # the defined functions of an nm -D listing, as "name version default|compat"
+    awk '$2 == "T" {
         kind = index($3, "@@") ? "default" : "compat"
-        split($3, a, "@+"); print a[1], a[2], kind }' | sort
+        split($3, a, "@+"); print a[1], a[2], kind }' "$1" | sort
 }
 
 header_functions() {
@@ -130,15 +130,15 @@ $bad"
 }
 
 [ -f "$lib" ] || fail "no library at $lib"
-exported "$lib" >"$work/exported"
+"${NM:-nm}" -D --defined-only "$lib" >"$work/symbols"
+exported "$work/symbols" >"$work/exported"
 if [ $exports_only = 0 ]; then
     abidiff_step
     [ $abidiff_only = 0 ] || exit 0
 fi
 
 # ---- 2. exported symbols ------------------------------------------------------------------
-others=$("${NM:-nm}" -D --defined-only "$lib" |
-    awk '$2 != "T" && $2 != "A" { print $3 " (" $2 ")" }')
+others=$(awk '$2 != "T" && $2 != "A" { print $3 " (" $2 ")" }' "$work/symbols")
 [ -z "$others" ] || fail "exported symbols that are neither functions nor version nodes: $others"
 awk '$3 == "default" { print $1 }' "$work/exported" >"$work/names"
 awk '{ print $1 "@" $2 }' "$work/exported" | sort >"$work/versioned"

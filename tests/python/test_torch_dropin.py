@@ -245,7 +245,6 @@ class PathTests(unittest.TestCase):
         (want,) = torch.autograd.grad(F.cross_entropy(x2, self.t, reduction="none"), x2, g)
         close(self, g1, want, 1e-14)
 
-
     def test_negation_bit(self):
         """Tensors with the lazy negation bit (torch._neg_view: their memory holds the negated
         values), as operands and as the upstream gradient of each path, read as their values."""
@@ -311,7 +310,6 @@ class AccuracyTests(unittest.TestCase):
                 # float16 rounding of the largest entry, and one subnormal step at scale 1
                 tol = 2.0**-11 + (2.0**-24 / float(xr.grad.abs().max()) if scale == 1 else 0)
                 self.assert_normwise(xs.grad, xr.grad, tol, f"scale {scale} inplace {inplace}")
-
 
     def test_smoothing_zero_weight_neginf(self):
         # docs/numerics.md, difference 1: a smoothing term of a class with weight 0 at a -inf
