@@ -357,6 +357,31 @@ class ModuleAndErrorTests(unittest.TestCase):
         with self.assertRaises(RuntimeError):
             st.cross_entropy(torch.zeros(3, 5, dtype=torch.long), torch.tensor([0, 1, 2]))
 
+    def test_zero_classes_left_to_torch(self):
+        # libsoftce refuses a class axis of size 0; PyTorch has results for it (NaN or 0).
+        cases = [(torch.empty(0, 0), torch.empty(0, dtype=torch.long)),
+                 (torch.empty(0, 0), torch.empty(0, 0)),
+                 (torch.empty(3, 0), torch.empty(3, 0)),
+                 (torch.empty(2, 0, 4), torch.empty(2, 0, 4)),
+                 (torch.empty(0), torch.empty(0))]
+        for x, t in cases:
+            for reduction in ("mean", "sum", "none"):
+                with self.subTest(shape=tuple(x.shape), reduction=reduction):
+                    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+                    got = st.cross_entropy(xa, t, reduction=reduction)
+                    want = F.cross_entropy(xb, t, reduction=reduction)
+                    self.assertEqual(got.shape, want.shape)
+                    torch.testing.assert_close(got, want, equal_nan=True)
+                    got.sum().backward()
+                    want.sum().backward()
+                    self.assertEqual(xa.grad.shape, xb.grad.shape)
+        with self.assertRaises((IndexError, RuntimeError)):  # torch: an index with no class
+            st.cross_entropy(torch.empty(3, 0), torch.zeros(3, dtype=torch.long))
+        for kw in ({"z_loss": 1e-4}, {"extras": ("lse",)}):  # 1.1: libsoftce's own error
+            with self.assertRaises(softce.SoftceError) as cm:
+                st.cross_entropy(torch.empty(3, 0), torch.empty(3, 0), **kw)
+            self.assertEqual(cm.exception.name, "SOFTCE_ERROR_SHAPE")
+
     def test_errors(self):
         x, t = torch.randn(3, 5), torch.tensor([0, 7, 1])
         with self.assertRaises(softce.SoftceError) as cm:

@@ -18,8 +18,8 @@ How a call is run (docs/pytorch.md):
   grad_output itself (a float16 gradient for an upstream gradient of 1, scaled afterwards,
   would lose what loss scaling is for).
 - what libsoftce cannot take (tensors not on the CPU, a non-float input, more than 8 dimensions,
-  a weight that requires grad, tensor subclasses with __torch_function__) goes to
-  torch.nn.functional.cross_entropy unchanged.
+  a weight that requires grad, tensor subclasses with __torch_function__, a class axis of size
+  0 without a 1.1 option) goes to torch.nn.functional.cross_entropy unchanged.
 
 Import this module explicitly (import softce.torch); import softce does not import torch.
 """
@@ -400,8 +400,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     opt = _options(z_loss, softcap, logit_scale, sample_weight, denominator, empty, smoothing,
                    smoothing_prior, kl)
     names = extra_names(extras)
-    if not _handled(input, target, weight):
-        extended = (_non_default(opt) if opt else []) + (["extras"] if names else [])
+    handled = _handled(input, target, weight)
+    extended = (_non_default(opt) if opt else []) + (["extras"] if names else [])
+    if handled and not extended and input.shape[1 if input.dim() > 1 else 0] == 0:
+        handled = False  # no class: libsoftce refuses (E29), PyTorch has a result (NaN, 0)
+    if not handled:
         if extended:
             raise_binding_error("SOFTCE_ERROR_OPTION", f"{', '.join(extended)}: only "
                                 "libsoftce implements these options, and it cannot take "
