@@ -3,6 +3,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/expf_portable.h"
+#include "kernels/ksum.h"
 
 #include <math.h>
 

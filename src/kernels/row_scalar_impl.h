@@ -1,7 +1,9 @@
 /*
  * Scalar row kernels, instantiated once per compute type by row_scalar.c with
  *   T (float/double), EXP (expf/exp), LOG, SFX (name suffix).
- * Plain loops the compiler can vectorise; the reference for the SIMD tables.
+ * Plain loops the compiler can vectorise; the reference for the SIMD tables. A row's sums (of
+ * exponentials, of the target terms) are taken in runs of SOFTCE__KSUM_RUN classes whose partial
+ * sums are added with compensation (kernels/ksum.h), so that their error does not grow with C.
  */
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -23,28 +25,37 @@ static softce__lse FN(lse)(const void *xv, int64_t n) {
     softce__lse l = {(double)m, 0.0};
     if (m == -(T)INFINITY)
         return l;
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        s += (double)EXP(x[i] - m);
-    l.lo = log(s);
+    softce__ksum s = {0.0, 0.0};
+    for (int64_t i0 = 0; i0 < n; i0 = softce__ksum_run_end(i0, n)) {
+        double r = 0.0;
+        for (int64_t i = i0; i < softce__ksum_run_end(i0, n); i++)
+            r += (double)EXP(x[i] - m);
+        softce__ksum_add(&s, r);
+    }
+    l.lo = log(softce__ksum_get(&s));
     return l;
 }
 
 static double FN(soft_loss)(const void *xv, const void *pv, const void *wv, int64_t n,
                             softce__lse lse, double a1, double a0, double *sum_wq) {
     const T *x = xv, *p = pv, *w = wv;
-    double loss = 0.0, swq = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        double wq = p ? a1 * (double)p[i] + a0 : a0;
-        if (w)
-            wq *= (double)w[i];
-        if (wq != 0.0) { /* 0 * log(0) = 0, also for a -inf logit */
-            swq += wq;
-            loss -= wq * (((double)x[i] - lse.hi) - lse.lo);
+    softce__ksum loss = {0.0, 0.0}, swq = {0.0, 0.0};
+    for (int64_t i0 = 0; i0 < n; i0 = softce__ksum_run_end(i0, n)) {
+        double rl = 0.0, rs = 0.0;
+        for (int64_t i = i0; i < softce__ksum_run_end(i0, n); i++) {
+            double wq = p ? a1 * (double)p[i] + a0 : a0;
+            if (w)
+                wq *= (double)w[i];
+            if (wq != 0.0) { /* 0 * log(0) = 0, also for a -inf logit */
+                rs += wq;
+                rl -= wq * (((double)x[i] - lse.hi) - lse.lo);
+            }
         }
+        softce__ksum_add(&swq, rs);
+        softce__ksum_add(&loss, rl);
     }
-    *sum_wq = swq;
-    return loss;
+    *sum_wq = softce__ksum_get(&swq);
+    return softce__ksum_get(&loss);
 }
 
 /* lse as hi + lo in T: (x - hi) - lo is exact to ~ulp(result) even for |x| ~ lse >> 1. */
@@ -91,21 +102,29 @@ static softce__lse FN(fused)(const void *xv, const void *pv, const void *wv, int
     const T *x = xv, *p = pv, *w = wv;
     T *out = outv;
     T m = FN(row_max)(x, n);
-    double s = 0.0, swq = 0.0, u = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        T xi = x[i];
-        double wq = p ? a1 * (double)p[i] + a0 : a0;
-        if (w)
-            wq *= (double)w[i];
-        if (wq != 0.0) {
-            swq += wq;
-            u += wq * ((double)m - (double)xi);
+    softce__ksum ks = {0.0, 0.0}, kswq = {0.0, 0.0}, ku = {0.0, 0.0};
+    for (int64_t i0 = 0; i0 < n; i0 = softce__ksum_run_end(i0, n)) {
+        double rs = 0.0, rswq = 0.0, ru = 0.0;
+        for (int64_t i = i0; i < softce__ksum_run_end(i0, n); i++) {
+            T xi = x[i];
+            double wq = p ? a1 * (double)p[i] + a0 : a0;
+            if (w)
+                wq *= (double)w[i];
+            if (wq != 0.0) {
+                rswq += wq;
+                ru += wq * ((double)m - (double)xi);
+            }
+            T e = (m == -(T)INFINITY) ? (T)0 : EXP(xi - m);
+            if (out)
+                out[i] = e;
+            rs += (double)e;
         }
-        T e = (m == -(T)INFINITY) ? (T)0 : EXP(xi - m);
-        if (out)
-            out[i] = e;
-        s += (double)e;
+        softce__ksum_add(&ks, rs);
+        softce__ksum_add(&kswq, rswq);
+        softce__ksum_add(&ku, ru);
     }
+    const double s = softce__ksum_get(&ks), swq = softce__ksum_get(&kswq);
+    const double u = softce__ksum_get(&ku);
     double ls = log(s);
     softce__lse lse = {(double)m, ls};
     *loss = swq * ls + u;
@@ -189,22 +208,31 @@ static softce__lse FN(fused_sums)(const void *xv, const void *pv, const void *wv
             softce__blocks_bad(&acc, (double)m);
             continue;
         }
-        double s = 0.0, swq = 0.0, u = 0.0;
-        for (int64_t i = b0; i < b0 + nb; i++) {
-            double wq = p ? a1 * (double)p[i] + a0 : a0;
-            if (w)
-                wq *= (double)w[i];
-            if (wq != 0.0) { /* an all -inf block: wq (0 - -inf) = +inf, as for any finite M */
-                swq += wq;
-                u += wq * ((m == -(T)INFINITY ? 0.0 : (double)m) - (double)x[i]);
+        const double mu = m == -(T)INFINITY ? 0.0 : (double)m;
+        softce__ksum ks = {0.0, 0.0}, kswq = {0.0, 0.0}, ku = {0.0, 0.0};
+        for (int64_t i0 = b0; i0 < b0 + nb; i0 = softce__ksum_run_end(i0, b0 + nb)) {
+            double rs = 0.0, rswq = 0.0, ru = 0.0;
+            for (int64_t i = i0; i < softce__ksum_run_end(i0, b0 + nb); i++) {
+                double wq = p ? a1 * (double)p[i] + a0 : a0;
+                if (w)
+                    wq *= (double)w[i];
+                if (wq != 0.0) { /* an all -inf block: wq (0 - -inf) = +inf, as for any M */
+                    rswq += wq;
+                    ru += wq * (mu - (double)x[i]);
+                }
+                if (m != -(T)INFINITY) {
+                    T e = EXP(x[i] - m);
+                    if (out)
+                        out[i] = e;
+                    rs += (double)e;
+                }
             }
-            if (m != -(T)INFINITY) {
-                T e = EXP(x[i] - m);
-                if (out)
-                    out[i] = e;
-                s += (double)e;
-            }
+            softce__ksum_add(&ks, rs);
+            softce__ksum_add(&kswq, rswq);
+            softce__ksum_add(&ku, ru);
         }
+        const double s = softce__ksum_get(&ks), swq = softce__ksum_get(&kswq);
+        const double u = softce__ksum_get(&ku);
         if (m == -(T)INFINITY)
             softce__blocks_add_ninf(&acc, swq, u);
         else
