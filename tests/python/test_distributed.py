@@ -4,7 +4,9 @@ Every rank holds an uneven slice of the class axis; the sharded loss (the same o
 and each rank's slice of the input gradient are compared with the single-process results:
 torch.nn.functional.cross_entropy for what torch expresses (weights, ignore_index, reductions,
 label smoothing, soft targets), softce.cross_entropy_forward_backward for the libsoftce 1.1
-options. Exit 0 = pass, 77 = skipped (no torch / torch.distributed / gloo).
+options. The neg_view cases pass the logits slice (and the soft target slice) as a lazily negated
+view (torch._neg_view: the memory holds -x, the tensor means x). Exit 0 = pass, 77 = skipped
+(no torch / torch.distributed / gloo).
 """
 
 import os
@@ -55,6 +57,11 @@ def cases():
                 shape = (6, 11) if name != "none" else (3, 11, 2)
                 out.append((f"{name}-{'soft' if soft else 'hard'}-{dtype}", dtype, soft, shape,
                             kw, tkw))
+    # last, so that the cases above keep their seeds
+    for dtype in (torch.float32, torch.float64):
+        for soft in (False, True):
+            out.append((f"neg_view-{'soft' if soft else 'hard'}-{dtype}", dtype, soft, (6, 11),
+                        {"neg_view": True, "label_smoothing": 0.1}, {"label_smoothing": 0.1}))
     return out
 
 
@@ -126,14 +133,20 @@ def run(rank, port, failures):
             xs = x[:, c0:c1].detach().clone().requires_grad_(True)
             ts = t[:, c0:c1] if soft else t
             args = {k: v for k, v in kw.items() if k not in ("weight", "smoothing_prior",
-                                                               "sample_weight")}
+                                                               "sample_weight", "neg_view")}
+            xin, tin = xs, ts
+            if kw.get("neg_view"):  # memory holds -xs (-ts), the tensor means xs (ts)
+                xin = torch._neg_view(-xs)
+                tin = torch._neg_view(-ts) if soft else ts
+                if not (xin.is_neg() and tin.is_neg() == soft):
+                    failures.append(f"rank {rank}: {name}: not a lazily negated view")
             if kw.get("weight"):
                 args["weight"] = w[c0:c1]
             if kw.get("smoothing_prior"):
                 args["smoothing_prior"] = prior[c0:c1]
             if kw.get("sample_weight"):
                 args["sample_weight"] = sw
-            loss = cross_entropy_sharded(xs, ts, c0, C, **args)
+            loss = cross_entropy_sharded(xin, tin, c0, C, **args)
             if g is None:
                 loss.backward()
             else:
