@@ -5,7 +5,8 @@ and topk_prob (floats), both shaped like the element shape plus a last axis K, e
 (N, C) logits and (N, d1, K) for (N, C, d1). The results equal those of the dense soft target
 p with p[i] = the sum of the probabilities listed for class i; with rest='uniform' the mass
 1 - sum(topk_prob) not listed is spread evenly over the classes not listed. The dense target is
-never built in memory: the library stages it one row at a time.
+never built in memory: the library computes a row from the K pairs (or stages the dense row one
+row at a time, for kl, correct and the backward; docs/topk.md).
 """
 
 import ctypes
