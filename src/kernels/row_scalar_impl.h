@@ -96,35 +96,47 @@ static void FN(log_softmax)(const void *xv, int64_t n, softce__lse lse, void *ou
         out[i] = (x[i] - lhi) - llo;
 }
 
+/* fused and fused_sums over classes [i0, n) with max m: the sums of e = exp(x - m) (each e
+   written to out when out is not NULL; nothing when m is -inf), of w q and of w q (mu - x), in
+   runs. The caller's sums are s, swq, u. */
+static void FN(sums)(const T *x, const T *p, const T *w, int64_t i0, int64_t n, T m, double mu,
+                     double a1, double a0, T *out, double *s, double *swq, double *u) {
+    softce__ksum ks = {0.0, 0.0}, kswq = {0.0, 0.0}, ku = {0.0, 0.0};
+    for (int64_t r0 = i0; r0 < n; r0 = softce__ksum_run_end(r0, n)) {
+        double rs = 0.0, rswq = 0.0, ru = 0.0;
+        for (int64_t i = r0; i < softce__ksum_run_end(r0, n); i++) {
+            double wq = p ? a1 * (double)p[i] + a0 : a0;
+            if (w)
+                wq *= (double)w[i];
+            if (wq != 0.0) {
+                rswq += wq;
+                ru += wq * (mu - (double)x[i]);
+            }
+            if (m != -(T)INFINITY) {
+                T e = EXP(x[i] - m);
+                if (out)
+                    out[i] = e;
+                rs += (double)e;
+            }
+        }
+        softce__ksum_add(&ks, rs);
+        softce__ksum_add(&kswq, rswq);
+        softce__ksum_add(&ku, ru);
+    }
+    *s = softce__ksum_get(&ks), *swq = softce__ksum_get(&kswq), *u = softce__ksum_get(&ku);
+}
+
 static softce__lse FN(fused)(const void *xv, const void *pv, const void *wv, int64_t n, double a1,
                              double a0, double spike, double zl, double g, void *outv,
                              double *loss) {
     const T *x = xv, *p = pv, *w = wv;
     T *out = outv;
     T m = FN(row_max)(x, n);
-    softce__ksum ks = {0.0, 0.0}, kswq = {0.0, 0.0}, ku = {0.0, 0.0};
-    for (int64_t i0 = 0; i0 < n; i0 = softce__ksum_run_end(i0, n)) {
-        double rs = 0.0, rswq = 0.0, ru = 0.0;
-        for (int64_t i = i0; i < softce__ksum_run_end(i0, n); i++) {
-            T xi = x[i];
-            double wq = p ? a1 * (double)p[i] + a0 : a0;
-            if (w)
-                wq *= (double)w[i];
-            if (wq != 0.0) {
-                rswq += wq;
-                ru += wq * ((double)m - (double)xi);
-            }
-            T e = (m == -(T)INFINITY) ? (T)0 : EXP(xi - m);
-            if (out)
-                out[i] = e;
-            rs += (double)e;
-        }
-        softce__ksum_add(&ks, rs);
-        softce__ksum_add(&kswq, rswq);
-        softce__ksum_add(&ku, ru);
-    }
-    const double s = softce__ksum_get(&ks), swq = softce__ksum_get(&kswq);
-    const double u = softce__ksum_get(&ku);
+    double s, swq, u; /* an all -inf row: e = 0, u NaN where w q != 0 (-inf - -inf) */
+    FN(sums)(x, p, w, 0, n, m, (double)m, a1, a0, out, &s, &swq, &u);
+    if (out && m == -(T)INFINITY)
+        for (int64_t i = 0; i < n; i++)
+            out[i] = 0;
     double ls = log(s);
     softce__lse lse = {(double)m, ls};
     *loss = swq * ls + u;
@@ -208,31 +220,10 @@ static softce__lse FN(fused_sums)(const void *xv, const void *pv, const void *wv
             softce__blocks_bad(&acc, (double)m);
             continue;
         }
+        /* an all -inf block: w q (0 - -inf) = +inf, as for any finite M; out untouched */
         const double mu = m == -(T)INFINITY ? 0.0 : (double)m;
-        softce__ksum ks = {0.0, 0.0}, kswq = {0.0, 0.0}, ku = {0.0, 0.0};
-        for (int64_t i0 = b0; i0 < b0 + nb; i0 = softce__ksum_run_end(i0, b0 + nb)) {
-            double rs = 0.0, rswq = 0.0, ru = 0.0;
-            for (int64_t i = i0; i < softce__ksum_run_end(i0, b0 + nb); i++) {
-                double wq = p ? a1 * (double)p[i] + a0 : a0;
-                if (w)
-                    wq *= (double)w[i];
-                if (wq != 0.0) { /* an all -inf block: wq (0 - -inf) = +inf, as for any M */
-                    rswq += wq;
-                    ru += wq * (mu - (double)x[i]);
-                }
-                if (m != -(T)INFINITY) {
-                    T e = EXP(x[i] - m);
-                    if (out)
-                        out[i] = e;
-                    rs += (double)e;
-                }
-            }
-            softce__ksum_add(&ks, rs);
-            softce__ksum_add(&kswq, rswq);
-            softce__ksum_add(&ku, ru);
-        }
-        const double s = softce__ksum_get(&ks), swq = softce__ksum_get(&kswq);
-        const double u = softce__ksum_get(&ku);
+        double s, swq, u;
+        FN(sums)(x, p, w, b0, b0 + nb, m, mu, a1, a0, out, &s, &swq, &u);
         if (m == -(T)INFINITY)
             softce__blocks_add_ninf(&acc, swq, u);
         else
